@@ -1,0 +1,64 @@
+/**
+ * The raw passenger contract (Kaggle `train.csv` columns) and the engineered feature names of recipe v1.
+ * Everything that crosses a boundary (CSV, Postgres, the JSON API) is a `Passenger`; engineered features
+ * are only ever computed from it by `features.ts`.
+ */
+
+/** CSV header names in their canonical spelling; headers are matched case-insensitively. */
+export const RAW_COLUMNS = [
+  'PassengerId',
+  'Survived',
+  'Pclass',
+  'Name',
+  'Sex',
+  'Age',
+  'SibSp',
+  'Parch',
+  'Ticket',
+  'Fare',
+  'Cabin',
+  'Embarked',
+] as const;
+export type RawColumn = (typeof RAW_COLUMNS)[number];
+
+export type Sex = 'male' | 'female';
+export type Port = 'C' | 'Q' | 'S';
+export type Pclass = 1 | 2 | 3;
+
+/** One passenger as the CSV contract describes it; `null` where the source field was empty. */
+export interface Passenger {
+  passengerId: number;
+  pclass: Pclass;
+  name: string;
+  sex: Sex;
+  age: number | null;
+  sibSp: number;
+  parch: number;
+  ticket: string;
+  fare: number | null;
+  cabin: string | null;
+  embarked: Port | null;
+}
+
+/** A passenger with a known outcome (training data). */
+export interface LabelledPassenger extends Passenger {
+  survived: 0 | 1;
+}
+
+export const RECIPE_VERSION = 1;
+
+/** Feature order of recipe v1: the column order of every matrix, reference and compiled predictor. */
+export const FEATURE_NAMES = [
+  'Pclass',
+  'Sex',
+  'Age',
+  'Fare',
+  'Embarked',
+  'Familysize',
+  'Isalone',
+  'HasCabin',
+  'Title',
+  'Pclass_Fare',
+  'Age_Fare',
+] as const;
+export type FeatureName = (typeof FEATURE_NAMES)[number];
