@@ -1,0 +1,455 @@
+/**
+ * Postgres adapter: schema migrations, the dataset load (COPY into a staging table, then one transaction),
+ * the passengers read for feature processing, and the model registry. Every function takes its pool.
+ *
+ * Identity: a dataset is (bucket, object, generation); its id is derived from that triple, so the same object
+ * generation always maps to the same id in every environment, and the unique constraint plus an advisory lock
+ * on the triple make two concurrent loads of it write one dataset.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import type { CsvRecord } from '../core/csv.ts';
+import type { LabelledPassenger, Passenger, Pclass, Port, Sex } from '../core/schema.ts';
+import { AppError } from '../errors.ts';
+import { MIGRATIONS, type Migration } from './migrations.ts';
+
+export type Pool = pg.Pool;
+
+export interface PgConfig {
+  host: string;
+  port: number;
+  user: string;
+  password?: string | undefined;
+  database: string;
+  /** Pool size per instance; a function instance serves one request at a time, so a few suffice. */
+  max?: number;
+}
+
+export function createPool(config: PgConfig): pg.Pool {
+  return new pg.Pool({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    max: config.max ?? 4,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------- migrations
+
+/** A fixed advisory-lock key (the ASCII of "schemamg") serialising migrations across instances. */
+const MIGRATION_LOCK_KEY = '7308044230282929511';
+
+/**
+ * Applies the migrations not yet recorded in `schema_migrations`, in order, in one transaction under a
+ * transaction-scoped advisory lock: two instances starting at once apply each migration exactly once.
+ * Returns the versions applied by this call.
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- errors
+
+const TRANSIENT_SQLSTATES = new Set([
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006', // connection exceptions
+  '40001',
+  '40P01', // serialization failure, deadlock
+  '53300', // too many connections
+  '57P01',
+  '57P02',
+  '57P03', // admin / crash shutdown, cannot connect now
+]);
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/** True for a database failure that a retry can fix: the connection went away or the server is busy. */
+export function isTransientDbError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code))) return true;
+  return /Connection terminated|terminating connection|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    err.message,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------- datasets
+
+export interface DatasetSource {
+  bucket: string;
+  object: string;
+  generation: string;
+  md5Hash?: string | undefined;
+  crc32c?: string | undefined;
+  sizeBytes?: number | undefined;
+}
+
+export interface DatasetRow {
+  id: string;
+  bucket: string;
+  object: string;
+  generation: string;
+  md5Hash: string | null;
+  crc32c: string | null;
+  sizeBytes: number | null;
+  rowCount: number;
+  rejectedCount: number;
+  status: 'loaded';
+  createdAt: Date;
+  finishedAt: Date;
+}
+
+export interface LoadOutcome {
+  datasetId: string;
+  rows: number;
+  rejected: number;
+  alreadyLoaded: boolean;
+}
+
+/** The dataset id of an object generation: stable across environments and reloads. */
+export function datasetIdFor(source: Pick<DatasetSource, 'bucket' | 'object' | 'generation'>): string {
+  const digest = createHash('sha256').update(`${source.bucket}\0${source.object}\0${source.generation}`).digest('hex');
+  return `ds-${digest.slice(0, 16)}`;
+}
+
+const DATASET_COLUMNS = `id, bucket, object, generation, md5_hash AS "md5Hash", crc32c, size_bytes::float8 AS "sizeBytes",
+  row_count AS "rowCount", rejected_count AS "rejectedCount", status, created_at AS "createdAt", finished_at AS "finishedAt"`;
+
+export async function findDatasetBySource(
+  db: pg.Pool | pg.PoolClient,
+  source: Pick<DatasetSource, 'bucket' | 'object' | 'generation'>,
+): Promise<DatasetRow | null> {
+  const { rows } = await db.query<DatasetRow>(
+    `SELECT ${DATASET_COLUMNS} FROM datasets WHERE bucket = $1 AND object = $2 AND generation = $3`,
+    [source.bucket, source.object, source.generation],
+  );
+  return rows[0] ?? null;
+}
+
+export async function getDataset(db: pg.Pool, datasetId: string): Promise<DatasetRow | null> {
+  const { rows } = await db.query<DatasetRow>(`SELECT ${DATASET_COLUMNS} FROM datasets WHERE id = $1`, [datasetId]);
+  return rows[0] ?? null;
+}
+
+export interface LoadOptions {
+  /** Largest accepted share of rejected rows (0..1); above it the whole file is refused. */
+  maxRejectedShare: number;
+  /** When the load started (recorded as the dataset's `created_at`). */
+  startedAt: Date;
+}
+
+/** COPY text format: backslash, tab, newline and carriage return escaped; `\N` is NULL. */
+function copyText(value: string | null): string {
+  if (value === null) return '\\N';
+  return /[\\\t\n\r]/.test(value)
+    ? value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
+    : value;
+}
+const copyNumber = (value: number | null): string => (value === null ? '\\N' : String(value));
+
+function copyLine(line: number, p: Passenger | LabelledPassenger): string {
+  const survived = 'survived' in p ? String(p.survived) : '\\N';
+  return `${line}\t${p.passengerId}\t${survived}\t${p.pclass}\t${copyText(p.name)}\t${p.sex}\t${copyNumber(p.age)}\t${p.sibSp}\t${p.parch}\t${copyText(p.ticket)}\t${copyNumber(p.fare)}\t${copyText(p.cabin)}\t${p.embarked ?? '\\N'}\n`;
+}
+
+const PASSENGER_COLUMNS =
+  'line, passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked';
+
+/** Flush threshold for COPY data: few large writes beat many small ones. */
+const COPY_CHUNK_CHARS = 256 * 1024;
+
+/**
+ * Loads one dataset: streams the validated records with COPY into session-local staging tables, then, under an
+ * advisory lock on the source triple, records the dataset and moves rows and rejected rows into place, all in
+ * one transaction. A failure anywhere (bad file, too many rejected rows, a cut connection) rolls everything back,
+ * so no partial dataset is ever visible. A duplicate PassengerId is rejected (the first occurrence is kept).
+ */
+export async function loadDataset(
+  pool: pg.Pool,
+  source: DatasetSource,
+  records: AsyncIterable<CsvRecord>,
+  options: LoadOptions,
+): Promise<LoadOutcome> {
+  const datasetId = datasetIdFor(source);
+  const client = await pool.connect();
+  let clientBroken: Error | undefined;
+  // A connection killed while idle in the pool (or mid-query) emits 'error' on the client; without a
+  // listener that would crash the process. The failing query rejects on its own.
+  const onClientError = (err: Error): void => {
+    clientBroken = err;
+  };
+  client.on('error', onClientError);
+  try {
+    await client.query('BEGIN');
+    await client.query(
+      `CREATE TEMP TABLE staging_passengers (LIKE passengers INCLUDING DEFAULTS) ON COMMIT DROP;
+       ALTER TABLE staging_passengers DROP COLUMN dataset_id;
+       CREATE TEMP TABLE staging_rejected (line integer NOT NULL, reason text NOT NULL, raw text NOT NULL) ON COMMIT DROP;`,
+    );
+    const rejected = await copyRecords(client, records);
+    if (rejected.length > 0) {
+      await client.query(
+        `INSERT INTO staging_rejected (line, reason, raw) SELECT * FROM unnest($1::int[], $2::text[], $3::text[])`,
+        [rejected.map((r) => r.line), rejected.map((r) => r.reason), rejected.map((r) => r.raw)],
+      );
+    }
+
+    // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
+    const existing = await findDatasetBySource(client, source);
+    if (existing) {
+      await client.query('ROLLBACK');
+      return { datasetId: existing.id, rows: existing.rowCount, rejected: existing.rejectedCount, alreadyLoaded: true };
+    }
+
+    // Later occurrences of a PassengerId are rejected rows, not a primary-key violation.
+    await client.query(
+      `WITH ranked AS (
+         SELECT line, passenger_id, row_number() OVER (PARTITION BY passenger_id ORDER BY line) AS n,
+                min(line) OVER (PARTITION BY passenger_id) AS first_line
+         FROM staging_passengers),
+       dups AS (DELETE FROM staging_passengers s USING ranked r WHERE s.line = r.line AND r.n > 1
+                RETURNING s.*, r.first_line)
+       INSERT INTO staging_rejected (line, reason, raw)
+       SELECT line, 'duplicate PassengerId ' || passenger_id || ' (first on line ' || first_line || ')',
+              concat_ws(',', passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked)
+       FROM dups`,
+    );
+    const counts = await client.query<{ rows: number; rejected: number }>(
+      `SELECT (SELECT count(*) FROM staging_passengers)::int AS rows, (SELECT count(*) FROM staging_rejected)::int AS rejected`,
+    );
+    const { rows, rejected: rejectedCount } = counts.rows[0]!;
+    const total = rows + rejectedCount;
+    if (rows === 0 || rejectedCount / total > options.maxRejectedShare) {
+      await client.query('ROLLBACK');
+      throw new AppError(
+        'CSV_TOO_MANY_REJECTED',
+        `${rejectedCount} of ${total} rows were rejected, more than the allowed share of ${options.maxRejectedShare}`,
+        {
+          rejected: rejectedCount,
+          total,
+          maxRejectedShare: options.maxRejectedShare,
+          firstReasons: rejected.slice(0, 5).map((r) => ({ line: r.line, reason: r.reason })),
+        },
+      );
+    }
+
+    await client.query(
+      `INSERT INTO datasets (id, bucket, object, generation, md5_hash, crc32c, size_bytes, row_count, rejected_count, status, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'loaded', $10)`,
+      [
+        datasetId,
+        source.bucket,
+        source.object,
+        source.generation,
+        source.md5Hash ?? null,
+        source.crc32c ?? null,
+        source.sizeBytes ?? null,
+        rows,
+        rejectedCount,
+        options.startedAt,
+      ],
+    );
+    await client.query(
+      `INSERT INTO passengers (dataset_id, ${PASSENGER_COLUMNS}) SELECT $1, ${PASSENGER_COLUMNS} FROM staging_passengers`,
+      [datasetId],
+    );
+    await client.query(
+      'INSERT INTO rejected_rows (dataset_id, line, reason, raw) SELECT $1, line, reason, raw FROM staging_rejected',
+      [datasetId],
+    );
+    await client.query('COMMIT');
+    return { datasetId, rows, rejected: rejectedCount, alreadyLoaded: false };
+  } catch (err) {
+    if (isTransientDbError(err)) clientBroken ??= err as Error;
+    if (!clientBroken) await client.query('ROLLBACK').catch(() => {});
+    // Another load of the same generation committed first: the unique constraint is the last line of defence.
+    if ((err as { code?: unknown }).code === '23505') {
+      const existing = await findDatasetBySource(pool, source);
+      if (existing)
+        return {
+          datasetId: existing.id,
+          rows: existing.rowCount,
+          rejected: existing.rejectedCount,
+          alreadyLoaded: true,
+        };
+    }
+    throw err;
+  } finally {
+    client.off('error', onClientError);
+    // A broken connection is destroyed instead of going back to the pool.
+    client.release(clientBroken);
+  }
+}
+
+/** Streams the valid rows into `staging_passengers` with COPY and returns the rejected ones. */
+async function copyRecords(
+  client: pg.PoolClient,
+  records: AsyncIterable<CsvRecord>,
+): Promise<Array<{ line: number; reason: string; raw: string }>> {
+  const rejected: Array<{ line: number; reason: string; raw: string }> = [];
+  const copy = client.query(copyStreams.from(`COPY staging_passengers (${PASSENGER_COLUMNS}) FROM STDIN`));
+  const finished = new Promise<void>((resolve, reject) => {
+    copy.on('finish', resolve);
+    copy.on('error', reject);
+  });
+  // Surface a COPY failure even while we are waiting on the source.
+  finished.catch(() => {});
+  let buffer = '';
+  const flush = async (): Promise<void> => {
+    const chunk = buffer;
+    buffer = '';
+    if (!copy.write(chunk)) {
+      await Promise.race([once(copy, 'drain'), finished]);
+    }
+  };
+  try {
+    for await (const record of records) {
+      if (record.kind === 'row') {
+        buffer += copyLine(record.line, record.passenger);
+        if (buffer.length >= COPY_CHUNK_CHARS) await flush();
+      } else {
+        rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
+      }
+    }
+    if (buffer.length > 0) await flush();
+    copy.end();
+    await finished;
+    return rejected;
+  } catch (err) {
+    // Abort the COPY (the server gets CopyFail) and surface the source's error, not the abort's.
+    copy.destroy(err instanceof Error ? err : new Error(String(err)));
+    await finished.catch(() => {});
+    throw err;
+  }
+}
+
+/** The passengers of a dataset in PassengerId order (the order every downstream step relies on). */
+export async function readDatasetPassengers(db: pg.Pool, datasetId: string): Promise<LabelledPassenger[]> {
+  const { rows } = await db.query<{
+    passenger_id: number;
+    survived: number;
+    pclass: number;
+    name: string;
+    sex: string;
+    age: number | null;
+    sib_sp: number;
+    parch: number;
+    ticket: string;
+    fare: number | null;
+    cabin: string | null;
+    embarked: string | null;
+  }>(
+    `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
+     FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL ORDER BY passenger_id`,
+    [datasetId],
+  );
+  return rows.map((r) => ({
+    passengerId: r.passenger_id,
+    survived: r.survived === 1 ? 1 : 0,
+    pclass: r.pclass as Pclass,
+    name: r.name,
+    sex: r.sex as Sex,
+    age: r.age,
+    sibSp: r.sib_sp,
+    parch: r.parch,
+    ticket: r.ticket,
+    fare: r.fare,
+    cabin: r.cabin,
+    embarked: r.embarked as Port | null,
+  }));
+}
+
+export async function readRejectedRows(
+  db: pg.Pool,
+  datasetId: string,
+): Promise<Array<{ line: number; reason: string; raw: string }>> {
+  const { rows } = await db.query<{ line: number; reason: string; raw: string }>(
+    'SELECT line, reason, raw FROM rejected_rows WHERE dataset_id = $1 ORDER BY line',
+    [datasetId],
+  );
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------- model registry
+
+export interface ModelRecord {
+  version: string;
+  datasetId: string | null;
+  featureSetVersion: string;
+  uri: string;
+  metrics: Record<string, unknown>;
+  params: Record<string, unknown>;
+  promoted: boolean;
+  createdAt: Date;
+}
+
+const MODEL_COLUMNS = `version, dataset_id AS "datasetId", feature_set_version AS "featureSetVersion", uri, metrics, params,
+  promoted, created_at AS "createdAt"`;
+
+/** Registers a model; registering the same version again keeps the first record and returns it. */
+export async function registerModel(db: pg.Pool, model: Omit<ModelRecord, 'promoted'>): Promise<ModelRecord> {
+  await db.query(
+    `INSERT INTO models (version, dataset_id, feature_set_version, uri, metrics, params, created_at)
+     SELECT $1, (SELECT id FROM datasets WHERE id = $2), $3, $4, $5, $6, $7
+     ON CONFLICT (version) DO NOTHING`,
+    [
+      model.version,
+      model.datasetId,
+      model.featureSetVersion,
+      model.uri,
+      JSON.stringify(model.metrics),
+      JSON.stringify(model.params),
+      model.createdAt,
+    ],
+  );
+  const stored = await getModel(db, model.version);
+  if (!stored) throw new AppError('INTERNAL', 'model registration did not persist');
+  return stored;
+}
+
+export async function getModel(db: pg.Pool, version: string): Promise<ModelRecord | null> {
+  const { rows } = await db.query<ModelRecord>(`SELECT ${MODEL_COLUMNS} FROM models WHERE version = $1`, [version]);
+  return rows[0] ?? null;
+}
+
+export async function markModelPromoted(db: pg.Pool, version: string): Promise<void> {
+  await db.query('UPDATE models SET promoted = true WHERE version = $1', [version]);
+}
+
+export async function listModels(db: pg.Pool): Promise<ModelRecord[]> {
+  const { rows } = await db.query<ModelRecord>(`SELECT ${MODEL_COLUMNS} FROM models ORDER BY created_at, version`);
+  return rows;
+}

@@ -1,0 +1,71 @@
+/**
+ * Versioned schema migrations, embedded as strings so the esbuild bundle of a function carries them.
+ * Append only: a migration that has shipped is never edited; a change is a new entry with the next version.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'datasets_passengers_rejected_models',
+    sql: `
+CREATE TABLE datasets (
+  id            text PRIMARY KEY,
+  bucket        text NOT NULL,
+  object        text NOT NULL,
+  generation    text NOT NULL,
+  md5_hash      text,
+  crc32c        text,
+  size_bytes    bigint,
+  row_count     integer NOT NULL,
+  rejected_count integer NOT NULL,
+  status        text NOT NULL CHECK (status IN ('loaded')),
+  created_at    timestamptz NOT NULL,
+  finished_at   timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT datasets_source_key UNIQUE (bucket, object, generation)
+);
+
+CREATE TABLE passengers (
+  dataset_id   text NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+  passenger_id integer NOT NULL,
+  line         integer NOT NULL,
+  survived     smallint CHECK (survived IN (0, 1)),
+  pclass       smallint NOT NULL CHECK (pclass IN (1, 2, 3)),
+  name         text NOT NULL,
+  sex          text NOT NULL CHECK (sex IN ('male', 'female')),
+  age          double precision,
+  sib_sp       integer NOT NULL,
+  parch        integer NOT NULL,
+  ticket       text NOT NULL,
+  fare         double precision,
+  cabin        text,
+  embarked     char(1) CHECK (embarked IN ('C', 'Q', 'S')),
+  PRIMARY KEY (dataset_id, passenger_id)
+);
+
+CREATE TABLE rejected_rows (
+  dataset_id text NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+  line       integer NOT NULL,
+  reason     text NOT NULL,
+  raw        text NOT NULL,
+  PRIMARY KEY (dataset_id, line)
+);
+
+CREATE TABLE models (
+  version             text PRIMARY KEY,
+  dataset_id          text REFERENCES datasets (id) ON DELETE SET NULL,
+  feature_set_version text NOT NULL,
+  uri                 text NOT NULL,
+  metrics             jsonb NOT NULL,
+  params              jsonb NOT NULL,
+  promoted            boolean NOT NULL DEFAULT false,
+  created_at          timestamptz NOT NULL
+);
+CREATE INDEX models_feature_set_idx ON models (feature_set_version);
+`,
+  },
+];
