@@ -1,0 +1,471 @@
+/**
+ * Redis feature store. The key and value layout is specified in docs/feature-store.md; this file implements
+ * exactly that spec. A feature set is immutable once complete: it is written under its own version, marked
+ * complete last, and only then made current by one atomic pointer flip, so a reader never sees half of one.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { FeatureRecipe } from '../core/features.ts';
+import type { FeatureName } from '../core/schema.ts';
+import { AppError } from '../errors.ts';
+
+// ---------------------------------------------------------------------------------------------- connection
+
+export interface RedisConfig {
+  /** `redis://host:port` or `rediss://host:port` (TLS, as Memorystore's in-transit encryption requires). */
+  url: string;
+  /** The AUTH string, when the instance requires one. */
+  password?: string | undefined;
+  /** PEM of the server's CA (Memorystore's `serverCaCerts`); used with `rediss://`. */
+  tlsCa?: string | undefined;
+  /** Upper bound for one command, so a hung server surfaces as an error rather than a hung request. */
+  commandTimeoutMs?: number | undefined;
+}
+
+/**
+ * Builds a client that fails fast when the server is away (a couple of reconnect attempts, then the pending
+ * commands reject), so a function answers 503 and the workflow retries, instead of waiting forever.
+ */
+export function createRedis(config: RedisConfig): Redis {
+  const url = new URL(config.url);
+  const options: RedisOptions = {
+    maxRetriesPerRequest: 2,
+    connectTimeout: 5_000,
+    commandTimeout: config.commandTimeoutMs ?? 10_000,
+    // A command cut off by a dropped connection fails rather than being replayed: the caller's retry
+    // (the workflow's) restarts the whole idempotent write from a known state.
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (times) => Math.min(times * 100, 1_000),
+    lazyConnect: false,
+  };
+  if (config.password) options.password = config.password;
+  if (url.protocol === 'rediss:') {
+    options.tls = config.tlsCa ? { ca: config.tlsCa, servername: url.hostname } : { servername: url.hostname };
+  }
+  const redis = new Redis(config.url, options);
+  // Connection errors also reject the commands that hit them; the event must not crash the process.
+  redis.on('error', () => {});
+  return redis;
+}
+
+// ---------------------------------------------------------------------------------------------- types
+
+/** Rows of equal width, row-major: row `i` is `X[i*cols .. (i+1)*cols)`. */
+export interface PackedMatrix {
+  rows: number;
+  cols: number;
+  X: Float64Array;
+  y: Uint8Array;
+}
+
+export interface LabelledRows {
+  X: ReadonlyArray<ArrayLike<number>>;
+  y: ArrayLike<number>;
+}
+
+export interface FeatureSetInput {
+  version: string;
+  datasetId: string;
+  featureNames: readonly FeatureName[];
+  recipe: FeatureRecipe;
+  /** Real training rows (the fit split), with their PassengerIds. */
+  train: LabelledRows & { ids: ArrayLike<number> };
+  /** Held-out rows, with their PassengerIds. */
+  test: LabelledRows & { ids: ArrayLike<number> };
+  /** SMOTE rows generated from the training split only (no PassengerId). */
+  synthetic: LabelledRows;
+  /** Extra caller metadata (split seed, test size...), stored as strings. */
+  metadata?: Record<string, string | number>;
+  createdAt?: Date;
+}
+
+export interface FeatureSetMeta {
+  version: string;
+  datasetId: string;
+  featureNames: FeatureName[];
+  recipeVersion: number;
+  trainRows: number;
+  testRows: number;
+  syntheticRows: number;
+  entities: number;
+  createdAt: string;
+  metadata: Record<string, string>;
+}
+
+export interface FeatureSetMatrices {
+  meta: FeatureSetMeta;
+  recipe: FeatureRecipe;
+  train: PackedMatrix;
+  synthetic: PackedMatrix;
+  test: PackedMatrix;
+  /** The training split's real rows (before SMOTE), one array per feature. */
+  driftReference: { featureNames: FeatureName[]; columns: Float64Array[] };
+}
+
+export interface EntityFeatures {
+  passengerId: number;
+  features: Record<FeatureName, number>;
+  values: Float64Array;
+  label: number;
+  split: 'train' | 'test';
+}
+
+export interface WriteOutcome {
+  version: string;
+  /** False when the version was already complete (nothing rewritten). */
+  written: boolean;
+  /** The version the pointer names after the flip (an older version never displaces a newer one). */
+  current: string;
+  /** Versions deleted by retention. */
+  pruned: string[];
+}
+
+export interface FeatureStore {
+  writeFeatureSet(input: FeatureSetInput): Promise<WriteOutcome>;
+  currentVersion(): Promise<string | null>;
+  hasFeatureSet(version: string): Promise<boolean>;
+  readMeta(version: string): Promise<FeatureSetMeta | null>;
+  readMatrices(version: string): Promise<FeatureSetMatrices | null>;
+  readEntity(version: string, passengerId: number): Promise<EntityFeatures | null>;
+  listVersions(): Promise<string[]>;
+  deleteFeatureSet(version: string): Promise<void>;
+}
+
+export interface FeatureStoreOptions {
+  /** Key prefix (FEATURE_STORE_PREFIX); every key of the store starts with `<prefix>:`. */
+  prefix?: string;
+  /** How many feature sets to keep (FEATURE_SETS_KEEP); the current one is always kept. */
+  keep?: number;
+  /** Entities per pipelined batch. */
+  chunkSize?: number;
+  /** Clock for `createdAt` (tests pass their own). */
+  now?: () => Date;
+}
+
+// ---------------------------------------------------------------------------------------------- layout
+
+const VERSION_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+const SPLIT_CODES = { train: 0, test: 1 } as const;
+
+function keysFor(prefix: string, version: string) {
+  const base = `${prefix}:${version}`;
+  return {
+    meta: `${base}:meta`,
+    recipe: `${base}:recipe`,
+    ids: `${base}:ids`,
+    drift: `${base}:drift`,
+    matrix: (part: 'train' | 'synthetic' | 'test', what: 'X' | 'y') => `${base}:${what}:${part}`,
+    entity: (id: number) => `${base}:e:${id}`,
+  };
+}
+
+/** Every fixed (non-entity) key of a version, for deletion. */
+function fixedKeys(prefix: string, version: string): string[] {
+  const k = keysFor(prefix, version);
+  const parts = ['train', 'synthetic', 'test'] as const;
+  return [k.meta, k.recipe, k.ids, k.drift, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')])];
+}
+
+/**
+ * Atomic pointer flip: the version must be complete, and an older version (lower score in the versions set)
+ * never replaces a newer current one. Returns the version current afterwards.
+ */
+const FLIP_SCRIPT = `
+if redis.call('HGET', KEYS[3], 'status') ~= 'complete' then
+  return redis.error_reply('INCOMPLETE feature set ' .. ARGV[1])
+end
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then
+  local curScore = redis.call('ZSCORE', KEYS[2], cur)
+  local newScore = redis.call('ZSCORE', KEYS[2], ARGV[1])
+  if curScore and newScore and tonumber(curScore) > tonumber(newScore) then return cur end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return ARGV[1]
+`;
+
+// ---------------------------------------------------------------------------------------------- encoding
+
+function packRows(rows: ReadonlyArray<ArrayLike<number>>, cols: number): Float64Array {
+  const out = new Float64Array(rows.length * cols);
+  rows.forEach((row, i) => {
+    if (row.length !== cols) throw new AppError('INTERNAL', `row ${i} has ${row.length} features, expected ${cols}`);
+    for (let j = 0; j < cols; j++) out[i * cols + j] = row[j]!;
+  });
+  return out;
+}
+
+function packLabels(y: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(y.length);
+  for (let i = 0; i < y.length; i++) out[i] = y[i]!;
+  return out;
+}
+
+/** Little-endian bytes of a typed array (all supported hosts are little-endian; checked below). */
+const bytes = (a: Float64Array | Uint8Array | Int32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+  throw new Error('feature store requires a little-endian host');
+
+function float64s(buf: Buffer): Float64Array {
+  // Copy into an aligned buffer: a Buffer from ioredis may start at any offset of a shared slab.
+  const copy = new Uint8Array(buf.byteLength);
+  copy.set(buf);
+  return new Float64Array(copy.buffer, 0, buf.byteLength / 8);
+}
+
+function int32s(buf: Buffer): Int32Array {
+  const copy = new Uint8Array(buf.byteLength);
+  copy.set(buf);
+  return new Int32Array(copy.buffer, 0, buf.byteLength / 4);
+}
+
+// ---------------------------------------------------------------------------------------------- errors
+
+const TRANSIENT_REPLY = /^(LOADING|READONLY|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)/;
+
+/** Connection-level failures (and the server's "try again" replies) become a retryable UNAVAILABLE. */
+function mapRedisError(err: unknown): unknown {
+  if (err instanceof AppError) return err;
+  if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message)) return err;
+  return new AppError('UNAVAILABLE', 'the feature store is unavailable', undefined, { cause: err });
+}
+
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw mapRedisError(err);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- store
+
+export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = {}): FeatureStore {
+  const prefix = options.prefix ?? 'fs';
+  const keep = options.keep ?? 3;
+  const chunkSize = options.chunkSize ?? 2_000;
+  const now = options.now ?? (() => new Date());
+  const currentKey = `${prefix}:current`;
+  const versionsKey = `${prefix}:versions`;
+  // Complete feature sets are immutable, so their metadata can be cached per instance.
+  const metaCache = new Map<string, FeatureSetMeta>();
+
+  const checkVersion = (version: string): void => {
+    if (!VERSION_PATTERN.test(version)) throw new AppError('BAD_REQUEST', `invalid feature set version "${version}"`);
+  };
+
+  async function readMeta(version: string): Promise<FeatureSetMeta | null> {
+    checkVersion(version);
+    const cached = metaCache.get(version);
+    if (cached) return cached;
+    const h = await redis.hgetall(keysFor(prefix, version).meta);
+    if (h.status !== 'complete') return null;
+    const meta: FeatureSetMeta = {
+      version,
+      datasetId: h.datasetId ?? '',
+      featureNames: JSON.parse(h.featureNames ?? '[]') as FeatureName[],
+      recipeVersion: Number(h.recipeVersion),
+      trainRows: Number(h.trainRows),
+      testRows: Number(h.testRows),
+      syntheticRows: Number(h.syntheticRows),
+      entities: Number(h.entities),
+      createdAt: h.createdAt ?? '',
+      metadata: JSON.parse(h.metadata ?? '{}') as Record<string, string>,
+    };
+    metaCache.set(version, meta);
+    return meta;
+  }
+
+  async function writeEntities(input: FeatureSetInput, cols: number): Promise<void> {
+    const k = keysFor(prefix, input.version);
+    const parts = [
+      { rows: input.train, split: SPLIT_CODES.train },
+      { rows: input.test, split: SPLIT_CODES.test },
+    ];
+    // One packed value per entity: the features, then the label, then the split code (see the spec).
+    const width = cols + 2;
+    let pipeline = redis.pipeline();
+    let queued = 0;
+    const inFlight: Array<Promise<unknown>> = [];
+    const send = async (): Promise<void> => {
+      const p = pipeline.exec().then((results) => {
+        const failed = results?.find(([e]) => e);
+        if (failed) throw failed[0];
+      });
+      pipeline = redis.pipeline();
+      queued = 0;
+      inFlight.push(p);
+      // A few batches in flight keep the socket busy without buffering the whole set in memory.
+      if (inFlight.length >= 4) await inFlight.shift();
+    };
+    for (const { rows, split } of parts) {
+      for (let i = 0; i < rows.X.length; i++) {
+        const row = rows.X[i]!;
+        const value = new Float64Array(width);
+        for (let j = 0; j < cols; j++) value[j] = row[j]!;
+        value[cols] = rows.y[i]!;
+        value[cols + 1] = split;
+        pipeline.hset(k.entity(rows.ids[i]!), 'v', bytes(value));
+        if (++queued >= chunkSize) await send();
+      }
+    }
+    if (queued > 0) await send();
+    await Promise.all(inFlight);
+  }
+
+  async function writeFeatureSet(input: FeatureSetInput): Promise<WriteOutcome> {
+    checkVersion(input.version);
+    const k = keysFor(prefix, input.version);
+    const cols = input.featureNames.length;
+    const written = (await redis.hget(k.meta, 'status')) !== 'complete';
+    if (written) {
+      const createdAt = input.createdAt ?? now();
+      // Registered before any data, so retention can find (and delete) a write that never completed.
+      await redis.zadd(versionsKey, 'NX', createdAt.getTime(), input.version);
+      await redis.unlink(k.meta);
+      const ids = new Int32Array([...Array.from(input.train.ids), ...Array.from(input.test.ids)]);
+      await redis.set(k.ids, bytes(ids));
+      await writeEntities(input, cols);
+      const trainX = packRows(input.train.X, cols);
+      const columns = Array.from({ length: cols }, (_, j) => {
+        const c = new Float64Array(input.train.X.length);
+        for (let i = 0; i < c.length; i++) c[i] = trainX[i * cols + j]!;
+        return c;
+      });
+      const drift = new Float64Array(cols * input.train.X.length);
+      columns.forEach((c, j) => {
+        drift.set(c, j * c.length);
+      });
+      const tx = redis.pipeline();
+      tx.set(k.recipe, JSON.stringify(input.recipe));
+      tx.set(k.drift, bytes(drift));
+      tx.set(k.matrix('train', 'X'), bytes(trainX));
+      tx.set(k.matrix('train', 'y'), bytes(packLabels(input.train.y)));
+      tx.set(k.matrix('test', 'X'), bytes(packRows(input.test.X, cols)));
+      tx.set(k.matrix('test', 'y'), bytes(packLabels(input.test.y)));
+      tx.set(k.matrix('synthetic', 'X'), bytes(packRows(input.synthetic.X, cols)));
+      tx.set(k.matrix('synthetic', 'y'), bytes(packLabels(input.synthetic.y)));
+      const results = await tx.exec();
+      const failed = results?.find(([e]) => e);
+      if (failed) throw failed[0];
+      // Written last: a version is complete only once every other key of it exists.
+      await redis.hset(k.meta, {
+        status: 'complete',
+        datasetId: input.datasetId,
+        featureNames: JSON.stringify(input.featureNames),
+        recipeVersion: String(input.recipe.version),
+        trainRows: String(input.train.X.length),
+        testRows: String(input.test.X.length),
+        syntheticRows: String(input.synthetic.X.length),
+        entities: String(ids.length),
+        createdAt: createdAt.toISOString(),
+        metadata: JSON.stringify(
+          Object.fromEntries(Object.entries(input.metadata ?? {}).map(([key, v]) => [key, String(v)])),
+        ),
+        dtype: 'f64le',
+      });
+    }
+    const current = (await redis.eval(FLIP_SCRIPT, 3, currentKey, versionsKey, k.meta, input.version)) as string;
+    const pruned = await prune(current);
+    return { version: input.version, written, current, pruned };
+  }
+
+  /** Deletes every version beyond the newest `keep` (by creation time), never the current one. */
+  async function prune(current: string): Promise<string[]> {
+    const newestFirst = await redis.zrevrange(versionsKey, 0, -1);
+    const doomed = newestFirst.slice(keep).filter((v) => v !== current);
+    for (const version of doomed) await deleteFeatureSet(version);
+    return doomed;
+  }
+
+  async function deleteFeatureSet(version: string): Promise<void> {
+    checkVersion(version);
+    const k = keysFor(prefix, version);
+    metaCache.delete(version);
+    // Mark incomplete first, so a reader never trusts a version that is being deleted.
+    await redis.unlink(k.meta);
+    const idsBuf = await redis.getBuffer(k.ids);
+    if (idsBuf) {
+      const ids = int32s(idsBuf);
+      for (let i = 0; i < ids.length; i += 5_000) {
+        const batch = Array.from(ids.subarray(i, i + 5_000), (id) => k.entity(id));
+        await redis.unlink(...batch);
+      }
+    }
+    await redis.unlink(...fixedKeys(prefix, version));
+    await redis.zrem(versionsKey, version);
+  }
+
+  async function readMatrices(version: string): Promise<FeatureSetMatrices | null> {
+    const meta = await readMeta(version);
+    if (!meta) return null;
+    const k = keysFor(prefix, version);
+    const parts = ['train', 'synthetic', 'test'] as const;
+    const keys = [k.recipe, k.drift, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')])];
+    const values = await redis.mgetBuffer(...keys);
+    if (values.some((v) => v === null)) return null; // deleted concurrently by retention
+    const [recipe, drift, ...packed] = values as Buffer[];
+    const cols = meta.featureNames.length;
+    const matrix = (i: number): PackedMatrix => {
+      const X = float64s(packed[i * 2]!);
+      const yBuf = packed[i * 2 + 1]!;
+      return {
+        rows: X.length / cols,
+        cols,
+        X,
+        y: new Uint8Array(yBuf.buffer.slice(yBuf.byteOffset, yBuf.byteOffset + yBuf.byteLength)),
+      };
+    };
+    const driftAll = float64s(drift!);
+    const n = meta.trainRows;
+    return {
+      meta,
+      recipe: JSON.parse(recipe!.toString('utf8')) as FeatureRecipe,
+      train: matrix(0),
+      synthetic: matrix(1),
+      test: matrix(2),
+      driftReference: {
+        featureNames: meta.featureNames,
+        columns: meta.featureNames.map((_, j) => driftAll.slice(j * n, (j + 1) * n)),
+      },
+    };
+  }
+
+  async function readEntity(version: string, passengerId: number): Promise<EntityFeatures | null> {
+    const meta = await readMeta(version);
+    if (!meta) return null;
+    const buf = await redis.hgetBuffer(keysFor(prefix, version).entity(passengerId), 'v');
+    if (!buf) return null;
+    const v = float64s(buf);
+    const cols = meta.featureNames.length;
+    const values = v.slice(0, cols);
+    const features = Object.fromEntries(meta.featureNames.map((name, j) => [name, values[j]!])) as Record<
+      FeatureName,
+      number
+    >;
+    return {
+      passengerId,
+      features,
+      values,
+      label: v[cols]!,
+      split: v[cols + 1] === SPLIT_CODES.test ? 'test' : 'train',
+    };
+  }
+
+  return {
+    writeFeatureSet: (input) => guarded(() => writeFeatureSet(input)),
+    currentVersion: () => guarded(() => redis.get(currentKey)),
+    hasFeatureSet: (version) => guarded(async () => (await readMeta(version)) !== null),
+    readMeta: (version) => guarded(() => readMeta(version)),
+    readMatrices: (version) => guarded(() => readMatrices(version)),
+    readEntity: (version, id) => guarded(() => readEntity(version, id)),
+    listVersions: () => guarded(() => redis.zrevrange(versionsKey, 0, -1)),
+    deleteFeatureSet: (version) => guarded(() => deleteFeatureSet(version)),
+  };
+}
+
+/** Rows of a packed matrix as arrays (what the training core takes). */
+export function unpackRows(m: PackedMatrix): { X: number[][]; y: number[] } {
+  const X: number[][] = [];
+  for (let i = 0; i < m.rows; i++) X.push(Array.from(m.X.subarray(i * m.cols, (i + 1) * m.cols)));
+  return { X, y: Array.from(m.y) };
+}

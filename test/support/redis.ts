@@ -1,0 +1,136 @@
+/**
+ * Redis helpers for tests: a unique key prefix per test on the shared 127.0.0.1:6379 server (cleaned with SCAN,
+ * never KEYS), a private redis-server on a free port that a test may kill, and a TCP proxy that cuts the
+ * connection after a number of bytes (a server dying in the middle of a write).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+export function uniquePrefix(label = 't'): string {
+  return `${label}-${randomBytes(5).toString('hex')}`;
+}
+
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+export async function countByPrefix(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `redis-server` on a free port (extra args e.g. `--requirepass x`); `stop()` kills it. */
+export async function startRedisServer(args: string[] = []): Promise<PrivateRedis> {
+  const port = await freePort();
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
+    { stdio: 'ignore' },
+  );
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, '127.0.0.1', () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`redis-server did not start on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    process: child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+export interface CuttingProxy {
+  url: string;
+  /** Bytes forwarded client -> server before the "server" dies. */
+  cutAfter: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A proxy to `targetPort` that, once `cutAfter` bytes went upstream, dies like a crashed server: every
+ * connection is destroyed and the port stops accepting.
+ */
+export async function startCuttingProxy(targetPort: number, cutAfter: number): Promise<CuttingProxy> {
+  const sockets = new Set<net.Socket>();
+  let forwarded = 0;
+  const proxy: CuttingProxy = { url: '', cutAfter, close: async () => {} };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    const cut = (): void => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    };
+    client.on('data', (chunk) => {
+      forwarded += chunk.length;
+      if (forwarded > proxy.cutAfter) return cut();
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => client.write(chunk));
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  proxy.url = `redis://127.0.0.1:${port}`;
+  proxy.close = () =>
+    new Promise((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  return proxy;
+}
+
+export function connect(url = REDIS_URL): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1 });
+}
