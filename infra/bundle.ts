@@ -1,0 +1,157 @@
+/**
+ * Builds the deployable source of each Cloud Function: `functions/<name>/index.ts` bundled by esbuild into
+ * `dist/functions/<name>/index.mjs`, a package.json naming `main` and the few runtime dependencies that must
+ * stay external, and a zip of both. The zip's object name carries a hash of exactly those bytes, so a code
+ * change in one function (or in shared code it imports) renames only that function's object, and only that
+ * function redeploys.
+ *
+ *   npm run build:bundles            # all four
+ *   tsx infra/bundle.ts load train   # some
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import archiver from 'archiver';
+import { build, type Metafile } from 'esbuild';
+
+export const FUNCTION_NAMES = ['trigger', 'load', 'process', 'train'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/**
+ * Packages that must not be inlined. The functions framework must be the very module instance the runtime
+ * starts (registrations made through a bundled copy would be invisible to it); the Google client libraries
+ * read proto and JSON files beside their code at run time. Cloud Build installs these from package.json.
+ */
+const EXTERNAL_PACKAGES = [
+  '@google-cloud/functions-framework',
+  '@google-cloud/pubsub',
+  '@google-cloud/storage',
+  '@google-cloud/workflows',
+  'google-gax',
+  '@grpc/grpc-js',
+  '@grpc/proto-loader',
+];
+/** Optional requires of bundled packages that are never installed (pg's native binding). */
+const NEVER_INSTALLED = ['pg-native'];
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface FunctionBundle {
+  name: string;
+  dir: string;
+  zipPath: string;
+  /** sha256 of index.mjs and package.json, first 16 hex digits. */
+  hash: string;
+  /** Object name of the zip in the sources bucket. */
+  objectName: string;
+}
+
+export interface BundleOptions {
+  root?: string;
+  outDir?: string;
+  /** Entry file per function, instead of functions/<name>/index.ts (tests use this to change one function). */
+  entries?: Partial<Record<string, string>>;
+}
+
+export function sourceObjectName(name: string, hash: string): string {
+  return `functions/${name}-${hash}.zip`;
+}
+
+function packageName(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
+}
+
+/** The external packages the bundle really imports, with the versions the repository pins. */
+function runtimeDependencies(metafile: Metafile, root: string): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  const deps: Record<string, string> = {};
+  for (const output of Object.values(metafile.outputs)) {
+    for (const imp of output.imports) {
+      if (!imp.external || imp.path.startsWith('node:')) continue;
+      const name = packageName(imp.path);
+      if (NEVER_INSTALLED.includes(name)) continue;
+      const version = pkg.dependencies?.[name];
+      if (version === undefined) throw new Error(`${name} is imported at run time but not a dependency`);
+      deps[name] = version;
+    }
+  }
+  return Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** A zip whose bytes depend only on the files' contents (fixed dates and order). */
+async function zipDeterministic(files: Array<{ name: string; content: Buffer }>, zipPath: string): Promise<void> {
+  const archive = archiver('zip', { zlib: { level: 9 } });
+  const out = createWriteStream(zipPath);
+  const done = new Promise<void>((resolve, reject) => {
+    out.on('close', resolve);
+    archive.on('error', reject);
+  });
+  archive.pipe(out);
+  for (const file of files) archive.append(file.content, { name: file.name, date: new Date('1980-01-01T00:00:00Z') });
+  await archive.finalize();
+  await done;
+}
+
+export async function bundleFunction(name: string, opts: BundleOptions = {}): Promise<FunctionBundle> {
+  const root = opts.root ?? REPO_ROOT;
+  const dir = path.join(opts.outDir ?? path.join(root, 'dist', 'functions'), name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const result = await build({
+    entryPoints: [opts.entries?.[name] ?? path.join(root, 'functions', name, 'index.ts')],
+    outfile: path.join(dir, 'index.mjs'),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: [...EXTERNAL_PACKAGES, ...NEVER_INSTALLED],
+    // Bundled CommonJS code calls require() for Node built-ins; give the ES module one.
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);",
+    },
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const manifest = {
+    name: `survival-${name}`,
+    private: true,
+    type: 'module',
+    main: 'index.mjs',
+    engines: { node: '>=20' },
+    dependencies: runtimeDependencies(result.metafile, root),
+  };
+  const packageJson = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(path.join(dir, 'package.json'), packageJson);
+  const code = await readFile(path.join(dir, 'index.mjs'));
+  const hash = createHash('sha256').update(code).update('\0').update(packageJson).digest('hex').slice(0, 16);
+  const zipPath = path.join(dir, '..', `${name}.zip`);
+  await zipDeterministic(
+    [
+      { name: 'index.mjs', content: code },
+      { name: 'package.json', content: packageJson },
+    ],
+    zipPath,
+  );
+  return { name, dir, zipPath, hash, objectName: sourceObjectName(name, hash) };
+}
+
+export async function bundleFunctions(
+  names: readonly string[] = FUNCTION_NAMES,
+  opts: BundleOptions = {},
+): Promise<Record<string, FunctionBundle>> {
+  const bundles = await Promise.all(names.map((name) => bundleFunction(name, opts)));
+  return Object.fromEntries(bundles.map((b) => [b.name, b]));
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const names = process.argv.slice(2);
+  const bundles = await bundleFunctions(names.length > 0 ? names : FUNCTION_NAMES);
+  for (const b of Object.values(bundles))
+    console.log(`${b.name}: ${path.relative(REPO_ROOT, b.zipPath)} ${b.objectName}`);
+}

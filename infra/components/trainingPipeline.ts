@@ -1,0 +1,143 @@
+import * as pulumi from '@pulumi/pulumi';
+import type { FunctionBundle } from '../bundle.ts';
+import type { Settings } from '../settings.ts';
+import type { Buckets } from './buckets.ts';
+import type { Cache } from './cache.ts';
+import type { Database } from './database.ts';
+import type { Network } from './network.ts';
+import { FunctionBuildAccount, PipelineFunction, type PipelineFunctionArgs } from './pipelineFunction.ts';
+import type { Topics } from './topics.ts';
+import { TrainingWorkflow } from './trainingWorkflow.ts';
+
+export const FINALIZED = 'google.cloud.storage.object.v1.finalized';
+
+export interface TrainingPipelineArgs {
+  settings: Settings;
+  network: Network;
+  database: Database;
+  cache: Cache;
+  buckets: Buckets;
+  topics: Topics;
+  bundles: Record<string, FunctionBundle>;
+  /** workflows/training.yaml, unchanged. */
+  workflowSource: string;
+}
+
+/**
+ * Upload -> `trigger` (Eventarc) -> the training workflow -> `load`, `process`, `train`: four instances of
+ * PipelineFunction and the workflow, wired with the environment variable names of the team contract.
+ * Secrets (PGPASSWORD, REDIS_PASSWORD, REDIS_TLS_CA) reach the functions only through Secret Manager.
+ */
+export class TrainingPipeline extends pulumi.ComponentResource {
+  readonly load: PipelineFunction;
+  readonly process: PipelineFunction;
+  readonly train: PipelineFunction;
+  readonly trigger: PipelineFunction;
+  readonly workflow: TrainingWorkflow;
+
+  constructor(name: string, args: TrainingPipelineArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('survival:infra:TrainingPipeline', name, {}, opts);
+    const { settings: cfg, database: db, cache, buckets, topics } = args;
+    const { project, region, namePrefix: prefix } = cfg;
+    const builder = new FunctionBuildAccount(
+      `${name}-build`,
+      { project, accountId: `${prefix}-fn-build`, sourcesBucket: buckets.sources },
+      { parent: this },
+    );
+    const common = { GOOGLE_CLOUD_PROJECT: project, LOG_LEVEL: cfg.logLevel };
+    // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY); node-postgres reads PGSSLMODE, `no-verify` encrypts
+    // without checking the instance's self-signed certificate, inside the VPC.
+    const pg = {
+      PGHOST: db.host,
+      PGPORT: '5432',
+      PGUSER: db.userName,
+      PGDATABASE: db.databaseName,
+      PGSSLMODE: 'no-verify',
+    };
+    const redis = { REDIS_URL: cache.url, FEATURE_STORE_PREFIX: 'fs', FEATURE_SETS_KEEP: '3' };
+    const pgSecret = { PGPASSWORD: db.password };
+    const redisSecrets = { REDIS_PASSWORD: cache.authString, REDIS_TLS_CA: cache.caCert };
+    const maxUploadBytes = `${cfg.maxUploadBytes}`;
+
+    const fn = (
+      entryPoint: string,
+      extra: Pick<PipelineFunctionArgs, 'description' | 'env'> & Partial<PipelineFunctionArgs>,
+    ): PipelineFunction => {
+      const bundle = args.bundles[entryPoint];
+      if (bundle === undefined) throw new pulumi.RunError(`no bundle was built for function ${entryPoint}`);
+      return new PipelineFunction(
+        `${name}-${entryPoint}`,
+        {
+          project,
+          region,
+          functionName: `${prefix}-${entryPoint}`,
+          entryPoint,
+          bundle,
+          sourcesBucket: buckets.sources,
+          buildServiceAccount: builder.serviceAccount.id,
+          memory: cfg.functions.memory,
+          cpu: cfg.functions.cpu,
+          timeoutSeconds: cfg.functions.timeoutSeconds,
+          maxInstances: cfg.functions.maxInstances,
+          network: args.network,
+          ...extra,
+          env: { ...common, ...extra.env },
+        },
+        { parent: this },
+      );
+    };
+
+    this.load = fn('load', {
+      description: 'Uploaded CSV -> Cloud SQL',
+      env: { ...pg, DATA_BUCKET: buckets.data.name, MAX_UPLOAD_BYTES: maxUploadBytes, MAX_REJECTED_SHARE: '0.05' },
+      secretEnv: pgSecret,
+      bucketRoles: [{ bucket: buckets.data, role: 'roles/storage.objectViewer' }],
+    });
+    this.process = fn('process', {
+      description: 'Cloud SQL -> features -> Redis feature store',
+      env: { ...pg, ...redis, SPLIT_SEED: '42', TEST_SIZE: '0.2' },
+      secretEnv: { ...pgSecret, ...redisSecrets },
+    });
+    this.train = fn('train', {
+      description: 'Feature store -> random forest -> model artifact in GCS, event on Pub/Sub',
+      env: {
+        ...pg,
+        ...redis,
+        MODELS_BUCKET: buckets.models.name,
+        MODEL_PUBLISHED_TOPIC: topics.modelPublished.name,
+        MIN_ACCURACY: `${cfg.minAccuracy}`,
+        SEARCH_CANDIDATES: `${cfg.searchCandidates}`,
+        SEARCH_SEED: '42',
+        TRAIN_WORKERS: cfg.functions.trainCpu,
+      },
+      secretEnv: { ...pgSecret, ...redisSecrets },
+      // objectUser: create and replace objects (models/latest.json), no IAM or bucket settings.
+      bucketRoles: [{ bucket: buckets.models, role: 'roles/storage.objectUser' }],
+      topicRoles: [{ topic: topics.modelPublished, role: 'roles/pubsub.publisher' }],
+      memory: cfg.functions.trainMemory,
+      cpu: cfg.functions.trainCpu,
+      timeoutSeconds: cfg.functions.trainTimeoutSeconds,
+    });
+    this.workflow = new TrainingWorkflow(
+      `${name}-workflow`,
+      {
+        project,
+        region,
+        workflowName: `${prefix}-training`,
+        source: args.workflowSource,
+        steps: { LOAD_URL: this.load, PROCESS_URL: this.process, TRAIN_URL: this.train },
+        deletionProtection: cfg.deletionProtection,
+      },
+      { parent: this },
+    );
+    this.trigger = fn('trigger', {
+      description: 'Upload finalized -> training workflow execution',
+      env: { WORKFLOW_NAME: this.workflow.fullName, UPLOAD_PREFIX: cfg.uploadPrefix, MAX_UPLOAD_BYTES: maxUploadBytes },
+      // The trigger talks only to Google APIs: no VPC egress needed.
+      network: undefined,
+      projectRoles: ['roles/workflows.invoker'],
+      eventTrigger: { eventType: FINALIZED, bucket: buckets.data.name },
+    });
+    this.registerOutputs({ workflow: this.workflow.workflow.name });
+  }
+}
