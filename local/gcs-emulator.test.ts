@@ -285,6 +285,22 @@ describe('GCS emulator with the real @google-cloud/storage client', () => {
     });
   });
 
+  it('sends a sink added for one bucket only the events of that bucket', async () => {
+    const filtered = await startTestSink();
+    try {
+      emulator.addSink(filtered.url, 'only-this-bucket');
+      await storage.createBucket('only-this-bucket');
+      await storage.bucket(BUCKET).file('uploads/elsewhere.csv').save('x', { resumable: false });
+      await storage.bucket('only-this-bucket').file('uploads/here.csv').save('x', { resumable: false });
+      const [event] = await filtered.waitFor(1);
+      expect(event?.headers['ce-subject']).toBe('objects/uploads/here.csv');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(filtered.received).toHaveLength(1);
+    } finally {
+      await filtered.close();
+    }
+  });
+
   it('retries a CloudEvent delivery with backoff until the sink answers 2xx, without delaying the upload', async () => {
     const flaky = await startTestSink([500, 503]);
     const other = await startGcsEmulator({ sinks: [flaky.url], sinkRetry: { initialDelayMs: 50 } });

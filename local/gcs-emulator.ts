@@ -48,8 +48,8 @@ export interface GcsEmulatorOptions {
   host?: string;
   /** Where objects are kept across restarts; without it, in memory. */
   dataDir?: string;
-  /** URLs that receive a CloudEvent for every finalized object. */
-  sinks?: string[];
+  /** Endpoints that receive a CloudEvent for every finalized object (of one bucket, when `bucket` is given). */
+  sinks?: Array<string | EventSink>;
   /** Buckets created at start when missing. */
   buckets?: string[];
   /** Retries of CloudEvent deliveries (default: 6 attempts, 200 ms doubling up to 5 s, 60 s per attempt). */
@@ -64,7 +64,13 @@ export interface GcsEmulator {
   port: number;
   /** Stops listening, drops open connections, stops pending CloudEvent deliveries. */
   close(): Promise<void>;
-  addSink(url: string): void;
+  /** Adds a CloudEvent endpoint, for the objects of `bucket` only when given (as an Eventarc trigger's filter). */
+  addSink(url: string, bucket?: string): void;
+}
+
+export interface EventSink {
+  url: string;
+  bucket?: string;
 }
 
 export const FINALIZED_EVENT_TYPE = 'google.cloud.storage.object.v1.finalized';
@@ -113,7 +119,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   const log = options.logger ?? createLogger({ fields: { component: 'gcs-emulator' }, minSeverity: 'WARNING' });
   const store = await GcsStore.open(options.dataDir);
   for (const bucket of options.buckets ?? []) await store.createBucket(bucket, {}, true);
-  const sinks = [...(options.sinks ?? [])];
+  const sinks: EventSink[] = (options.sinks ?? []).map((s) => (typeof s === 'string' ? { url: s } : s));
   const deliveries = new DeliveryQueue({ ...DEFAULT_SINK_RETRY, ...options.sinkRetry }, log);
   const sessions = new Map<string, UploadSession>();
   let baseUrl = '';
@@ -129,7 +135,8 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
 
   const announce = (r: ObjectResource): void => {
     const body = JSON.stringify(present(r));
-    for (const url of sinks) {
+    for (const { url, bucket } of sinks) {
+      if (bucket !== undefined && bucket !== r.bucket) continue;
       const headers = {
         'content-type': 'application/json',
         'ce-specversion': '1.0',
@@ -468,7 +475,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   return {
     url: baseUrl,
     port,
-    addSink: (url) => void sinks.push(url),
+    addSink: (url, bucket) => void sinks.push(bucket === undefined ? { url } : { url, bucket }),
     close: async () => {
       await closeHttp(server);
       await deliveries.stop();
