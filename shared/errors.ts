@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   CSV_MALFORMED: { status: 422, retryable: false, message: 'the file is not a readable CSV' },
   CSV_TOO_LARGE: { status: 422, retryable: false, message: 'the file is over the size limit' },
   CSV_TOO_MANY_REJECTED: { status: 422, retryable: false, message: 'too many rows were rejected' },
+  TRAINING_DATA_UNUSABLE: { status: 422, retryable: false, message: 'the training data cannot be used' },
   ARTIFACT_INVALID: { status: 422, retryable: false, message: 'the model artifact is invalid' },
   MODEL_NOT_LOADED: { status: 503, retryable: true, message: 'no model is loaded yet' },
   DATASET_NOT_FOUND: { status: 404, retryable: false, message: 'dataset not found' },

@@ -1,0 +1,439 @@
+/**
+ * The CSV contract: a stream of bytes in, a stream of validated passengers and rejected rows out.
+ *
+ * What is accepted: the Kaggle `train.csv` shape, or the `test.csv` shape (no Survived) unless
+ * `requireSurvived`; a UTF-8 BOM; LF or CRLF; quoted fields with commas, line breaks and doubled quotes;
+ * header names in any case and order; unknown extra columns (ignored); blank lines (skipped).
+ *
+ * Two kinds of problem:
+ * - a bad row is yielded as `{ kind: 'rejected', line, reason, raw }` and the stream goes on. The reason
+ *   names the line, every bad column and its value: `line 7: Pclass "4" is not 1, 2 or 3`.
+ * - a bad file throws an AppError: CSV_EMPTY, CSV_HEADER_ONLY, CSV_MISSING_COLUMN, CSV_MALFORMED (unclosed or
+ *   stray quote, binary data, text that is not UTF-8). Rows before the problem may already have been yielded,
+ *   so a consumer writing rows somewhere must treat a throw as "discard the whole file".
+ *
+ * Line numbers are physical lines of the file, 1-based (the header is line 1), and a row's line is the one
+ * it starts on. They are counted here, not taken from csv-parse's `info` option: `info` builds a large object
+ * per record (it halves throughput) and counts a CRLF inside a quoted field as two lines.
+ * `raw` is the rejected row re-serialised as CSV from its parsed fields, for the same reason as `info`
+ * (csv-parse's `raw` option costs about 20% of throughput and keeps a stray CR of CRLF files);
+ * it is the row's content, with quoting normalised.
+ *
+ * Speed matters (uploads stream through here into Postgres COPY): the hot path allocates only the
+ * passenger object, tests fields with anchored regular expressions and compares the common values first.
+ */
+import { CsvError, type Parser, parse } from 'csv-parse';
+import { AppError } from '../errors.ts';
+import { type LabelledPassenger, type Passenger, type Pclass, RAW_COLUMNS, type RawColumn } from './schema.ts';
+
+export type CsvRecord =
+  | { kind: 'row'; line: number; passenger: Passenger | LabelledPassenger }
+  | { kind: 'rejected'; line: number; reason: string; raw: string };
+
+export interface CsvOptions {
+  /** True for training data: the header must have Survived and every row a 0 or 1 in it. */
+  requireSurvived: boolean;
+}
+
+export type CsvSource = AsyncIterable<Buffer | string> | Iterable<Buffer | string> | string;
+
+/** Rows longer than this are not passenger rows: the file is treated as malformed (binary, runaway quote). */
+export const MAX_ROW_BYTES = 1 << 20;
+/** Largest PassengerId, SibSp or Parch accepted: they must fit a Postgres `integer`. */
+export const MAX_INT = 2_147_483_647;
+/** Input is fed to the parser in pieces of at most this size, so a large string or buffer streams too. */
+const PIECE_BYTES = 1 << 16;
+
+const DECIMAL = /^[ \t]*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[ \t]*$/;
+const INTEGER = /^[ \t]*\+?\d+(?:\.0*)?[ \t]*$/;
+const BLANK = /^[ \t]*$/;
+const SPACES = /^[ \t]+|[ \t]+$/g;
+
+/** Column positions in the file; -1 for an absent optional column (Survived when not required). */
+type ColumnIndex = Record<RawColumn, number>;
+
+export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions): AsyncGenerator<CsvRecord> {
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    skip_empty_lines: false,
+    max_record_size: MAX_ROW_BYTES,
+  });
+  // Errors are read from `parser.errored` after each write; this listener only keeps them from being unhandled.
+  parser.on('error', () => {});
+
+  let line = 1; // the line the next record starts on
+  let columns: ColumnIndex | null = null;
+  let width = 0;
+  let dataRows = 0;
+  const firstLineOfId = new Map<number, number>();
+
+  /** Validates one parsed record; returns null for a blank line or the header. */
+  const handle = (fields: string[]): CsvRecord | null => {
+    const start = line;
+    line += 1 + countLineBreaks(fields);
+    if (fields.length === 1 && BLANK.test(fields[0] as string)) return null;
+    if (columns === null) {
+      columns = readHeader(fields, start, opts);
+      width = fields.length;
+      return null;
+    }
+    dataRows++;
+    return validateRow(fields, start, columns, width, opts, firstLineOfId);
+  };
+
+  const fail = (err: unknown): never => {
+    throw toAppError(err, line);
+  };
+
+  try {
+    for await (const chunk of typeof source === 'string' ? [source] : source) {
+      for (const piece of pieces(chunk)) {
+        const nul = piece.indexOf(0);
+        parser.write(nul === -1 ? piece : piece.subarray(0, nul));
+        for (let fields = parser.read(); fields !== null; fields = parser.read()) {
+          const record = handle(fields);
+          if (record !== null) yield record;
+        }
+        if (parser.errored) fail(parser.errored);
+        if (nul !== -1) {
+          throw new AppError('CSV_MALFORMED', `line ${line}: contains a NUL byte: this is binary data, not CSV text`, {
+            line,
+          });
+        }
+      }
+    }
+    parser.end();
+    for (;;) {
+      for (let fields = parser.read(); fields !== null; fields = parser.read()) {
+        const record = handle(fields);
+        if (record !== null) yield record;
+      }
+      if (parser.errored) fail(parser.errored);
+      if (parser.readableEnded || parser.destroyed) break;
+      await nextEvent(parser);
+    }
+  } finally {
+    parser.destroy();
+  }
+
+  if (columns === null) throw new AppError('CSV_EMPTY', 'the file is empty: it has no header and no rows');
+  if (dataRows === 0) {
+    throw new AppError('CSV_HEADER_ONLY', 'the file has a header (line 1) but no rows', { line: 1 });
+  }
+}
+
+/** Collects `validatePassengerCsv` into arrays (tests, the CLI, small uploads). */
+export async function readPassengerCsv(
+  source: CsvSource,
+  opts: CsvOptions,
+): Promise<{
+  rows: Array<{ line: number; passenger: Passenger | LabelledPassenger }>;
+  rejected: Array<{ line: number; reason: string; raw: string }>;
+}> {
+  const rows: Array<{ line: number; passenger: Passenger | LabelledPassenger }> = [];
+  const rejected: Array<{ line: number; reason: string; raw: string }> = [];
+  for await (const record of validatePassengerCsv(source, opts)) {
+    if (record.kind === 'row') rows.push({ line: record.line, passenger: record.passenger });
+    else rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
+  }
+  return { rows, rejected };
+}
+
+/**
+ * Validates one raw passenger given as JSON (the API and the CLI): keys are CSV header names in any case,
+ * values numbers or numeric strings, Age/Fare/Cabin/Embarked may be null, empty or absent.
+ * Survived, if present, is ignored: this is a passenger to predict. Throws BAD_REQUEST naming `where` and the field.
+ */
+export function parsePassengerRecord(record: Record<string, unknown>, where: string): Passenger {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+    throw new AppError('BAD_REQUEST', `${where}: expected an object with passenger fields`, { where });
+  }
+  const byColumn = new Map<RawColumn, unknown>();
+  for (const [key, value] of Object.entries(record)) {
+    const column = COLUMN_BY_LOWER.get(key.trim().toLowerCase());
+    if (column !== undefined) byColumn.set(column, value);
+  }
+  const found: string[] = [];
+  const fields: string[] = [];
+  for (const column of RAW_COLUMNS) {
+    const value = byColumn.get(column);
+    if (column === 'Survived' || value === undefined || value === null) {
+      if (column === 'Survived' || OPTIONAL_VALUES.has(column)) fields.push('');
+      else found.push(`${column} is missing`);
+    } else if (typeof value === 'number') {
+      fields.push(String(value));
+    } else if (typeof value === 'string') {
+      fields.push(value);
+    } else {
+      found.push(`${column} must be a string or a number, got ${typeof value}`);
+    }
+  }
+  if (found.length === 0) {
+    const passenger = checkFields(fields, CANONICAL_COLUMNS, found);
+    if (passenger !== null) return passenger;
+  }
+  throw new AppError('BAD_REQUEST', `${where}: ${found.join('; ')}`, { where, problems: found });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const COLUMN_BY_LOWER = new Map<string, RawColumn>(RAW_COLUMNS.map((column) => [column.toLowerCase(), column]));
+const OPTIONAL_VALUES: ReadonlySet<RawColumn> = new Set(['Age', 'Fare', 'Cabin', 'Embarked']);
+/** Positions of the columns in RAW_COLUMNS order (how `parsePassengerRecord` lays out a JSON record). */
+const CANONICAL_COLUMNS = Object.fromEntries(RAW_COLUMNS.map((column, i) => [column, i])) as ColumnIndex;
+
+function readHeader(fields: string[], line: number, opts: CsvOptions): ColumnIndex {
+  const index = Object.fromEntries(RAW_COLUMNS.map((column) => [column, -1])) as ColumnIndex;
+  fields.forEach((name, position) => {
+    if (name.includes('\uFFFD')) throw notUtf8(line, 'the header');
+    const column = COLUMN_BY_LOWER.get(name.trim().toLowerCase());
+    if (column === undefined) return;
+    if (index[column] !== -1) {
+      throw new AppError(
+        'CSV_MALFORMED',
+        `line ${line}: column ${column} appears twice in the header (fields ${index[column] + 1} and ${position + 1})`,
+        { line, column },
+      );
+    }
+    index[column] = position;
+  });
+  const required = RAW_COLUMNS.filter((column) => column !== 'Survived' || opts.requireSurvived);
+  const missing = required.filter((column) => index[column] === -1);
+  if (missing.length === required.length) {
+    throw new AppError(
+      'CSV_MISSING_COLUMN',
+      `line ${line} is not a header: none of the columns ${required.join(', ')} is there`,
+      { line, missing },
+    );
+  }
+  if (missing.length > 0) {
+    const list = missing.length === 1 ? `column ${missing[0]}` : `columns ${missing.join(', ')}`;
+    throw new AppError('CSV_MISSING_COLUMN', `line ${line}: the header lacks ${list}`, { line, missing });
+  }
+  return index;
+}
+
+/**
+ * Problems of the row being validated. One shared array (reset per row) keeps the valid-row path free of
+ * allocations; safe because validation is synchronous.
+ */
+const problems: string[] = [];
+
+function validateRow(
+  fields: string[],
+  line: number,
+  columns: ColumnIndex,
+  width: number,
+  opts: CsvOptions,
+  firstLineOfId: Map<number, number>,
+): CsvRecord {
+  if (fields.length !== width) {
+    return {
+      kind: 'rejected',
+      line,
+      reason: `line ${line}: has ${fields.length} fields, the header has ${width}`,
+      raw: toCsvLine(fields),
+    };
+  }
+  problems.length = 0;
+  const passenger = checkFields(fields, columns, problems);
+
+  // Survived: required and 0/1 for training data; optional (empty = unknown) otherwise.
+  let survived = -1;
+  if (columns.Survived !== -1) {
+    const text = fields[columns.Survived] as string;
+    survived = text === '0' ? 0 : text === '1' ? 1 : INTEGER.test(text) ? Number(text) : -1;
+    if (survived !== 0 && survived !== 1) {
+      survived = -1;
+      if (opts.requireSurvived || !BLANK.test(text)) problems.push(`Survived ${quoted(text)} is not 0 or 1`);
+    }
+  }
+
+  // Every row with a readable id claims it, rejected or not: two rows with one id is one mistake in the file.
+  const idText = fields[columns.PassengerId] as string;
+  const id = passenger !== null ? passenger.passengerId : readPassengerId(idText);
+  if (id !== null) {
+    const first = firstLineOfId.get(id);
+    if (first === undefined) firstLineOfId.set(id, line);
+    else problems.push(`PassengerId ${quoted(idText)} duplicates line ${first}`);
+  }
+
+  if (passenger === null || problems.length > 0) {
+    return { kind: 'rejected', line, reason: `line ${line}: ${problems.join('; ')}`, raw: toCsvLine(fields) };
+  }
+  if (passenger.name.includes('\uFFFD')) throw notUtf8(line, 'Name');
+  if (passenger.ticket.includes('\uFFFD')) throw notUtf8(line, 'Ticket');
+  if (passenger.cabin?.includes('\uFFFD')) throw notUtf8(line, 'Cabin');
+  if (survived === -1) return { kind: 'row', line, passenger };
+  const labelled: LabelledPassenger = {
+    passengerId: passenger.passengerId,
+    pclass: passenger.pclass,
+    name: passenger.name,
+    sex: passenger.sex,
+    age: passenger.age,
+    sibSp: passenger.sibSp,
+    parch: passenger.parch,
+    ticket: passenger.ticket,
+    fare: passenger.fare,
+    cabin: passenger.cabin,
+    embarked: passenger.embarked,
+    survived: survived as 0 | 1,
+  };
+  return { kind: 'row', line, passenger: labelled };
+}
+
+/**
+ * The checks shared by CSV rows and JSON records (all columns but Survived). Pushes one problem per bad field
+ * (`Pclass "4" is not 1, 2 or 3`) and returns null if there was any.
+ */
+function checkFields(fields: readonly string[], columns: ColumnIndex, problems: string[]): Passenger | null {
+  const before = problems.length;
+
+  const idText = fields[columns.PassengerId] as string;
+  const passengerId = readPassengerId(idText);
+  if (passengerId === null) {
+    problems.push(`PassengerId ${quoted(idText)} is not a whole number between 1 and ${MAX_INT}`);
+  }
+
+  const pclassText = fields[columns.Pclass] as string;
+  let pclass: number = pclassText === '1' ? 1 : pclassText === '2' ? 2 : pclassText === '3' ? 3 : 0;
+  if (pclass === 0 && INTEGER.test(pclassText)) pclass = Number(pclassText);
+  if (pclass !== 1 && pclass !== 2 && pclass !== 3) problems.push(`Pclass ${quoted(pclassText)} is not 1, 2 or 3`);
+
+  const sexText = fields[columns.Sex] as string;
+  const sex = sexText === 'male' || sexText === 'female' ? sexText : normalise(sexText);
+  if (sex !== 'male' && sex !== 'female') problems.push(`Sex ${quoted(sexText)} is not male or female`);
+
+  const age = readOptionalAmount('Age', fields[columns.Age] as string, problems);
+  const sibSp = readCount('SibSp', fields[columns.SibSp] as string, problems);
+  const parch = readCount('Parch', fields[columns.Parch] as string, problems);
+  const fare = readOptionalAmount('Fare', fields[columns.Fare] as string, problems);
+
+  const embarkedText = fields[columns.Embarked] as string;
+  let embarked: string | null =
+    embarkedText === 'S' || embarkedText === 'C' || embarkedText === 'Q' ? embarkedText : null;
+  if (embarked === null && embarkedText !== '' && !BLANK.test(embarkedText)) {
+    embarked = embarkedText.replace(SPACES, '').toUpperCase();
+    if (embarked !== 'S' && embarked !== 'C' && embarked !== 'Q') {
+      problems.push(`Embarked ${quoted(embarkedText)} is not C, Q, S or empty`);
+    }
+  }
+
+  if (problems.length > before) return null;
+  const cabin = fields[columns.Cabin] as string;
+  return {
+    passengerId: passengerId as number,
+    pclass: pclass as Pclass,
+    name: fields[columns.Name] as string,
+    sex: sex as 'male' | 'female',
+    age,
+    sibSp,
+    parch,
+    ticket: fields[columns.Ticket] as string,
+    fare,
+    cabin: cabin === '' || BLANK.test(cabin) ? null : cabin,
+    embarked: embarked as Passenger['embarked'],
+  };
+}
+
+function readPassengerId(text: string): number | null {
+  if (!INTEGER.test(text)) return null;
+  const id = Number(text);
+  return id >= 1 && id <= MAX_INT ? id : null;
+}
+
+function readCount(column: 'SibSp' | 'Parch', text: string, problems: string[]): number {
+  if (text.length === 1 && text >= '0' && text <= '9') return text.charCodeAt(0) - 48;
+  const value = INTEGER.test(text) ? Number(text) : -1;
+  if (value >= 0 && value <= MAX_INT) return value;
+  problems.push(`${column} ${quoted(text)} is not a whole number of 0 or more`);
+  return 0;
+}
+
+/** Age and Fare: empty means unknown (null); otherwise a finite decimal number of 0 or more. */
+function readOptionalAmount(column: 'Age' | 'Fare', text: string, problems: string[]): number | null {
+  if (text === '' || BLANK.test(text)) return null;
+  const value = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(value)) problems.push(`${column} ${quoted(text)} is not a number`);
+  else if (value < 0) problems.push(`${column} ${quoted(text)} is negative`);
+  return value;
+}
+
+function normalise(text: string): string {
+  return text.replace(SPACES, '').toLowerCase();
+}
+
+/** A value as it appears in a reason: JSON-quoted (control characters visible), long values cut. */
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+}
+
+function countLineBreaks(fields: string[]): number {
+  let breaks = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const text = fields[i] as string;
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) breaks++;
+  }
+  return breaks;
+}
+
+function toCsvLine(fields: string[]): string {
+  return fields.map((f) => (/[",\r\n]/.test(f) || f !== f.trim() ? `"${f.replaceAll('"', '""')}"` : f)).join(',');
+}
+
+function notUtf8(line: number, what: string): AppError {
+  return new AppError(
+    'CSV_MALFORMED',
+    `line ${line}: ${what} is not valid UTF-8 text; save the file as UTF-8 and upload it again`,
+    { line },
+  );
+}
+
+/** Maps csv-parse's errors to CSV_MALFORMED naming the line the broken row starts on. */
+function toAppError(err: unknown, line: number): unknown {
+  if (!(err instanceof CsvError)) return err;
+  switch (err.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new AppError('CSV_MALFORMED', `line ${line}: a quoted field opened in this row is never closed`, {
+        line,
+        parserCode: err.code,
+      });
+    case 'INVALID_OPENING_QUOTE':
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return new AppError(
+        'CSV_MALFORMED',
+        `line ${line}: a quote in the middle of a field (a field with a quote must be quoted whole, with the quote doubled)`,
+        { line, parserCode: err.code },
+      );
+    case 'CSV_MAX_RECORD_SIZE':
+      return new AppError('CSV_MALFORMED', `line ${line}: the row is longer than ${MAX_ROW_BYTES} bytes`, {
+        line,
+        parserCode: err.code,
+      });
+    default:
+      return new AppError('CSV_MALFORMED', `line ${line}: ${err.message}`, { line, parserCode: err.code });
+  }
+}
+
+/** Splits a chunk into Buffers of at most PIECE_BYTES, so the parser never holds more than that many rows. */
+function* pieces(chunk: Buffer | string): Generator<Buffer> {
+  const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+  if (bytes.length <= PIECE_BYTES) {
+    yield bytes;
+    return;
+  }
+  for (let at = 0; at < bytes.length; at += PIECE_BYTES) yield bytes.subarray(at, at + PIECE_BYTES);
+}
+
+/** Resolves on the parser's next 'readable', 'end', 'error' or 'close'. */
+function nextEvent(parser: Parser): Promise<void> {
+  return new Promise((resolve) => {
+    const events = ['readable', 'end', 'error', 'close'] as const;
+    const done = () => {
+      for (const event of events) parser.off(event, done);
+      resolve();
+    };
+    for (const event of events) parser.on(event, done);
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * SMOTE with imbalanced-learn's semantics (`sampling_strategy='auto'`, `k_neighbors=5`):
+ * every class smaller than the majority is raised to the majority count with synthetic rows
+ * `x + u * (neighbour - x)`, `u ~ U(0, 1)`, where `x` is a real row of the class drawn uniformly with
+ * replacement and `neighbour` one of x's k nearest rows of the same class (Euclidean, x itself excluded,
+ * distance ties going to the earlier row).
+ *
+ * Small classes: with fewer than k+1 members, the neighbours are all the other members (imbalanced-learn
+ * raises instead). A class with a single member has no neighbour, so its synthetic rows are copies of it:
+ * that is what the formula gives with neighbour = x, and a tiny class should not stop a training run.
+ *
+ * Returns only the synthetic rows (grouped by class, ascending label); the caller appends them to the real ones.
+ */
+import { createRng } from './rng.ts';
+
+export interface SmoteOptions {
+  /** Neighbours per row (imbalanced-learn's `k_neighbors`), default 5. */
+  k?: number;
+  /** Default 42. */
+  seed?: number;
+}
+
+export function smote(
+  X: readonly number[][],
+  y: readonly number[],
+  opts: SmoteOptions = {},
+): { X: number[][]; y: number[] } {
+  const { k = 5, seed = 42 } = opts;
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
+  if (X.length !== y.length) throw new RangeError(`X has ${X.length} rows but y has ${y.length} labels`);
+  const width = X[0]?.length ?? 0;
+  X.forEach((row, i) => {
+    if (row.length !== width) throw new RangeError(`row ${i} has ${row.length} values, row 0 has ${width}`);
+  });
+
+  const byLabel = new Map<number, number[]>();
+  y.forEach((label, i) => {
+    const members = byLabel.get(label);
+    if (members === undefined) byLabel.set(label, [i]);
+    else members.push(i);
+  });
+  const majority = Math.max(0, ...[...byLabel.values()].map((members) => members.length));
+
+  const rng = createRng(seed);
+  const outX: number[][] = [];
+  const outY: number[] = [];
+  for (const label of [...byLabel.keys()].sort((a, b) => a - b)) {
+    const members = byLabel.get(label) as number[];
+    const needed = majority - members.length;
+    if (needed === 0) continue;
+    const points = members.map((i) => X[i] as number[]);
+    const kUsed = Math.min(k, points.length - 1);
+    const neighbours = kUsed > 0 ? nearestNeighbours(points, kUsed) : null;
+    for (let s = 0; s < needed; s++) {
+      let base: number[];
+      let neighbour: number[];
+      if (neighbours === null) {
+        base = points[0] as number[];
+        neighbour = base;
+      } else {
+        // One draw picks the (row, neighbour) pair, as imbalanced-learn does.
+        const pick = rng.int(points.length * kUsed);
+        const row = Math.floor(pick / kUsed);
+        base = points[row] as number[];
+        neighbour = points[neighbours[row * kUsed + (pick % kUsed)] as number] as number[];
+      }
+      const u = rng.next();
+      const synthetic = new Array<number>(width);
+      for (let d = 0; d < width; d++) {
+        const x = base[d] as number;
+        synthetic[d] = x + u * ((neighbour[d] as number) - x);
+      }
+      outX.push(synthetic);
+      outY.push(label);
+    }
+  }
+  return { X: outX, y: outY };
+}
+
+/**
+ * For each point, the positions (in `points`) of its k nearest other points, nearest first, as a flat
+ * n*k array. Brute force: O(n^2 * d), fine for the class sizes this product trains on (thousands of rows).
+ */
+export function nearestNeighbours(points: readonly (readonly number[])[], k: number): Int32Array {
+  const n = points.length;
+  const width = points[0]?.length ?? 0;
+  const flat = new Float64Array(n * width);
+  points.forEach((point, i) => {
+    flat.set(point, i * width);
+  });
+  const result = new Int32Array(n * k);
+  const bestDist = new Float64Array(k);
+  const bestIndex = new Int32Array(k);
+  for (let i = 0; i < n; i++) {
+    let found = 0;
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      let dist = 0;
+      for (let d = 0; d < width; d++) {
+        const diff = (flat[i * width + d] as number) - (flat[j * width + d] as number);
+        dist += diff * diff;
+      }
+      // Insertion into the sorted top-k; strict `<` keeps the earlier row on ties.
+      if (found < k || dist < (bestDist[k - 1] as number)) {
+        let pos = found < k ? found++ : k - 1;
+        while (pos > 0 && dist < (bestDist[pos - 1] as number)) {
+          bestDist[pos] = bestDist[pos - 1] as number;
+          bestIndex[pos] = bestIndex[pos - 1] as number;
+          pos--;
+        }
+        bestDist[pos] = dist;
+        bestIndex[pos] = j;
+      }
+    }
+    result.set(bestIndex.subarray(0, k), i * k);
+  }
+  return result;
+}
