@@ -410,6 +410,57 @@ describe('wiring', () => {
     });
   });
 
+  it('gives every function and the service each variable their config requires without a default', () => {
+    // A required variable is read as r.string('NAME') / r.int('NAME') / r.url('NAME') ... with no options.
+    const required = (file: string) =>
+      [...readFileSync(file, 'utf8').matchAll(/\br\.(?:string|int|number|bool|url)\('([A-Z0-9_]+)'\)/g)].map(
+        (m) => m[1],
+      );
+    const checked: string[] = [];
+    for (const fn of FUNCTION_NAMES) {
+      const file = path.join(REPO_ROOT, 'functions', fn, 'config.ts');
+      if (!existsSync(file)) continue;
+      const config = fnNamed(fn).inputs.serviceConfig;
+      const provided = [
+        ...Object.keys(config.environmentVariables),
+        ...(config.secretEnvironmentVariables ?? []).map((s: { key: string }) => s.key),
+      ];
+      for (const name of required(file)) expect(provided, `${fn} needs ${name}`).toContain(name);
+      checked.push(fn);
+    }
+    const serviceConfig = path.join(REPO_ROOT, 'service', 'config.ts');
+    if (existsSync(serviceConfig)) {
+      const envs = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs.template
+        .containers[0].envs;
+      const provided = envs.map((e: { name: string }) => e.name);
+      for (const name of required(serviceConfig)) expect(provided, `service needs ${name}`).toContain(name);
+      checked.push('service');
+    }
+    console.info(`required variables checked for: ${checked.join(', ')}`);
+    expect(checked.length).toBeGreaterThan(0);
+  });
+
+  it('gives each function a timeout at least as long as the workflow waits for it', () => {
+    const workflow = parse(readFileSync(WORKFLOW_FILE, 'utf8'));
+    const calls: Array<{ url: string; timeout: number }> = [];
+    const visit = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(visit);
+      else if (node && typeof node === 'object') {
+        const n = node as Json;
+        if (n.call === 'http.post' && typeof n.args?.url === 'string')
+          calls.push({ url: n.args.url, timeout: n.args.timeout });
+        Object.values(n).forEach(visit);
+      }
+    };
+    visit(workflow);
+    expect(calls.length).toBe(3);
+    for (const call of calls) {
+      const fn = /\$\{(\w+)_url\}/.exec(call.url)?.[1];
+      expect(fn, call.url).toBeDefined();
+      expect(fnNamed(fn!).inputs.serviceConfig.timeoutSeconds, fn).toBeGreaterThanOrEqual(call.timeout);
+    }
+  });
+
   it('exports the data bucket, models bucket, service URL and workflow name', () => {
     expect(run.outputs).toEqual({
       dataBucket: `${PROJECT}-survival-data`,

@@ -28,7 +28,7 @@ export function grafanaPanels(dashboardPath: string): PromQlPanel[] {
   };
   return (dashboard.panels ?? [])
     .map((p) => ({ title: p.title ?? '', queries: (p.targets ?? []).flatMap((t) => (t.expr ? [t.expr] : [])) }))
-    .filter((p) => p.queries.length > 0 && !p.queries.some((q) => /\bworkflow_/.test(q)));
+    .filter((p) => p.queries.length > 0 && !p.queries.some((q) => /\bworkflows_/.test(q)));
 }
 
 /** A Cloud Monitoring dashboard (the service's PromQL panels and the workflow's executions) and a drift alert. */

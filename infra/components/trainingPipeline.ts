@@ -132,7 +132,12 @@ export class TrainingPipeline extends pulumi.ComponentResource {
     );
     this.trigger = fn('trigger', {
       description: 'Upload finalized -> training workflow execution',
-      env: { WORKFLOW_NAME: this.workflow.fullName, UPLOAD_PREFIX: cfg.uploadPrefix, MAX_UPLOAD_BYTES: maxUploadBytes },
+      env: {
+        DATA_BUCKET: buckets.data.name,
+        WORKFLOW_NAME: this.workflow.fullName,
+        UPLOAD_PREFIX: cfg.uploadPrefix,
+        MAX_UPLOAD_BYTES: maxUploadBytes,
+      },
       // The trigger talks only to Google APIs: no VPC egress needed.
       network: undefined,
       projectRoles: ['roles/workflows.invoker'],
