@@ -640,6 +640,13 @@ export class KSDrift {
   readonly referenceSize: number;
   readonly #reference: Float64Array[];
   #scratch = new Float64Array(256);
+  /**
+   * p-values already computed, by test size then statistic. For a given test size the statistic lives on the
+   * lattice i/n - j/m, and request sizes repeat, so the slower kstwo algorithms (Pomeranz, Durbin) run once per
+   * (size, statistic) instead of on every request.
+   */
+  readonly #pValues = new Map<number, Map<number, KsResult>>();
+  #cached = 0;
 
   constructor(reference: DriftReference, opts: KSDriftOptions = {}) {
     const pVal = opts.pVal ?? 0.05;
@@ -702,14 +709,18 @@ export class KSDrift {
     for (let f = 0; f < this.featureNames.length; f++) {
       const name = this.featureNames[f]!;
       fill(f, sample);
+      const reference = this.#reference[f]!;
       let result: KsResult;
       if (n === 1 && !Number.isNaN(sample[0]!)) {
-        result = ksPValue(ksStatisticSorted(sample, this.#reference[f]!), 1, this.referenceSize, this.method);
+        result = this.#pValue(ksStatisticSorted(sample, reference), 1);
       } else if (sample.includes(Number.NaN)) {
         result = { statistic: Number.NaN, pValue: Number.NaN };
       } else {
         sample.sort();
-        result = ks2sampSorted(sample, this.#reference[f]!, this.method);
+        result = this.#pValue(
+          n <= reference.length ? ksStatisticSorted(sample, reference) : ksStatisticSorted(reference, sample),
+          n,
+        );
       }
       pValues[name] = result.pValue;
       statistics[name] = result.statistic;
@@ -717,7 +728,30 @@ export class KSDrift {
     }
     return { isDrift: drifted.length > 0, threshold: this.threshold, pValues, statistics, drifted };
   }
+
+  #pValue(d: number, n: number): KsResult {
+    let bySize = this.#pValues.get(n);
+    if (bySize === undefined) {
+      bySize = new Map();
+      this.#pValues.set(n, bySize);
+    }
+    let result = bySize.get(d);
+    if (result === undefined) {
+      result = ksPValue(d, n, this.referenceSize, this.method);
+      if (++this.#cached > P_VALUE_CACHE_LIMIT) {
+        this.#pValues.clear();
+        this.#cached = 1;
+        this.#pValues.set(n, bySize);
+        bySize.clear();
+      }
+      bySize.set(d, result);
+    }
+    return result;
+  }
 }
+
+/** Bound on the memoised p-values of one detector (each entry is a few dozen bytes). */
+const P_VALUE_CACHE_LIMIT = 50_000;
 
 export interface WindowDriftOptions extends KSDriftOptions {
   /** Number of most recent rows tested (default 200). */
