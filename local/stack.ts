@@ -1,0 +1,249 @@
+/**
+ * The whole product on one machine: real Postgres and Redis, the GCS and Pub/Sub emulators, the Workflows
+ * engine running workflows/training.yaml, the four Cloud Functions under functions-framework (one process and
+ * port each) and the serving service. Every URL and variable is wired here, as infra/ wires them in the cloud.
+ *
+ * `startLocalStack` is what `npm run local` (run-local.ts) and the end-to-end test both use.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { type EngineStepEvent, startWorkflowsEngine } from './workflows-engine/index.ts';
+import { startGcsEmulator } from './gcs-emulator.ts';
+import { startPubSubEmulator, localPubSubClient } from './pubsub-emulator.ts';
+import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
+import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface LocalPorts {
+  gcs: number;
+  pubsub: number;
+  workflows: number;
+  load: number;
+  process: number;
+  train: number;
+  trigger: number;
+  service: number;
+}
+
+export const DEFAULT_PORTS: LocalPorts = {
+  gcs: 4443,
+  pubsub: 8085,
+  workflows: 8091,
+  load: 8101,
+  process: 8102,
+  train: 8103,
+  trigger: 8104,
+  service: 8080,
+};
+
+export interface LocalStackOptions {
+  host?: string;
+  ports?: Partial<LocalPorts>;
+  /** Where the GCS emulator keeps objects and the processes write their logs. */
+  dataDir?: string;
+  pg?: { host: string; port: number; user: string; database: string };
+  redisUrl?: string;
+  /** Redis key prefix of the feature store (tests use their own). */
+  featureStorePrefix?: string;
+  project?: string;
+  location?: string;
+  dataBucket?: string;
+  modelsBucket?: string;
+  /** Search candidates for the train step (the default search when absent). */
+  searchCandidates?: number;
+  minAccuracy?: number;
+  /** Start the serving service too (default true). */
+  service?: boolean;
+  onStep?: (event: EngineStepEvent) => void;
+  log?: (message: string) => void;
+}
+
+export interface LocalStack {
+  host: string;
+  ports: LocalPorts;
+  gcsUrl: string;
+  pubsubHost: string;
+  workflowsUrl: string;
+  serviceUrl: string | null;
+  project: string;
+  location: string;
+  workflowPath: string;
+  dataBucket: string;
+  modelsBucket: string;
+  database: string;
+  logDir: string;
+  close(): Promise<void>;
+}
+
+/** The file `npm run upload` reads to find a running stack. */
+export const STATE_FILE = path.join(ROOT, '.local-data', 'stack.json');
+
+async function ensureDatabase(cfg: { host: string; port: number; user: string; database: string }): Promise<void> {
+  const client = new pg.Client({ host: cfg.host, port: cfg.port, user: cfg.user, database: 'postgres' });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [cfg.database]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${cfg.database.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const host = options.host ?? '127.0.0.1';
+  const ports: LocalPorts = { ...DEFAULT_PORTS, ...options.ports };
+  const log = options.log ?? (() => undefined);
+  const dataDir = path.resolve(options.dataDir ?? path.join(ROOT, '.local-data'));
+  const logDir = path.join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const pgCfg = options.pg ?? { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'survival_local' };
+  const redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
+  const project = options.project ?? 'local-project';
+  const location = options.location ?? 'local';
+  const dataBucket = options.dataBucket ?? 'survival-data';
+  const modelsBucket = options.modelsBucket ?? 'survival-models';
+  const workflowPath = `projects/${project}/locations/${location}/workflows/training`;
+
+  for (const [what, port] of Object.entries(ports)) {
+    if (what === 'service' && options.service === false) continue;
+    await assertPortFree(host, port, what);
+  }
+  const redis = new URL(redisUrl);
+  await ensurePostgres(pgCfg.host, pgCfg.port, log);
+  await ensureRedis(redis.hostname, Number(redis.port || 6379), log);
+  await ensureDatabase(pgCfg);
+
+  const closers: Array<() => Promise<void>> = [];
+  const close = async (): Promise<void> => {
+    for (const fn of closers.reverse()) await fn().catch(() => undefined);
+  };
+  try {
+    const gcs = await startGcsEmulator({
+      host,
+      port: ports.gcs,
+      dataDir: path.join(dataDir, 'gcs'),
+      buckets: [dataBucket, modelsBucket],
+    });
+    closers.push(() => gcs.close());
+    const gcsUrl = gcs.url;
+    const pubsub = await startPubSubEmulator({ host, port: ports.pubsub });
+    closers.push(() => pubsub.close());
+
+    const common: Record<string, string> = {
+      GOOGLE_CLOUD_PROJECT: project,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'INFO',
+      PGHOST: pgCfg.host,
+      PGPORT: String(pgCfg.port),
+      PGUSER: pgCfg.user,
+      PGDATABASE: pgCfg.database,
+      REDIS_URL: redisUrl,
+      FEATURE_STORE_PREFIX: options.featureStorePrefix ?? 'fs',
+      STORAGE_API_ENDPOINT: gcsUrl,
+      PUBSUB_EMULATOR_HOST: pubsub.host,
+      DATA_BUCKET: dataBucket,
+      MODELS_BUCKET: modelsBucket,
+    };
+    const fnUrl = (port: number): string => `http://${host}:${port}`;
+    const functionEnv: Record<string, Record<string, string>> = {
+      load: {},
+      process: {},
+      train: {
+        ...(options.searchCandidates ? { SEARCH_CANDIDATES: String(options.searchCandidates) } : {}),
+        ...(options.minAccuracy !== undefined ? { MIN_ACCURACY: String(options.minAccuracy) } : {}),
+      },
+      trigger: { WORKFLOW_NAME: workflowPath, WORKFLOWS_API_ENDPOINT: fnUrl(ports.workflows) },
+    };
+
+    const engine = await startWorkflowsEngine({
+      host,
+      port: ports.workflows,
+      project,
+      location,
+      workflows: { training: readFileSync(path.join(ROOT, 'workflows', 'training.yaml'), 'utf8') },
+      env: { LOAD_URL: fnUrl(ports.load), PROCESS_URL: fnUrl(ports.process), TRAIN_URL: fnUrl(ports.train) },
+      ...(options.onStep ? { onStep: options.onStep } : {}),
+    });
+    closers.push(() => engine.close());
+
+    const started = await Promise.all(
+      (['load', 'process', 'train', 'trigger'] as const).map((name) =>
+        spawnFunction(name, name === 'trigger' ? 'cloudevent' : 'http', {
+          host,
+          port: ports[name],
+          env: { ...common, ...functionEnv[name] },
+          logDir,
+          cwd: ROOT,
+        }),
+      ),
+    );
+    const processes: ManagedProcess[] = [...started];
+    closers.push(async () => {
+      await Promise.all(processes.map((p) => p.stop()));
+    });
+
+    let serviceUrl: string | null = null;
+    if (options.service !== false) {
+      const service = await spawnNode({
+        name: 'service',
+        args: [path.join(ROOT, 'service', 'server.ts')],
+        host,
+        port: ports.service,
+        env: {
+          ...common,
+          PORT: String(ports.service),
+          HOST: host,
+          LOCAL_MODE: 'true',
+          MODEL_POLL_SECONDS: '2',
+        },
+        logDir,
+        cwd: ROOT,
+      });
+      processes.push(service);
+      serviceUrl = service.url;
+      const pubsubClient = localPubSubClient(pubsub.host);
+      for (const topic of ['model-published', 'drift-alerts']) {
+        const [exists] = await pubsubClient.topic(topic).exists();
+        if (!exists) await pubsubClient.createTopic(topic);
+      }
+      const sub = pubsubClient.subscription('model-published-service');
+      const [subExists] = await sub.exists();
+      if (!subExists) {
+        await pubsubClient.topic('model-published').createSubscription('model-published-service', {
+          pushConfig: { pushEndpoint: `${serviceUrl}/events/model-published` },
+        });
+      }
+      await pubsubClient.close();
+    }
+
+    // Eventarc's part: every finalized object in the data bucket is delivered to the trigger.
+    gcs.addSink(fnUrl(ports.trigger), dataBucket);
+
+    const stack: LocalStack = {
+      host,
+      ports,
+      gcsUrl,
+      pubsubHost: pubsub.host,
+      workflowsUrl: fnUrl(ports.workflows),
+      serviceUrl,
+      project,
+      location,
+      workflowPath,
+      dataBucket,
+      modelsBucket,
+      database: pgCfg.database,
+      logDir,
+      close,
+    };
+    writeFileSync(
+      path.join(dataDir, 'stack.json'),
+      JSON.stringify({ gcsUrl, workflowsUrl: stack.workflowsUrl, workflowPath, dataBucket, modelsBucket, serviceUrl }, null, 2),
+    );
+    return stack;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * `npm run upload -- <csv> [--name uploads/x.csv]`: uploads a CSV into the running local stack's data bucket
+ * (found through .local-data/stack.json, written by `npm run local`), follows the execution it triggers, and
+ * exits 0 only when it SUCCEEDED. The last stdout line is the execution's result or error as one JSON line.
+ *
+ * With `--bucket B --workflow projects/P/locations/L/workflows/W` it uses Application Default Credentials and
+ * the real Google Cloud APIs instead (the same clients, default endpoints).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Storage } from '@google-cloud/storage';
+import { createExecutionsClient } from '../shared/adapters/workflows.ts';
+import { findExecutionFor, waitForExecution } from './executions.ts';
+import { localStorageClient } from './gcs-emulator.ts';
+import { STATE_FILE } from './stack.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    name: { type: 'string' },
+    bucket: { type: 'string' },
+    workflow: { type: 'string', default: process.env.WORKFLOW_NAME },
+    timeout: { type: 'string', default: '1800' },
+  },
+});
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`npm run upload: ${message}\n`);
+  process.stdout.write(`${JSON.stringify({ error: message })}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const file = positionals[0];
+  if (!file) fail('usage: npm run upload -- <file.csv> [--name uploads/x.csv] [--bucket B --workflow W]');
+  if (!existsSync(file)) fail(`no such file: ${file}`);
+  const name = values.name ?? `uploads/${path.basename(file)}`;
+
+  let storage: Storage;
+  let bucket: string;
+  let workflowPath: string;
+  let workflowsEndpoint: string | undefined;
+  if (values.bucket) {
+    if (!values.workflow) fail('--bucket needs --workflow projects/P/locations/L/workflows/W (or WORKFLOW_NAME)');
+    storage = new Storage();
+    bucket = values.bucket;
+    workflowPath = values.workflow;
+  } else {
+    if (!existsSync(STATE_FILE)) fail('no local stack is running: start it with `npm run local` first');
+    const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as {
+      gcsUrl: string;
+      workflowsUrl: string;
+      workflowPath: string;
+      dataBucket: string;
+    };
+    storage = localStorageClient(state.gcsUrl);
+    bucket = state.dataBucket;
+    workflowPath = state.workflowPath;
+    workflowsEndpoint = state.workflowsUrl;
+  }
+
+  const [uploaded] = await storage.bucket(bucket).upload(file, { destination: name }).catch((err: unknown) => {
+    fail(`upload to gs://${bucket}/${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const generation = String(uploaded.metadata.generation);
+  process.stderr.write(`uploaded gs://${bucket}/${name} (generation ${generation})\n`);
+  const executions = createExecutionsClient(workflowsEndpoint);
+  const execution = await findExecutionFor(executions, workflowPath, { bucket, name, generation });
+  process.stderr.write(`execution ${execution}\n`);
+  const outcome = await waitForExecution(executions, execution, { timeoutMs: Number(values.timeout) * 1000 });
+  await executions.close();
+  process.stderr.write(`execution ${outcome.state}\n`);
+  if (outcome.state === 'SUCCEEDED') {
+    process.stdout.write(`${JSON.stringify(outcome.result)}\n`);
+    return;
+  }
+  let error: unknown = outcome.error?.payload ?? outcome.state;
+  try {
+    error = JSON.parse(String(error));
+  } catch {
+    // keep the payload as text
+  }
+  process.stdout.write(`${JSON.stringify({ state: outcome.state, error })}\n`);
+  process.exit(1);
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));
