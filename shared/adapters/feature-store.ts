@@ -121,6 +121,8 @@ export interface WriteOutcome {
 
 export interface FeatureStore {
   writeFeatureSet(input: FeatureSetInput): Promise<WriteOutcome>;
+  /** The pointer flip and retention alone, for a version already complete (a retried step after a crash). */
+  activate(version: string): Promise<{ current: string; pruned: string[] }>;
   currentVersion(): Promise<string | null>;
   hasFeatureSet(version: string): Promise<boolean>;
   readMeta(version: string): Promise<FeatureSetMeta | null>;
@@ -364,9 +366,14 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
         dtype: 'f64le',
       });
     }
-    const current = (await redis.eval(FLIP_SCRIPT, 3, currentKey, versionsKey, k.meta, input.version)) as string;
-    const pruned = await prune(current);
-    return { version: input.version, written, current, pruned };
+    return { version: input.version, written, ...(await activate(input.version)) };
+  }
+
+  async function activate(version: string): Promise<{ current: string; pruned: string[] }> {
+    checkVersion(version);
+    const meta = keysFor(prefix, version).meta;
+    const current = (await redis.eval(FLIP_SCRIPT, 3, currentKey, versionsKey, meta, version)) as string;
+    return { current, pruned: await prune(current) };
   }
 
   /** Deletes every version beyond the newest `keep` (by creation time), never the current one. */
@@ -453,6 +460,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
 
   return {
     writeFeatureSet: (input) => guarded(() => writeFeatureSet(input)),
+    activate: (version) => guarded(() => activate(version)),
     currentVersion: () => guarded(() => redis.get(currentKey)),
     hasFeatureSet: (version) => guarded(async () => (await readMeta(version)) !== null),
     readMeta: (version) => guarded(() => readMeta(version)),

@@ -1,0 +1,32 @@
+/** Entry point of the `process` function: configuration, clients, registration. */
+import { http } from '@google-cloud/functions-framework';
+import { createPool, migrate } from '../../shared/adapters/db.ts';
+import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
+import { functionLogger, loadFunctionConfig, readCommon, readPgConfig, readRedisConfig } from '../clients.ts';
+import { onceUntilSuccess } from '../edge.ts';
+import { makeProcessHandler } from './handler.ts';
+
+const config = loadFunctionConfig('process', process.env, (r) => ({
+  ...readCommon(r),
+  pg: readPgConfig(r),
+  redis: readRedisConfig(r),
+  process: {
+    splitSeed: r.int('SPLIT_SEED', { default: 42 }),
+    testSize: r.number('TEST_SIZE', { default: 0.2, min: 0.05, max: 0.5 }),
+  },
+}));
+const pool = createPool(config.pg);
+pool.on('error', () => {});
+const redis = createRedis(config.redis);
+
+http(
+  'process',
+  makeProcessHandler({
+    pool,
+    featureStore: createFeatureStore(redis, { prefix: config.redis.prefix, keep: config.redis.keep }),
+    config: config.process,
+    logger: functionLogger('process', config.logLevel),
+    projectId: config.projectId,
+    ready: onceUntilSuccess(() => migrate(pool)),
+  }),
+);

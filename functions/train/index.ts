@@ -1,0 +1,50 @@
+/** Entry point of the `train` function: configuration, clients, registration. */
+import os from 'node:os';
+import { http } from '@google-cloud/functions-framework';
+import { createPool, migrate } from '../../shared/adapters/db.ts';
+import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
+import {
+  functionLogger,
+  loadFunctionConfig,
+  pubsubClient,
+  readCommon,
+  readPgConfig,
+  readRedisConfig,
+  storageClient,
+} from '../clients.ts';
+import { onceUntilSuccess } from '../edge.ts';
+import { makeTrainHandler } from './handler.ts';
+
+const config = loadFunctionConfig('train', process.env, (r) => ({
+  ...readCommon(r),
+  pg: readPgConfig(r),
+  redis: readRedisConfig(r),
+  storageEndpoint: r.optionalString('STORAGE_API_ENDPOINT'),
+  train: {
+    modelsBucket: r.string('MODELS_BUCKET'),
+    minAccuracy: r.number('MIN_ACCURACY', { default: 0.75, min: 0, max: 1 }),
+    candidates: r.int('SEARCH_CANDIDATES', { default: 10, min: 1 }),
+    seed: r.int('SEARCH_SEED', { default: 42 }),
+    workers: r.int('TRAIN_WORKERS', { default: os.availableParallelism(), min: 0 }),
+    topic: r.string('MODEL_PUBLISHED_TOPIC', { default: 'model-published' }),
+  },
+}));
+const pool = createPool(config.pg);
+pool.on('error', () => {});
+
+http(
+  'train',
+  makeTrainHandler({
+    pool,
+    featureStore: createFeatureStore(createRedis(config.redis), {
+      prefix: config.redis.prefix,
+      keep: config.redis.keep,
+    }),
+    storage: storageClient(config.storageEndpoint, config.projectId),
+    pubsub: pubsubClient(config.projectId),
+    config: config.train,
+    logger: functionLogger('train', config.logLevel),
+    projectId: config.projectId,
+    ready: onceUntilSuccess(() => migrate(pool)),
+  }),
+);

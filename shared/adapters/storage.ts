@@ -1,0 +1,132 @@
+/**
+ * Cloud Storage adapter (the real client in the cloud, the same client pointed at the local emulator).
+ * Thin on purpose: object streams, metadata, and JSON documents guarded by generation preconditions.
+ */
+import type { Readable } from 'node:stream';
+import type { Storage } from '@google-cloud/storage';
+import { AppError } from '../errors.ts';
+
+/** A write lost a generation race (HTTP 412): the object changed since it was read. Callers re-read and retry. */
+export class PreconditionFailedError extends Error {
+  readonly bucket: string;
+  readonly object: string;
+  constructor(bucket: string, object: string, options?: { cause?: unknown }) {
+    super(`precondition failed for gs://${bucket}/${object}`, options);
+    this.name = 'PreconditionFailedError';
+    this.bucket = bucket;
+    this.object = object;
+  }
+}
+
+export interface ObjectMetadata {
+  bucket: string;
+  name: string;
+  generation: string;
+  size: number;
+  md5Hash: string | undefined;
+  crc32c: string | undefined;
+  contentType: string | undefined;
+}
+
+const statusOf = (err: unknown): number | undefined => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+};
+
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/** True for a storage failure a retry can fix: 408, 429, 5xx, or the connection itself. */
+export function isTransientStorageError(err: unknown): boolean {
+  const status = statusOf(err);
+  if (status !== undefined) return status === 408 || status === 429 || status >= 500;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TRANSIENT_NODE_CODES.has(code)) return true;
+  const message = err instanceof Error ? err.message : '';
+  return /socket hang up|ECONNRESET|ECONNREFUSED|network|premature close|aborted/i.test(message);
+}
+
+export function isNotFound(err: unknown): boolean {
+  return statusOf(err) === 404;
+}
+
+/** The object's content as a stream (a pinned generation reads exactly that version, or 404s). */
+export function readObjectStream(
+  storage: Storage,
+  bucket: string,
+  name: string,
+  generation?: string | number,
+): Readable {
+  const file = storage.bucket(bucket).file(name, generation === undefined ? {} : { generation });
+  return file.createReadStream();
+}
+
+export async function getObjectMetadata(
+  storage: Storage,
+  bucket: string,
+  name: string,
+  generation?: string | number,
+): Promise<ObjectMetadata | null> {
+  const file = storage.bucket(bucket).file(name, generation === undefined ? {} : { generation });
+  try {
+    const [m] = await file.getMetadata();
+    return {
+      bucket,
+      name,
+      generation: String(m.generation),
+      size: Number(m.size ?? 0),
+      md5Hash: m.md5Hash,
+      crc32c: m.crc32c,
+      contentType: m.contentType,
+    };
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/** A JSON document and the generation it was read at (for a later conditional write); null when absent. */
+export async function readJson(
+  storage: Storage,
+  bucket: string,
+  name: string,
+): Promise<{ value: unknown; generation: string } | null> {
+  const meta = await getObjectMetadata(storage, bucket, name);
+  if (!meta) return null;
+  try {
+    const [content] = await storage.bucket(bucket).file(name, { generation: meta.generation }).download();
+    return { value: JSON.parse(content.toString('utf8')), generation: meta.generation };
+  } catch (err) {
+    // Overwritten between the two calls: the caller sees the newer document on its next read.
+    if (isNotFound(err)) return readJson(storage, bucket, name);
+    if (err instanceof SyntaxError) throw new AppError('ARTIFACT_INVALID', `gs://${bucket}/${name} is not JSON`);
+    throw err;
+  }
+}
+
+/**
+ * Writes a JSON document. `ifGenerationMatch: 0` means "only if absent"; a generation means "only if still at
+ * that generation". A failed precondition throws `PreconditionFailedError`.
+ */
+export async function writeJson(
+  storage: Storage,
+  bucket: string,
+  name: string,
+  value: unknown,
+  opts: { ifGenerationMatch?: number | string; cacheControl?: string } = {},
+): Promise<{ generation: string }> {
+  const file = storage.bucket(bucket).file(name);
+  try {
+    await file.save(JSON.stringify(value), {
+      resumable: false,
+      contentType: 'application/json',
+      metadata: opts.cacheControl ? { cacheControl: opts.cacheControl } : {},
+      ...(opts.ifGenerationMatch === undefined
+        ? {}
+        : { preconditionOpts: { ifGenerationMatch: opts.ifGenerationMatch } }),
+    });
+  } catch (err) {
+    if (statusOf(err) === 412) throw new PreconditionFailedError(bucket, name, { cause: err });
+    throw err;
+  }
+  return { generation: String(file.metadata.generation) };
+}
