@@ -1,0 +1,168 @@
+/**
+ * `buildApp(deps)` returns the service as a fastify instance that is not listening: server.ts listens, tests
+ * call `app.inject()`. Everything with I/O (the model registry, the feature store, Pub/Sub, token checks)
+ * comes in through `deps`.
+ *
+ * Errors are mapped here, at the edge, and only here: an AppError keeps its catalogue status and message;
+ * fastify's own 4xx (bad JSON, body too large, wrong content type) become catalogue errors; anything else is a
+ * 500 INTERNAL whose stack goes to the log and never to the caller. Pages answer HTML, the API answers JSON.
+ */
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { AppError, isAppError } from '../shared/errors.ts';
+import { type Logger, traceFields } from '../shared/log.ts';
+import type { AppContext, AppOptions, EntityReader, ModelProvider } from './context.ts';
+import { type AlertPublisher, createDriftMonitor } from './drift-monitor.ts';
+import { createMetrics } from './metrics.ts';
+import type { PushVerifier } from './push-auth.ts';
+import { driftRoutes } from './routes/drift.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { modelRoutes } from './routes/model.ts';
+import { passengerRoutes } from './routes/passengers.ts';
+import { predictRoutes } from './routes/predict.ts';
+import { sendHtml, uiRoutes } from './routes/ui.ts';
+import { createScorer } from './scoring.ts';
+import { messagePage } from './ui/pages.ts';
+
+export interface AppDeps {
+  models: ModelProvider;
+  /** Absent when the instance has no Redis (e.g. on Vertex AI): /v1/passengers answers 503. */
+  featureStore?: EntityReader | null;
+  verifyPush: PushVerifier;
+  publishAlert: AlertPublisher;
+  logger: Logger;
+  options?: Partial<AppOptions>;
+  /** Clock for alert rate limiting (tests pass their own). */
+  now?: () => number;
+}
+
+export const DEFAULT_OPTIONS: AppOptions = {
+  maxBatch: 1000,
+  predictRoute: undefined,
+  healthRoute: undefined,
+  projectId: undefined,
+  featureStoreTimeoutMs: 2000,
+  driftAlertMinIntervalSeconds: 300,
+};
+
+const HTML_ROUTES = new Set(['/', '/predict', '/model']);
+
+/** The pages' security headers: no script at all, styles and forms only from this origin. */
+const HTML_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/** Maps anything thrown in a handler to a catalogue error; `internal` marks the ones that are our fault. */
+export function toAppError(err: unknown, bodyLimit: number): { error: AppError; internal: boolean } {
+  if (isAppError(err)) return { error: err, internal: false };
+  const e = err as Partial<FastifyError>;
+  if (e.validation) {
+    const first = e.validation[0];
+    const field = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : 'body';
+    return {
+      error: new AppError('BAD_REQUEST', `${field}: ${first?.message ?? 'invalid'}`, { field }),
+      internal: false,
+    };
+  }
+  switch (e.statusCode) {
+    case 413:
+      return {
+        error: new AppError('PAYLOAD_TOO_LARGE', `the request body is over ${bodyLimit} bytes`, { limit: bodyLimit }),
+        internal: false,
+      };
+    case 415:
+      return {
+        error: new AppError('UNSUPPORTED_MEDIA_TYPE', 'send JSON (application/json) or a form (x-www-form-urlencoded)'),
+        internal: false,
+      };
+    case 404:
+      return { error: new AppError('NOT_FOUND'), internal: false };
+    default:
+      if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) {
+        // fastify's parser messages ("Body is not valid JSON...") are safe to show.
+        return { error: new AppError('BAD_REQUEST', e.message ?? 'invalid request'), internal: false };
+      }
+      return { error: new AppError('INTERNAL'), internal: true };
+  }
+}
+
+const wantsHtml = (request: FastifyRequest): boolean =>
+  HTML_ROUTES.has(request.routeOptions.url ?? '') ||
+  (request.method === 'GET' && (request.headers.accept ?? '').includes('text/html'));
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const options: AppOptions = { ...DEFAULT_OPTIONS, ...deps.options };
+  // A passenger is ~250 bytes of JSON: a full batch fits with room to spare, a runaway body does not.
+  const bodyLimit = Math.max(1 << 20, options.maxBatch * 1024);
+  const app = Fastify({ logger: false, bodyLimit, trustProxy: true, return503OnClosing: true });
+
+  const metrics = createMetrics({ current: () => deps.models.current() });
+  const driftMonitor = createDriftMonitor({
+    metrics,
+    logger: deps.logger,
+    publish: deps.publishAlert,
+    minIntervalMs: options.driftAlertMinIntervalSeconds * 1000,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const ctx: AppContext = {
+    models: deps.models,
+    featureStore: deps.featureStore ?? null,
+    verifyPush: deps.verifyPush,
+    metrics,
+    driftMonitor,
+    scorer: createScorer({ metrics, driftMonitor }),
+    logger: deps.logger,
+    options,
+  };
+
+  app.register(formbody, { bodyLimit });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const type = reply.getHeader('content-type');
+    if (typeof type === 'string' && type.startsWith('text/html')) reply.headers(HTML_HEADERS);
+    return payload;
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const { error, internal } = toAppError(err, bodyLimit);
+    const fields = { ...traceFields(request.headers, options.projectId), method: request.method, url: request.url };
+    if (internal) deps.logger.error('request failed', { ...fields, err });
+    else if (error.status >= 500) deps.logger.warn(error.message, { ...fields, code: error.code, err: error.cause });
+    if (error.retryable) reply.header('retry-after', '5');
+    if (wantsHtml(request)) {
+      const title = error.status >= 500 ? 'Service unavailable' : 'Something is wrong with the request';
+      return sendHtml(reply, messagePage(title, error.message), error.status);
+    }
+    return reply.code(error.status).send(error.toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new AppError('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`);
+    if ((request.headers.accept ?? '').includes('text/html')) {
+      return sendHtml(reply, messagePage('Page not found', 'There is no page at this address.'), 404);
+    }
+    return reply.code(404).send(error.toJSON());
+  });
+
+  app.addHook('onClose', async () => {
+    await driftMonitor.flush();
+  });
+
+  app.register(async (scope) => {
+    predictRoutes(scope, ctx);
+    passengerRoutes(scope, ctx);
+    modelRoutes(scope, ctx);
+    driftRoutes(scope, ctx);
+    metricsRoutes(scope, ctx);
+    healthRoutes(scope, ctx);
+    eventRoutes(scope, ctx);
+    uiRoutes(scope, ctx);
+  });
+
+  return app;
+}

@@ -1,0 +1,80 @@
+/**
+ * The service's configuration, parsed once from the environment (Cloud Run, Vertex AI custom container or
+ * `npm run local`). Every problem is reported together in one ConfigError, caught only in server.ts.
+ */
+import { type Env, parseConfig } from '../shared/config.ts';
+import type { Severity } from '../shared/log.ts';
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  projectId: string | undefined;
+  logLevel: Severity;
+  /** Vertex AI custom-container routes, served as aliases of /v1/predict and /readyz. */
+  predictRoute: string | undefined;
+  healthRoute: string | undefined;
+  modelsBucket: string;
+  modelPollSeconds: number;
+  maxBatch: number;
+  driftWindow: number;
+  driftEvery: number;
+  /** Minimum time between two `drift-alerts` events from this instance. */
+  driftAlertMinIntervalSeconds: number;
+  driftAlertsTopic: string;
+  /** Local mode accepts unauthenticated Pub/Sub pushes; in the cloud the push's OIDC token is verified. */
+  localMode: boolean;
+  push: { audience: string; serviceAccount: string } | undefined;
+  storageApiEndpoint: string | undefined;
+  redis:
+    | { url: string; password: string | undefined; tlsCa: string | undefined; prefix: string; keep: number }
+    | undefined;
+}
+
+function route(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return value.startsWith('/') ? value : `/${value}`;
+}
+
+export function parseServiceConfig(env: Env = process.env): ServiceConfig {
+  return parseConfig(env, (r) => {
+    const localMode = r.bool('LOCAL_MODE', { default: false });
+    const aipPort = r.optionalString('AIP_HTTP_PORT');
+    const port = r.int(r.optionalString('PORT') === undefined && aipPort !== undefined ? 'AIP_HTTP_PORT' : 'PORT', {
+      default: 8080,
+      min: 0,
+      max: 65535,
+    });
+    const redisUrl = r.optionalString('REDIS_URL');
+    return {
+      port,
+      host: r.string('HOST', { default: '0.0.0.0' }),
+      projectId: r.optionalString('GOOGLE_CLOUD_PROJECT'),
+      logLevel: r.oneOf('LOG_LEVEL', ['DEBUG', 'INFO', 'WARNING', 'ERROR'] as const, { default: 'INFO' }),
+      predictRoute: route(r.optionalString('AIP_PREDICT_ROUTE')),
+      healthRoute: route(r.optionalString('AIP_HEALTH_ROUTE')),
+      modelsBucket: r.string('MODELS_BUCKET'),
+      modelPollSeconds: r.number('MODEL_POLL_SECONDS', { default: 30, min: 0 }),
+      maxBatch: r.int('MAX_BATCH', { default: 1000, min: 1, max: 100_000 }),
+      driftWindow: r.int('DRIFT_WINDOW', { default: 200, min: 2 }),
+      driftEvery: r.int('DRIFT_EVERY', { default: 50, min: 1 }),
+      driftAlertMinIntervalSeconds: r.number('DRIFT_ALERT_MIN_INTERVAL_SECONDS', { default: 300, min: 0 }),
+      driftAlertsTopic: r.string('DRIFT_ALERTS_TOPIC', { default: 'drift-alerts' }),
+      localMode,
+      // In the cloud a push without a verifiable token must be refused, so both values are required there.
+      push: localMode
+        ? undefined
+        : { audience: r.string('PUSH_AUDIENCE'), serviceAccount: r.string('PUSH_SERVICE_ACCOUNT') },
+      storageApiEndpoint: r.optionalString('STORAGE_API_ENDPOINT'),
+      redis:
+        redisUrl === undefined
+          ? undefined
+          : {
+              url: r.url('REDIS_URL'),
+              password: r.optionalString('REDIS_PASSWORD'),
+              tlsCa: r.optionalString('REDIS_TLS_CA'),
+              prefix: r.string('FEATURE_STORE_PREFIX', { default: 'fs' }),
+              keep: r.int('FEATURE_SETS_KEEP', { default: 3, min: 1 }),
+            },
+    };
+  });
+}

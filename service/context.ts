@@ -1,0 +1,53 @@
+/**
+ * What every route gets from `buildApp`: the model provider, the optional feature store, the scorer, metrics
+ * and the logger. Routes are plain functions of (app, context), so each file reads on its own.
+ */
+import type { FeatureStore } from '../shared/adapters/feature-store.ts';
+import { AppError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import type { DriftMonitor } from './drift-monitor.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import type { RefreshOutcome, ServedModel } from './model-registry.ts';
+import type { PushVerifier } from './push-auth.ts';
+import type { Scorer } from './scoring.ts';
+
+/** The model registry as routes see it (tests may pass a stub). */
+export interface ModelProvider {
+  current(): ServedModel | null;
+  refresh(): Promise<RefreshOutcome>;
+}
+
+/** The part of the feature store the service reads. */
+export type EntityReader = Pick<FeatureStore, 'currentVersion' | 'readEntity'>;
+
+export interface AppOptions {
+  /** Most instances one prediction request may carry (MAX_BATCH). */
+  maxBatch: number;
+  /** Vertex AI custom-container routes (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE), served as aliases. */
+  predictRoute: string | undefined;
+  healthRoute: string | undefined;
+  /** For the Cloud Logging trace field. */
+  projectId: string | undefined;
+  /** Upper bound for one feature store read before the route answers 503. */
+  featureStoreTimeoutMs: number;
+  /** Minimum time between two drift-alerts events. */
+  driftAlertMinIntervalSeconds: number;
+}
+
+export interface AppContext {
+  models: ModelProvider;
+  featureStore: EntityReader | null;
+  verifyPush: PushVerifier;
+  metrics: ServiceMetrics;
+  driftMonitor: DriftMonitor;
+  scorer: Scorer;
+  logger: Logger;
+  options: AppOptions;
+}
+
+/** The model serving now, or MODEL_NOT_LOADED (503: the caller may retry once the instance is ready). */
+export function requireModel(models: ModelProvider): ServedModel {
+  const served = models.current();
+  if (!served) throw new AppError('MODEL_NOT_LOADED', 'no model is loaded yet; try again shortly');
+  return served;
+}

@@ -1,0 +1,23 @@
+/** GET /v1/model (the served model) and GET /v1/drift (the sliding-window detector's state per feature). */
+import type { FastifyInstance } from 'fastify';
+import { type AppContext, requireModel } from '../context.ts';
+
+export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
+  app.get('/v1/model', async () => {
+    const served = requireModel(ctx.models);
+    const a = served.model.artifact;
+    return {
+      modelVersion: served.version,
+      formatVersion: a.formatVersion,
+      createdAt: a.createdAt,
+      loadedAt: served.loadedAt,
+      lineage: a.lineage,
+      featureNames: a.recipe.featureNames,
+      recipe: a.recipe,
+      params: a.params,
+      search: a.search,
+      metrics: a.metrics,
+      importances: a.importances,
+    };
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Scoring shared by the JSON API and the web form: raw passengers in, predictions and the request's drift
+ * verdict out, with the metrics and the sliding window updated. Engineered features are always computed by the
+ * core from the raw passenger, never taken from a caller.
+ */
+import type { DriftResult } from '../shared/core/drift.ts';
+import type { Passenger } from '../shared/core/schema.ts';
+import type { DriftMonitor } from './drift-monitor.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import type { ServedModel } from './model-registry.ts';
+
+export interface ScoredPassenger {
+  survived: boolean;
+  probability: number;
+  /** The engineered features the model saw, in the model's feature order. */
+  features: number[];
+}
+
+export interface ScoredRequest {
+  modelVersion: string;
+  featureNames: readonly string[];
+  predictions: ScoredPassenger[];
+  drift: DriftResult;
+}
+
+export type Scorer = (served: ServedModel, passengers: readonly Passenger[]) => ScoredRequest;
+
+export function createScorer(deps: { metrics: ServiceMetrics; driftMonitor: DriftMonitor }): Scorer {
+  const { metrics, driftMonitor } = deps;
+  return (served, passengers) => {
+    const predictions = served.model.predict([...passengers]);
+    const rows = predictions.map((p) => p.features);
+    const drift = served.requestDrift.predict(rows);
+    driftMonitor.observe(served, rows);
+
+    let survived = 0;
+    for (const p of predictions) if (p.survived) survived++;
+    metrics.predictions.inc(predictions.length);
+    if (survived > 0) metrics.outcomes.inc({ outcome: 'survived' }, survived);
+    if (predictions.length - survived > 0) metrics.outcomes.inc({ outcome: 'died' }, predictions.length - survived);
+    if (drift.isDrift) metrics.drift.inc();
+
+    return {
+      modelVersion: served.version,
+      featureNames: served.requestDrift.featureNames,
+      predictions: predictions.map((p) => ({ survived: p.survived, probability: p.probability, features: p.features })),
+      drift,
+    };
+  };
+}

@@ -1,0 +1,315 @@
+/**
+ * The web pages, rendered on the server from plain view objects. They work without JavaScript, keep every
+ * control labelled and reachable by keyboard, and fit a phone screen (see style.css).
+ */
+import { barChart, confusionMatrixChart, probabilityBar } from './charts.ts';
+import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
+
+/** The raw fields a person knows, as typed in the form (strings, so a bad value can be shown back). */
+export interface FormValues {
+  name: string;
+  sex: string;
+  age: string;
+  pclass: string;
+  fare: string;
+  sibsp: string;
+  parch: string;
+  cabin: string;
+  embarked: string;
+}
+export type FormField = keyof FormValues;
+export type FormErrors = Partial<Record<FormField | 'form', string>>;
+
+export const DEFAULT_FORM: FormValues = {
+  name: 'Dawson, Mr. Jack',
+  sex: 'male',
+  age: '20',
+  pclass: '3',
+  fare: '7.25',
+  sibsp: '0',
+  parch: '0',
+  cabin: '',
+  embarked: 'S',
+};
+
+export interface DriftView {
+  isDrift: boolean;
+  threshold: number;
+  pValues: Record<string, number>;
+  drifted: string[];
+}
+
+export interface PredictionView {
+  survived: boolean;
+  probability: number;
+  modelVersion: string;
+  drift: DriftView;
+  features: Array<{ name: string; value: number }>;
+}
+
+export interface ModelView {
+  version: string;
+  createdAt: string;
+  loadedAt: string;
+  lineage: { datasetId: string | null; featureSetVersion: string | null };
+  metrics: {
+    accuracy: number;
+    precision: number;
+    recall: number;
+    f1: number;
+    rocAuc: number;
+    confusionMatrix: { tn: number; fp: number; fn: number; tp: number };
+    n: number;
+  };
+  importances: Record<string, number>;
+  params: Record<string, unknown>;
+  window: { isDrift: boolean; windowRows: number; rowsSeen: number; pValues: Record<string, number> | null };
+}
+
+type Page = 'predict' | 'model';
+
+function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
+  const link = (href: string, page: Page, label: string) =>
+    html`<a href="${href}"${active === page ? html` aria-current="page"` : ''}>${label}</a>`;
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Titanic survival</title>
+<link rel="stylesheet" href="/static/style.css">
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header class="site"><span class="brand">Titanic survival</span>
+<nav aria-label="Main">${link('/', 'predict', 'Predict')} ${link('/model', 'model', 'Model')} <a href="/metrics">Metrics</a></nav></header>
+<main id="main" tabindex="-1">
+${body}
+</main>
+<footer class="site"><p>JSON API: <code>POST /v1/predict</code>, <code>GET /v1/model</code>, <code>GET /v1/drift</code>.</p></footer>
+</body>
+</html>`;
+}
+
+function field(
+  name: FormField,
+  label: string,
+  hint: string,
+  errors: FormErrors,
+  control: (describedBy: string, invalid: SafeHtml | '') => SafeHtml,
+): SafeHtml {
+  const error = errors[name];
+  const describedBy = error ? `${name}-hint ${name}-error` : `${name}-hint`;
+  const invalid = error ? html` aria-invalid="true"` : '';
+  return html`<div class="field${error ? ' field-error' : ''}">
+<label for="${name}">${label}</label>
+<p class="hint" id="${name}-hint">${hint}</p>
+${error ? html`<p class="error" id="${name}-error"><span class="visually-hidden">Error: </span>${error}</p>` : ''}
+${control(describedBy, invalid)}
+</div>`;
+}
+
+function input(
+  name: FormField,
+  value: string,
+  describedBy: string,
+  invalid: SafeHtml | '',
+  attrs: { inputmode?: string; autocomplete?: string } = {},
+): SafeHtml {
+  return html`<input id="${name}" name="${name}" type="text" value="${value}" aria-describedby="${describedBy}"${invalid}${
+    attrs.inputmode ? html` inputmode="${attrs.inputmode}"` : ''
+  } autocomplete="${attrs.autocomplete ?? 'off'}">`;
+}
+
+function select(
+  name: FormField,
+  value: string,
+  describedBy: string,
+  invalid: SafeHtml | '',
+  options: Array<[string, string]>,
+): SafeHtml {
+  return html`<select id="${name}" name="${name}" aria-describedby="${describedBy}"${invalid}>${options.map(
+    ([v, label]) => html`<option value="${v}"${v === value ? html` selected` : ''}>${label}</option>`,
+  )}</select>`;
+}
+
+function passengerForm(values: FormValues, errors: FormErrors): SafeHtml {
+  return html`<form method="post" action="/predict" novalidate class="passenger">
+${
+  errors.form || Object.keys(errors).length > 0
+    ? html`<div class="error-summary" role="alert" id="error-summary"><h2>Please check the form</h2><ul>${Object.entries(
+        errors,
+      ).map(([k, msg]) =>
+        k === 'form' ? html`<li>${msg}</li>` : html`<li><a href="#${k}">${msg}</a></li>`,
+      )}</ul></div>`
+    : ''
+}
+${field('name', 'Name', 'As on the passenger list, with a title: "Dawson, Mr. Jack", "Mrs. Rose Bukater". The title (Mr, Mrs, Miss, Master, Dr...) is what the model uses.', errors, (d, i) => input('name', values.name, d, i, { autocomplete: 'name' }))}
+<div class="row">
+${field('sex', 'Sex', 'As recorded in 1912.', errors, (d, i) =>
+  select('sex', values.sex, d, i, [
+    ['male', 'Male'],
+    ['female', 'Female'],
+  ]),
+)}
+${field('age', 'Age (years)', 'Leave empty if unknown. Babies: a fraction, e.g. 0.5.', errors, (d, i) => input('age', values.age, d, i, { inputmode: 'decimal' }))}
+</div>
+<div class="row">
+${field('pclass', 'Ticket class', '1st was the most expensive.', errors, (d, i) =>
+  select('pclass', values.pclass, d, i, [
+    ['1', '1st class'],
+    ['2', '2nd class'],
+    ['3', '3rd class'],
+  ]),
+)}
+${field('fare', 'Fare (pounds)', 'Typical: 3rd about 8, 2nd about 20, 1st about 85. Empty if unknown.', errors, (d, i) => input('fare', values.fare, d, i, { inputmode: 'decimal' }))}
+</div>
+<div class="row">
+${field('sibsp', 'Siblings or spouses aboard', 'A whole number, 0 if travelling without them.', errors, (d, i) => input('sibsp', values.sibsp, d, i, { inputmode: 'numeric' }))}
+${field('parch', 'Parents or children aboard', 'A whole number, 0 if none.', errors, (d, i) => input('parch', values.parch, d, i, { inputmode: 'numeric' }))}
+</div>
+<div class="row">
+${field('cabin', 'Cabin', 'E.g. C85. Leave empty if none or unknown.', errors, (d, i) => input('cabin', values.cabin, d, i))}
+${field('embarked', 'Port of embarkation', 'Where the passenger boarded.', errors, (d, i) =>
+  select('embarked', values.embarked, d, i, [
+    ['S', 'Southampton'],
+    ['C', 'Cherbourg'],
+    ['Q', 'Queenstown'],
+    ['', 'Unknown'],
+  ]),
+)}
+</div>
+<button type="submit">Predict survival</button>
+</form>`;
+}
+
+export function formPage(opts: {
+  values: FormValues;
+  errors: FormErrors;
+  modelVersion: string | null;
+  status?: string;
+}): SafeHtml {
+  const { values, errors, modelVersion } = opts;
+  const hasErrors = Object.keys(errors).length > 0;
+  return layout(
+    hasErrors ? 'Error: predict survival' : 'Predict survival',
+    'predict',
+    html`<h1>Would this passenger have survived?</h1>
+<p class="lede">Describe a passenger of the Titanic. The model ${
+      modelVersion ? html`<code>${modelVersion}</code>` : ''
+    } estimates the chance of survival and checks whether the passenger looks like the ones it learned from.</p>
+${opts.status ? html`<p class="notice" role="status">${opts.status}</p>` : ''}
+${passengerForm(values, errors)}`,
+  );
+}
+
+function driftSection(drift: DriftView): SafeHtml {
+  const entries = Object.entries(drift.pValues);
+  return html`<section class="drift ${drift.isDrift ? 'drift-yes' : 'drift-no'}" aria-labelledby="drift-heading">
+<h2 id="drift-heading">Data drift: <span id="drift-verdict">${drift.isDrift ? 'drift detected' : 'no drift'}</span></h2>
+<p>${
+    drift.isDrift
+      ? html`This passenger is unlike the training passengers in <strong id="drifted-features">${drift.drifted.join(', ')}</strong>. The prediction is less trustworthy.`
+      : html`Every feature is within what the model saw in training.`
+  } A feature drifts when its Kolmogorov-Smirnov p-value is below ${formatPValue(drift.threshold)} (0.05 split across ${entries.length} features).</p>
+<details><summary>p-value per feature</summary>
+<table><thead><tr><th scope="col">Feature</th><th scope="col">p-value</th><th scope="col">Drift</th></tr></thead><tbody>
+${entries.map(
+  ([name, p]) =>
+    html`<tr${drift.drifted.includes(name) ? html` class="drifted"` : ''}><th scope="row">${name}</th><td>${formatPValue(p)}</td><td>${drift.drifted.includes(name) ? 'yes' : 'no'}</td></tr>`,
+)}
+</tbody></table></details>
+</section>`;
+}
+
+export function resultPage(opts: { values: FormValues; prediction: PredictionView }): SafeHtml {
+  const { prediction: p } = opts;
+  const pct = formatNumber(p.probability * 100, 1);
+  return layout(
+    'Prediction',
+    'predict',
+    html`<section class="result" aria-labelledby="result-heading">
+<h1 id="result-heading" class="${p.survived ? 'yes' : 'no'}"><span id="verdict">${p.survived ? 'Likely survived' : 'Likely did not survive'}</span></h1>
+<p class="probability-text">Survival probability: <strong id="probability">${pct}%</strong></p>
+${probabilityBar(p.probability)}
+<p class="small">Model <code id="model-version">${p.modelVersion}</code>. 50% is the decision line.</p>
+</section>
+${driftSection(p.drift)}
+<section aria-labelledby="features-heading">
+<h2 id="features-heading">What the model saw</h2>
+<p>The features computed from the form, in the order the model reads them.</p>
+<table class="features"><thead><tr><th scope="col">Feature</th><th scope="col">Value</th></tr></thead><tbody>
+${p.features.map((f) => html`<tr><th scope="row">${f.name}</th><td>${formatNumber(f.value, 3)}</td></tr>`)}
+</tbody></table>
+</section>
+<section aria-labelledby="again-heading">
+<h2 id="again-heading">Try another passenger</h2>
+${passengerForm(opts.values, {})}
+</section>`,
+  );
+}
+
+export function modelPage(m: ModelView): SafeHtml {
+  const metrics = [
+    { label: 'Accuracy', value: m.metrics.accuracy },
+    { label: 'Precision', value: m.metrics.precision },
+    { label: 'Recall', value: m.metrics.recall },
+    { label: 'F1', value: m.metrics.f1 },
+    { label: 'ROC AUC', value: m.metrics.rocAuc },
+  ];
+  const importances = Object.entries(m.importances)
+    .map(([label, value]) => ({ label, value }))
+    .sort((a, b) => b.value - a.value);
+  const cm = m.metrics.confusionMatrix;
+  return layout(
+    'Model',
+    'model',
+    html`<h1>The model</h1>
+<dl class="facts">
+<dt>Version</dt><dd><code>${m.version}</code></dd>
+<dt>Trained</dt><dd>${m.createdAt}</dd>
+<dt>Serving since</dt><dd>${m.loadedAt}</dd>
+<dt>Dataset</dt><dd><code>${m.lineage.datasetId ?? 'unknown'}</code></dd>
+<dt>Feature set</dt><dd><code>${m.lineage.featureSetVersion ?? 'unknown'}</code></dd>
+</dl>
+<section aria-labelledby="metrics-heading">
+<h2 id="metrics-heading">Quality on the held-out test split (${m.metrics.n} passengers)</h2>
+${barChart('metrics-chart', 'Test metrics, from 0 to 1', metrics, { max: 1 })}
+<table><thead><tr><th scope="col">Metric</th><th scope="col">Value</th></tr></thead><tbody>
+${metrics.map((x) => html`<tr><th scope="row">${x.label}</th><td>${formatNumber(x.value, 3)}</td></tr>`)}
+</tbody></table>
+</section>
+<section aria-labelledby="cm-heading">
+<h2 id="cm-heading">Confusion matrix</h2>
+${confusionMatrixChart('cm-chart', cm)}
+<table><thead><tr><th scope="col"></th><th scope="col">Predicted died</th><th scope="col">Predicted survived</th></tr></thead><tbody>
+<tr><th scope="row">Actually died</th><td>${cm.tn}</td><td>${cm.fp}</td></tr>
+<tr><th scope="row">Actually survived</th><td>${cm.fn}</td><td>${cm.tp}</td></tr>
+</tbody></table>
+</section>
+<section aria-labelledby="imp-heading">
+<h2 id="imp-heading">Feature importances</h2>
+${barChart('importances-chart', 'Feature importances, largest first', importances)}
+</section>
+<section aria-labelledby="window-heading">
+<h2 id="window-heading">Recent requests</h2>
+<p>Window of the last ${m.window.windowRows} scored passengers (${m.window.rowsSeen} since this model started serving):
+<strong>${m.window.isDrift ? 'drift detected' : m.window.pValues ? 'no drift' : 'not evaluated yet'}</strong>.</p>
+${
+  m.window.pValues
+    ? html`<table><thead><tr><th scope="col">Feature</th><th scope="col">p-value</th></tr></thead><tbody>${Object.entries(
+        m.window.pValues,
+      ).map(([k, p]) => html`<tr><th scope="row">${k}</th><td>${formatPValue(p)}</td></tr>`)}</tbody></table>`
+    : ''
+}
+</section>
+<section aria-labelledby="params-heading">
+<h2 id="params-heading">Parameters</h2>
+<dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>
+</section>`,
+  );
+}
+
+export function messagePage(title: string, message: string): SafeHtml {
+  return layout(title, null, html`<h1>${title}</h1><p>${message}</p><p><a href="/">Back to the form</a></p>`);
+}
