@@ -1,0 +1,272 @@
+/**
+ * The model artifact (`models/<version>/model.json`): everything needed to serve and to explain a model,
+ * in one JSON document. `parseArtifact` is the only way in: it checks the format version first (so a file
+ * written by a newer build says so), then validates the document against `ARTIFACT_SCHEMA`, then compiles the
+ * forest and cross-checks sizes. Any failure is an AppError ARTIFACT_INVALID; a caller never gets a
+ * half-working model.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import { AppError } from '../errors.ts';
+import { type CompiledForest, compileForest } from './compiled-forest.ts';
+import type { FeatureRecipe } from './features.ts';
+import type { ForestParams } from './forest.ts';
+import type { TestMetrics } from './metrics.ts';
+import { FEATURE_NAMES, type FeatureName } from './schema.ts';
+import type { SearchResult } from './search.ts';
+import type { TrainingResult } from './training.ts';
+
+export const ARTIFACT_FORMAT_VERSION = 1;
+
+export interface DriftReference {
+  featureNames: FeatureName[];
+  /** One array per feature: the training split's real rows (before SMOTE), column-major. */
+  columns: number[][];
+}
+
+export interface ModelArtifact {
+  formatVersion: 1;
+  modelVersion: string;
+  createdAt: string;
+  lineage: { datasetId: string | null; featureSetVersion: string | null };
+  recipe: FeatureRecipe;
+  /** `ml-random-forest` JSON (`RandomForestClassifier.load` reads it). */
+  forest: object;
+  params: ForestParams;
+  search: SearchResult;
+  metrics: TestMetrics;
+  importances: Record<string, number>;
+  driftReference: DriftReference;
+}
+
+export interface BuildArtifactInput {
+  modelVersion: string;
+  /** ISO-8601 time (passed in: the core reads no clock). */
+  createdAt: string;
+  lineage?: { datasetId: string | null; featureSetVersion: string | null };
+  recipe: FeatureRecipe;
+  training: TrainingResult;
+  /** The training split's real feature rows (row-major, before SMOTE): becomes the drift reference. */
+  trainX: readonly (readonly number[])[];
+}
+
+export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
+  const names = input.recipe.featureNames;
+  const columns = names.map((_, j) => input.trainX.map((row) => row[j] as number));
+  return {
+    formatVersion: ARTIFACT_FORMAT_VERSION,
+    modelVersion: input.modelVersion,
+    createdAt: input.createdAt,
+    lineage: input.lineage ?? { datasetId: null, featureSetVersion: null },
+    recipe: input.recipe,
+    forest: input.training.forest,
+    params: input.training.params,
+    search: input.training.search,
+    metrics: input.training.metrics,
+    importances: input.training.importances,
+    driftReference: { featureNames: [...names], columns },
+  };
+}
+
+const numberArray = { type: 'array', items: { type: 'number' } } as const;
+const forestParams = {
+  type: 'object',
+  required: ['nEstimators', 'maxFeatures', 'maxDepth', 'minNumSamples', 'gainThreshold', 'seed'],
+  properties: {
+    nEstimators: { type: 'integer', minimum: 1 },
+    maxFeatures: { type: 'integer', minimum: 2 },
+    maxDepth: { type: 'number', minimum: 0 },
+    minNumSamples: { type: 'number', minimum: 0 },
+    gainThreshold: { type: 'number', minimum: 0 },
+    seed: { type: 'integer' },
+  },
+} as const;
+
+/** JSON Schema (draft 7) of format version 1. */
+export const ARTIFACT_SCHEMA = {
+  $id: 'https://survival-pipeline/model-artifact-v1.json',
+  type: 'object',
+  required: [
+    'formatVersion',
+    'modelVersion',
+    'createdAt',
+    'lineage',
+    'recipe',
+    'forest',
+    'params',
+    'search',
+    'metrics',
+    'importances',
+    'driftReference',
+  ],
+  properties: {
+    formatVersion: { const: 1 },
+    modelVersion: { type: 'string', minLength: 1 },
+    createdAt: { type: 'string', minLength: 1 },
+    lineage: {
+      type: 'object',
+      required: ['datasetId', 'featureSetVersion'],
+      properties: {
+        datasetId: { type: ['string', 'null'] },
+        featureSetVersion: { type: ['string', 'null'] },
+      },
+    },
+    recipe: {
+      type: 'object',
+      required: ['version', 'featureNames', 'fills', 'encoders'],
+      properties: {
+        version: { const: 1 },
+        featureNames: { type: 'array', items: { type: 'string' } },
+        fills: {
+          type: 'object',
+          required: ['age', 'fare', 'embarked'],
+          properties: { age: { type: 'number' }, fare: { type: 'number' }, embarked: { enum: ['C', 'Q', 'S'] } },
+        },
+        encoders: {
+          type: 'object',
+          required: ['sex', 'embarked', 'title', 'titleOther'],
+          properties: {
+            sex: { type: 'object', required: ['male', 'female'], additionalProperties: { type: 'number' } },
+            embarked: { type: 'object', required: ['C', 'Q', 'S'], additionalProperties: { type: 'number' } },
+            title: { type: 'object', additionalProperties: { type: 'number' } },
+            titleOther: { type: 'number' },
+          },
+        },
+      },
+    },
+    forest: {
+      type: 'object',
+      required: ['name', 'baseModel'],
+      properties: {
+        name: { const: 'RFClassifier' },
+        baseModel: {
+          type: 'object',
+          required: ['estimators', 'indexes'],
+          properties: { estimators: { type: 'array', minItems: 1 }, indexes: { type: 'array', minItems: 1 } },
+        },
+      },
+    },
+    params: forestParams,
+    search: {
+      type: 'object',
+      required: ['folds', 'candidates', 'bestIndex', 'cvMean', 'cvSd'],
+      properties: {
+        folds: { type: 'integer' },
+        candidates: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['params', 'scores', 'mean', 'sd'],
+            properties: { params: forestParams, scores: numberArray, mean: { type: 'number' }, sd: { type: 'number' } },
+          },
+        },
+        bestIndex: { type: 'integer', minimum: 0 },
+        cvMean: { type: 'number' },
+        cvSd: { type: 'number' },
+      },
+    },
+    metrics: {
+      type: 'object',
+      required: ['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'brier', 'confusionMatrix', 'n'],
+      properties: {
+        accuracy: { type: 'number' },
+        precision: { type: 'number' },
+        recall: { type: 'number' },
+        f1: { type: 'number' },
+        rocAuc: { type: 'number' },
+        brier: { type: 'number' },
+        confusionMatrix: {
+          type: 'object',
+          required: ['tn', 'fp', 'fn', 'tp'],
+          additionalProperties: { type: 'integer', minimum: 0 },
+        },
+        n: { type: 'integer', minimum: 0 },
+      },
+    },
+    importances: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
+    driftReference: {
+      type: 'object',
+      required: ['featureNames', 'columns'],
+      properties: {
+        featureNames: { type: 'array', items: { type: 'string' } },
+        columns: { type: 'array', items: numberArray },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile(ARTIFACT_SCHEMA);
+
+function invalid(message: string, details?: Record<string, unknown>): AppError {
+  return new AppError('ARTIFACT_INVALID', `model artifact: ${message}`, details);
+}
+
+function describe(errors: readonly ErrorObject[]): string {
+  return errors
+    .slice(0, 5)
+    .map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`)
+    .join('; ');
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}
+
+/**
+ * Validates an artifact: a parsed JSON value, or its text / bytes (a truncated file fails here as
+ * "not valid JSON"). Throws AppError ARTIFACT_INVALID with a message saying what is wrong.
+ */
+export function parseArtifact(json: unknown): ModelArtifact {
+  return readArtifact(json).artifact;
+}
+
+/** `parseArtifact`, also returning the compiled forest it built while checking (so a loader compiles once). */
+export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled: CompiledForest } {
+  let value = json;
+  if (typeof value === 'string' || value instanceof Uint8Array) {
+    const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw invalid(`not valid JSON (truncated or corrupted file?): ${(err as Error).message}`, {
+        bytes: text.length,
+      });
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid('not a JSON object');
+  }
+  const formatVersion = (value as { formatVersion?: unknown }).formatVersion;
+  if (formatVersion === undefined) {
+    throw invalid('no formatVersion: this is not a model artifact');
+  }
+  if (typeof formatVersion === 'number' && formatVersion > ARTIFACT_FORMAT_VERSION) {
+    throw invalid(
+      `format version ${formatVersion} is newer than this build reads (${ARTIFACT_FORMAT_VERSION}); upgrade the reader`,
+      { formatVersion, supported: ARTIFACT_FORMAT_VERSION },
+    );
+  }
+  if (!validate(value)) {
+    throw invalid(`does not match the format ${ARTIFACT_FORMAT_VERSION} schema: ${describe(validate.errors ?? [])}`, {
+      errors: (validate.errors ?? []).slice(0, 5).map((e) => ({ path: e.instancePath, message: e.message })),
+    });
+  }
+  const artifact = value as unknown as ModelArtifact;
+  if (!sameNames(artifact.recipe.featureNames, FEATURE_NAMES)) {
+    throw invalid(`recipe features ${artifact.recipe.featureNames.join(',')} are not recipe v1's`);
+  }
+  if (!sameNames(artifact.driftReference.featureNames, artifact.recipe.featureNames)) {
+    throw invalid('drift reference features differ from the recipe features');
+  }
+  const columns = artifact.driftReference.columns;
+  const rows = columns[0]?.length ?? 0;
+  if (columns.length !== artifact.recipe.featureNames.length || rows === 0 || columns.some((c) => c.length !== rows)) {
+    throw invalid('drift reference must hold one non-empty column per feature, all of the same length');
+  }
+  const compiled = compileForest(artifact.forest);
+  if (compiled.nFeatures > artifact.recipe.featureNames.length) {
+    throw invalid(
+      `the forest reads ${compiled.nFeatures} columns, the recipe has ${artifact.recipe.featureNames.length}`,
+    );
+  }
+  return { artifact, compiled };
+}

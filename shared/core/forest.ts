@@ -1,0 +1,119 @@
+/**
+ * The random forest: `ml-random-forest` 2.1 (with `ml-cart` 2.1 trees, whose split search is patched in
+ * `patches/ml-cart+2.1.1.patch` to a presorted sweep that builds the same trees, much faster).
+ *
+ * Defects of the library that this module works around rather than inherits:
+ * - `predictProbability` drops the first tree's vote: the probability here is the share of tree votes,
+ *   counted from `predictionValues` (and by the compiled predictor, which matches it vote for vote).
+ * - `maxFeatures: 1` means "all columns", and columns are drawn once per tree (not per split), with
+ *   replacement by default, so a tree could get the same column twice. `ForestParams.maxFeatures` is
+ *   therefore a column count in [2, nFeatures], and the columns are drawn without replacement.
+ * - `featureImportance()` can be negative and is NaN after `load`: importances are computed here, as the
+ *   mean decrease in Gini impurity of the trees (see `impurityImportances`).
+ * - The out-of-bag pass runs a prediction per tree at training time and nobody reads it: it is off.
+ */
+import { RandomForestClassifier, type RandomForestClassifierOptions } from 'ml-random-forest';
+
+export interface ForestParams {
+  /** Number of trees. */
+  nEstimators: number;
+  /** Number of distinct columns each tree sees, in [2, nFeatures] (drawn once per tree, without replacement). */
+  maxFeatures: number;
+  /** Deepest split level of a tree (the root is depth 0). */
+  maxDepth: number;
+  /** A node with this many rows or fewer becomes a leaf. */
+  minNumSamples: number;
+  /** A split must lower the Gini impurity by more than this. */
+  gainThreshold: number;
+  /** Seed of the bootstrap and column draws. */
+  seed: number;
+}
+
+/** The exact `ml-random-forest` options a `ForestParams` stands for. */
+export function forestOptions(params: ForestParams, nFeatures: number): RandomForestClassifierOptions {
+  if (!Number.isInteger(params.maxFeatures) || params.maxFeatures < 2 || params.maxFeatures > nFeatures) {
+    // 1 would be read by the library as "100% of the columns"
+    throw new RangeError(`maxFeatures must be an integer in [2, ${nFeatures}], got ${params.maxFeatures}`);
+  }
+  if (!Number.isInteger(params.nEstimators) || params.nEstimators < 1) {
+    throw new RangeError(`nEstimators must be a positive integer, got ${params.nEstimators}`);
+  }
+  return {
+    nEstimators: params.nEstimators,
+    maxFeatures: params.maxFeatures,
+    replacement: false,
+    seed: params.seed,
+    useSampleBagging: true,
+    noOOB: true,
+    treeOptions: {
+      gainFunction: 'gini',
+      splitFunction: 'mean',
+      minNumSamples: params.minNumSamples,
+      maxDepth: params.maxDepth,
+      gainThreshold: params.gainThreshold,
+    },
+  };
+}
+
+/** Trains a forest and returns its `ml-random-forest` JSON (a plain object, as `RandomForestClassifier.load` takes). */
+export function trainForest(X: readonly (readonly number[])[], y: readonly number[], params: ForestParams): object {
+  const nFeatures = X[0]?.length ?? 0;
+  const forest = new RandomForestClassifier(forestOptions(params, nFeatures));
+  forest.train(X as number[][], y as number[]);
+  return JSON.parse(JSON.stringify(forest.toJSON())) as object;
+}
+
+/**
+ * Votes for class 1 per row, counted by `ml-random-forest` itself (`predictionValues`): the reference the
+ * compiled predictor is tested against. Slow; serving uses `compileForest`.
+ */
+export function libraryVotes(forestJson: object, X: readonly (readonly number[])[]): number[] {
+  const forest = RandomForestClassifier.load(forestJson);
+  const values = forest.predictionValues(X as number[][]);
+  const votes: number[] = [];
+  for (let i = 0; i < values.rows; i++) {
+    let v = 0;
+    for (const label of values.getRow(i)) if (label === 1) v++;
+    votes.push(v);
+  }
+  return votes;
+}
+
+interface TreeNodeJson {
+  splitColumn?: number;
+  gain?: number | null;
+  numberSamples?: number;
+  left?: TreeNodeJson;
+  right?: TreeNodeJson;
+}
+
+/**
+ * Mean decrease in impurity (scikit-learn's `feature_importances_` semantics): each split adds
+ * `rows at the node x Gini gain` to its column; each tree is normalised to sum 1, trees are averaged and the
+ * result normalised to sum 1. Every value is finite and >= 0 (a split's gain is above the threshold >= 0).
+ * Returned in global column order (a tree's local columns are mapped back through the forest's `indexes`).
+ */
+export function impurityImportances(forestJson: object, nFeatures: number): number[] {
+  const base = (forestJson as { baseModel?: { estimators?: unknown; indexes?: unknown } }).baseModel;
+  const estimators = (base?.estimators ?? []) as Array<{ root: TreeNodeJson }>;
+  const indexes = (base?.indexes ?? []) as number[][];
+  const total = new Array<number>(nFeatures).fill(0);
+  estimators.forEach((tree, t) => {
+    const perTree = new Array<number>(nFeatures).fill(0);
+    const columns = indexes[t] ?? [];
+    const stack: TreeNodeJson[] = [tree.root];
+    while (stack.length > 0) {
+      const node = stack.pop() as TreeNodeJson;
+      if (node.left === undefined || node.right === undefined) continue;
+      const column = columns[node.splitColumn ?? -1];
+      const decrease = (node.gain ?? 0) * (node.numberSamples ?? 0);
+      if (column !== undefined && Number.isFinite(decrease) && decrease > 0)
+        perTree[column] = (perTree[column] ?? 0) + decrease;
+      stack.push(node.left, node.right);
+    }
+    const sum = perTree.reduce((a, b) => a + b, 0);
+    if (sum > 0) for (let j = 0; j < nFeatures; j++) total[j] = (total[j] ?? 0) + (perTree[j] ?? 0) / sum;
+  });
+  const sum = total.reduce((a, b) => a + b, 0);
+  return total.map((v) => (sum > 0 ? v / sum : 0));
+}

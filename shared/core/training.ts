@@ -1,0 +1,90 @@
+/**
+ * One training run, the same for the `train` Cloud Function and the offline CLI: randomized search with
+ * cross-validation on the training split, a refit of the best parameters on the whole training split plus
+ * its SMOTE rows, then test metrics (on real, held-out rows) and feature importances.
+ */
+import { compileForest } from './compiled-forest.ts';
+import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
+import { evaluate, type TestMetrics } from './metrics.ts';
+import type { FeatureName } from './schema.ts';
+import { randomizedSearch, type SearchResult, type SearchSpace } from './search.ts';
+import { smote } from './smote.ts';
+
+export type { ForestParams } from './forest.ts';
+export type { TestMetrics } from './metrics.ts';
+
+export interface Matrices {
+  X: number[][];
+  y: number[];
+}
+
+export interface TrainingInput {
+  featureNames: FeatureName[];
+  /** The training split: real rows only. */
+  train: Matrices;
+  /** SMOTE rows of the whole training split, if already computed (else computed here with the search seed). */
+  synthetic?: Matrices;
+  test: Matrices;
+}
+
+export interface TrainingOptions {
+  /** Candidates of the randomized search (default 10). */
+  candidates?: number;
+  /** Cross-validation folds (default 5). */
+  folds?: number;
+  /** Seed of everything random in the run (default 42). */
+  seed?: number;
+  /** Worker threads for the search (0 = inline; default: available parallelism). */
+  workers?: number;
+  space?: SearchSpace;
+  /** Called after each fit: candidates x folds of the search, then the refit. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface TrainingResult {
+  /** The refitted forest, as `ml-random-forest` JSON. */
+  forest: object;
+  params: ForestParams;
+  search: SearchResult;
+  metrics: TestMetrics;
+  /** Mean decrease in impurity per feature, summing to 1. */
+  importances: Record<FeatureName, number>;
+  seconds: number;
+}
+
+export async function trainModel(input: TrainingInput, opts: TrainingOptions = {}): Promise<TrainingResult> {
+  const started = performance.now();
+  const seed = opts.seed ?? 42;
+  const { train, test, featureNames } = input;
+  if (train.X.length === 0 || test.X.length === 0) throw new RangeError('training and test splits must not be empty');
+
+  let searchTotal = 0;
+  const search = await randomizedSearch(train.X, train.y, {
+    candidates: opts.candidates ?? 10,
+    folds: opts.folds ?? 5,
+    seed,
+    ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+    ...(opts.space === undefined ? {} : { space: opts.space }),
+    onProgress: (done, total) => {
+      searchTotal = total;
+      opts.onProgress?.(done, total + 1);
+    },
+  });
+
+  const synthetic = input.synthetic ?? smote(train.X, train.y, { seed });
+  const params = search.best;
+  const forest = trainForest([...train.X, ...synthetic.X], [...train.y, ...synthetic.y], params);
+  opts.onProgress?.(searchTotal + 1, searchTotal + 1);
+
+  const compiled = compileForest(forest);
+  const metrics = evaluate(
+    test.y,
+    test.X.map((row) => compiled.probability(row)),
+  );
+  const weights = impurityImportances(forest, featureNames.length);
+  const importances = Object.fromEntries(featureNames.map((name, j) => [name, weights[j] ?? 0])) as Record<
+    FeatureName,
+    number
+  >;
+  return { forest, params, search, metrics, importances, seconds: (performance.now() - started) / 1000 };
+}
