@@ -12,7 +12,7 @@
  * sliding window of recent rows and reports when drift starts and stops. The service calls `KSDrift.predict` on
  * every request, so the reference is sorted once and a test costs O(n log m) for n test rows and m reference rows.
  */
-import { AppError } from '../errors.ts';
+import { AppError, assertUnreachable } from '../errors.ts';
 
 export type KsMethod = 'auto' | 'exact' | 'asymp';
 
@@ -63,7 +63,7 @@ export function ksPValue(d: number, n1: number, n2: number, method: KsMethod = '
       mode = 'asymp';
       break;
     default:
-      return assertNever(method);
+      return assertUnreachable(method);
   }
   let statistic = d;
   if (mode === 'exact') {
@@ -584,8 +584,7 @@ export function smirnovSf(n: number, x: number): number {
   const vmid = Math.floor(n / 2);
   // First term (v = start): binom = 1.
   let sum = useUpperSum ? (1 + x) ** (n - 1) : (1 - x) ** n / x;
-  let logBinom = 0; // log binom(n, j) for the j-th term (binom(n, v) = binom(n, n - v))
-  logBinom += Math.log((n - 0) / (0 + 1));
+  let logBinom = Math.log(n); // log binom(n, j) for the j-th term; binom(n, v) = binom(n, n - v)
   for (let j = 1; j < nTerms; j++) {
     const v = start + j * step;
     const term = smirnovTerm(n, x, v, logBinom);
@@ -871,8 +870,4 @@ function gcd(a: number, b: number): number {
 export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-function assertNever(x: never): never {
-  throw new AppError('INTERNAL', `unexpected value ${String(x)}`);
 }
