@@ -2,7 +2,7 @@
  * The Executions REST API, driven by the real `@google-cloud/workflows` ExecutionsClient (REST transport,
  * plain HTTP, no credentials) as the trigger and the upload command use it.
  */
-import type { ExecutionsClient } from '@google-cloud/workflows';
+import type { ExecutionsClient, protos } from '@google-cloud/workflows';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExecutionsClient } from '../../shared/adapters/workflows.ts';
 import { type EngineStepEvent, startWorkflowsEngine, type WorkflowsEngine } from './index.ts';
@@ -48,7 +48,7 @@ afterAll(async () => {
   await engine.close();
 });
 
-async function settle(name: string): Promise<Awaited<ReturnType<ExecutionsClient['getExecution']>>[0]> {
+async function settle(name: string): Promise<protos.google.cloud.workflows.executions.v1.IExecution> {
   for (;;) {
     const [execution] = await client.getExecution({ name });
     if (execution.state !== 'ACTIVE') return execution;
