@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import archiver from 'archiver';
@@ -74,6 +75,7 @@ function runtimeDependencies(metafile: Metafile, root: string): Record<string, s
     for (const imp of output.imports) {
       if (!imp.external || imp.path.startsWith('node:')) continue;
       const name = packageName(imp.path);
+      if (builtinModules.includes(name)) continue;
       if (NEVER_INSTALLED.includes(name)) continue;
       const version = pkg.dependencies?.[name];
       if (version === undefined) throw new Error(`${name} is imported at run time but not a dependency`);

@@ -1,0 +1,213 @@
+/**
+ * The function bundles: deterministic, renamed exactly when their code changes, self-describing (package.json
+ * with `main` and the external runtime dependencies), and startable by the functions framework as Cloud
+ * Functions starts them.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bundleFunctions, FUNCTION_NAMES, REPO_ROOT } from './bundle.ts';
+import { missingFunctionEntries } from './test-harness.ts';
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'infra-bundles-'));
+const stubbed = missingFunctionEntries(FUNCTION_NAMES, scratch);
+for (const [name, file] of Object.entries(stubbed)) {
+  writeFileSync(
+    file,
+    `import { http } from '@google-cloud/functions-framework';\nhttp('${name}', (_req, res) => { res.status(501).send('stub'); });\n`,
+  );
+}
+const written = FUNCTION_NAMES.filter((n) => !(n in stubbed));
+if (written.length < FUNCTION_NAMES.length) {
+  console.warn(`functions not written yet (stub entries, not started): ${Object.keys(stubbed).join(', ')}`);
+}
+// A started bundle resolves its external packages as after Cloud Build's `npm install`: from node_modules above it.
+symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(scratch, 'node_modules'), 'dir');
+const ffMain = path.join(REPO_ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
+const rootPackage = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+
+describe('function bundles', () => {
+  it('are deterministic: the same code gives the same object names and the same zip bytes', async () => {
+    const a = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'a'), entries: stubbed });
+    const b = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'b'), entries: stubbed });
+    for (const name of FUNCTION_NAMES) {
+      expect(b[name]?.objectName, name).toBe(a[name]?.objectName);
+      expect(readFileSync(b[name]!.zipPath).equals(readFileSync(a[name]!.zipPath)), name).toBe(true);
+      expect(a[name]?.objectName).toMatch(new RegExp(`^functions/${name}-[0-9a-f]{16}\\.zip$`));
+    }
+  });
+
+  it('change only the changed function’s source object name when one function’s code changes', async () => {
+    const before = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'before'), entries: stubbed });
+    // The load function with one more statement: the same entry imported, plus a side effect.
+    const original = stubbed.load ?? path.join(REPO_ROOT, 'functions', 'load', 'index.ts');
+    const changed = path.join(scratch, 'load-changed.ts');
+    writeFileSync(
+      changed,
+      `import ${JSON.stringify(original)};\n(globalThis as Record<string, unknown>).loadRevision = 2;\n`,
+    );
+    const after = await bundleFunctions(FUNCTION_NAMES, {
+      outDir: path.join(scratch, 'after'),
+      entries: { ...stubbed, load: changed },
+    });
+    expect(after.load?.objectName).not.toBe(before.load?.objectName);
+    for (const name of ['trigger', 'process', 'train'])
+      expect(after[name]?.objectName, name).toBe(before[name]?.objectName);
+  });
+
+  it('carry a package.json naming index.mjs and only the external packages the code imports, at the pinned versions', async () => {
+    const bundles = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'pkg'), entries: stubbed });
+    for (const name of FUNCTION_NAMES) {
+      const manifest = JSON.parse(readFileSync(path.join(bundles[name]!.dir, 'package.json'), 'utf8'));
+      expect(manifest.main).toBe('index.mjs');
+      expect(manifest.type).toBe('module');
+      // The framework must stay external: Cloud Functions starts its own copy, which must see the registration.
+      expect(manifest.dependencies['@google-cloud/functions-framework']).toBe(
+        rootPackage.dependencies['@google-cloud/functions-framework'],
+      );
+      for (const [dep, version] of Object.entries(manifest.dependencies)) {
+        expect(rootPackage.dependencies[dep], `${name}: ${dep}`).toBe(version);
+      }
+      const code = readFileSync(path.join(bundles[name]!.dir, 'index.mjs'), 'utf8');
+      expect(code).not.toMatch(/from ["']\.\.?\//); // everything of ours is inlined
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------------------------- startup
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Starts a built bundle the way Cloud Functions does: the framework, the bundle's directory, the target. */
+async function startBundle(
+  dir: string,
+  target: string,
+  env: Record<string, string>,
+  opts: { expectServing?: boolean } = {},
+): Promise<{ url: string; output: () => string; exited: Promise<number | null> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [ffMain, '--source', dir, '--target', target, '--port', String(port)], {
+    cwd: os.tmpdir(),
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (d) => {
+    output += d;
+  });
+  child.stderr?.on('data', (d) => {
+    output += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stopped = false;
+  void exited.then(() => {
+    stopped = true;
+  });
+  // NODE_ENV=production (as in Cloud Functions) silences the framework's banner: wait for the port instead.
+  const deadline = Date.now() + 45_000;
+  while (!stopped && !(await accepts(port)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if ((opts.expectServing ?? true) && !(await accepts(port))) throw new Error(`${target} is not serving:\n${output}`);
+  return { url: `http://127.0.0.1:${port}/`, output: () => output, exited };
+}
+
+describe('a built bundle started by the functions framework', () => {
+  const triggerWritten = written.includes('trigger');
+
+  it.skipIf(!triggerWritten)(
+    'trigger: handles a finalize CloudEvent outside the upload prefix with a 2xx and one log line',
+    async () => {
+      const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start') });
+      const fn = await startBundle(bundles.trigger!.dir, 'trigger', {
+        DATA_BUCKET: 'data-bucket',
+        WORKFLOW_NAME: 'projects/p/locations/europe-west1/workflows/training',
+        // Never reached: an ignored object starts no execution.
+        WORKFLOWS_API_ENDPOINT: 'http://127.0.0.1:9',
+      });
+      const res = await fetch(fn.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'ce-id': 'evt-1',
+          'ce-specversion': '1.0',
+          'ce-source': '//storage.googleapis.com/projects/_/buckets/data-bucket',
+          'ce-type': 'google.cloud.storage.object.v1.finalized',
+          'ce-subject': 'objects/elsewhere/passengers.csv',
+        },
+        body: JSON.stringify({ bucket: 'data-bucket', name: 'elsewhere/passengers.csv', generation: '1', size: '100' }),
+      });
+      expect(res.status).toBeGreaterThanOrEqual(200);
+      expect(res.status).toBeLessThan(300);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(fn.output()).toMatch(
+        /ignored gs:\/\/data-bucket\/elsewhere\/passengers\.csv: object is outside the upload prefix/,
+      );
+    },
+  );
+
+  it.skipIf(!triggerWritten)(
+    'trigger: refuses to start without its configuration, naming the missing variables',
+    async () => {
+      const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start-bad') });
+      const fn = await startBundle(bundles.trigger!.dir, 'trigger', {}, { expectServing: false });
+      const code = await Promise.race([fn.exited, new Promise((r) => setTimeout(() => r('running'), 10_000))]);
+      expect(code).not.toBe('running');
+      expect(code).not.toBe(0);
+      expect(fn.output()).toMatch(/DATA_BUCKET is required/);
+      expect(fn.output()).toMatch(/WORKFLOW_NAME is required/);
+    },
+  );
+
+  for (const name of ['load', 'process', 'train'] as const) {
+    it.skipIf(!written.includes(name))(`${name}: answers an empty POST with a JSON error, not a crash`, async () => {
+      const bundles = await bundleFunctions([name], { outDir: path.join(scratch, `start-${name}`) });
+      const fn = await startBundle(bundles[name]!.dir, name, {
+        PGHOST: '127.0.0.1',
+        PGPORT: '5432',
+        PGUSER: 'postgres',
+        PGDATABASE: 'postgres',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        DATA_BUCKET: 'data-bucket',
+        MODELS_BUCKET: 'models-bucket',
+        STORAGE_API_ENDPOINT: 'http://127.0.0.1:9',
+        PUBSUB_EMULATOR_HOST: '127.0.0.1:9',
+        GOOGLE_CLOUD_PROJECT: 'test-project',
+      });
+      const res = await fetch(fn.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      const body = (await res.json()) as { error?: { code?: string } };
+      expect(typeof body.error?.code).toBe('string');
+    });
+  }
+});
