@@ -94,8 +94,10 @@ export class DeliveryQueue {
     private readonly log: Logger,
   ) {}
 
-  send(delivery: HttpDelivery, policy: RetryPolicy = this.policy): Promise<DeliveryOutcome> {
-    const p = postWithRetry(delivery, policy, this.#controller.signal, this.log);
+  /** `signal` stops this delivery alone (e.g. its subscription was deleted); stop() stops all of them. */
+  send(delivery: HttpDelivery, policy: RetryPolicy = this.policy, signal?: AbortSignal): Promise<DeliveryOutcome> {
+    const stop = signal ? AbortSignal.any([this.#controller.signal, signal]) : this.#controller.signal;
+    const p = postWithRetry(delivery, policy, stop, this.log);
     this.#pending.add(p);
     void p.finally(() => this.#pending.delete(p));
     return p;

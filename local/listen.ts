@@ -3,7 +3,7 @@
  * a port already in use is a `PortInUseError` that names the emulator and the port, not a bare EADDRINUSE.
  */
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 
 export class PortInUseError extends Error {
   readonly code = 'EADDRINUSE';
@@ -51,4 +51,19 @@ export function closeHttp(server: Server): Promise<void> {
 /** `http://host:port`, with IPv6 literals bracketed. */
 export function httpUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * Fails with a PortInUseError when `port` cannot be bound on `host` (for servers that report it less clearly,
+ * such as gRPC's, which also prints its own error line). Port 0 always passes.
+ */
+export async function assertPortAvailable(host: string, port: number, what: string): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new PortInUseError(what, host, port) : err),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
