@@ -41,9 +41,11 @@ export function decide(type: string, data: unknown, config: TriggerDeps['config'
   const name = text(o.name);
   const generation = text(o.generation);
   const size = text(o.size);
-  if (!bucket || !name || !generation || size === null) return { ignore: 'the event lacks bucket, name, generation or size' };
+  if (!bucket || !name || !generation || size === null)
+    return { ignore: 'the event lacks bucket, name, generation or size' };
   if (bucket !== config.dataBucket) return { ignore: `bucket ${bucket} is not the data bucket ${config.dataBucket}` };
-  if (!name.startsWith(config.uploadPrefix)) return { ignore: `object is outside the upload prefix "${config.uploadPrefix}"` };
+  if (!name.startsWith(config.uploadPrefix))
+    return { ignore: `object is outside the upload prefix "${config.uploadPrefix}"` };
   if (!name.toLowerCase().endsWith('.csv')) return { ignore: 'object is not a .csv file' };
   if (!/^[0-9]+$/.test(size) || Number(size) > config.maxUploadBytes)
     return { ignore: `object size ${size} is over the limit of ${config.maxUploadBytes} bytes` };
