@@ -4,11 +4,13 @@
  * Functions starts them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../test/support/pg.ts';
 import { bundleFunctions, FUNCTION_NAMES, REPO_ROOT } from './bundle.ts';
 import { missingFunctionEntries } from './test-harness.ts';
 
@@ -75,13 +77,54 @@ describe('function bundles', () => {
       expect(code).not.toMatch(/from ["']\.\.?\//); // everything of ours is inlined
     }
   });
+  it.skipIf(stubbed.train !== undefined)(
+    'ship the training search’s worker thread beside the train bundle, and it runs there',
+    async () => {
+      const bundles = await bundleFunctions(['train'], { outDir: path.join(scratch, 'worker') });
+      const worker = path.join(bundles.train!.dir, 'search-worker.mjs');
+      const X = Array.from({ length: 40 }, (_, i) => [i % 2, (i + 1) % 2, i]);
+      const y = X.map((_, i) => i % 2);
+      const thread = new Worker(worker, {
+        workerData: {
+          folds: [
+            {
+              X,
+              y,
+              testX: [
+                [0, 1, 3],
+                [1, 0, 4],
+              ],
+            },
+          ],
+        },
+      });
+      try {
+        const answer = await new Promise<{ id: number; votes?: Int32Array; error?: string }>((resolve, reject) => {
+          thread.once('message', resolve);
+          thread.once('error', reject);
+          thread.postMessage({ id: 7, fold: 0, options: { nEstimators: 3, seed: 1, noOOB: true } });
+        });
+        expect(answer.error).toBeUndefined();
+        expect(answer.id).toBe(7);
+        expect(Array.from(answer.votes ?? [])).toHaveLength(2);
+      } finally {
+        await thread.terminate();
+      }
+      for (const name of ['trigger', 'load', 'process']) {
+        const other = await bundleFunctions([name], { outDir: path.join(scratch, 'worker'), entries: stubbed });
+        expect(existsSync(path.join(other[name]!.dir, 'search-worker.mjs')), name).toBe(false);
+      }
+    },
+  );
 });
 
 // ------------------------------------------------------------------------------------------------- startup
 
 const children: ChildProcess[] = [];
-afterAll(() => {
+let database: TestDatabase | undefined;
+afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
+  await database?.drop();
 });
 
 async function freePort(): Promise<number> {
@@ -190,12 +233,13 @@ describe('a built bundle started by the functions framework', () => {
 
   for (const name of ['load', 'process', 'train'] as const) {
     it.skipIf(!written.includes(name))(`${name}: answers an empty POST with a JSON error, not a crash`, async () => {
+      database ??= await createTestDatabase();
       const bundles = await bundleFunctions([name], { outDir: path.join(scratch, `start-${name}`) });
       const fn = await startBundle(bundles[name]!.dir, name, {
         PGHOST: '127.0.0.1',
         PGPORT: '5432',
         PGUSER: 'postgres',
-        PGDATABASE: 'postgres',
+        PGDATABASE: database.name,
         REDIS_URL: 'redis://127.0.0.1:6379',
         DATA_BUCKET: 'data-bucket',
         MODELS_BUCKET: 'models-bucket',

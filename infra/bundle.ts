@@ -15,7 +15,7 @@ import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import archiver from 'archiver';
-import { build, type Metafile } from 'esbuild';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
 
 export const FUNCTION_NAMES = ['trigger', 'load', 'process', 'train'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
@@ -37,13 +37,19 @@ const EXTERNAL_PACKAGES = [
 /** Optional requires of bundled packages that are never installed (pg's native binding). */
 const NEVER_INSTALLED = ['pg-native'];
 
+/**
+ * Worker-thread entries that a module loads from beside itself (`new URL('./x.mjs', import.meta.url)`): when
+ * a bundle includes the module, the worker is bundled too and shipped next to index.mjs.
+ */
+const WORKER_ENTRIES = [{ importedBy: 'shared/core/search.ts', entry: 'shared/core/search-worker.mjs' }];
+
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface FunctionBundle {
   name: string;
   dir: string;
   zipPath: string;
-  /** sha256 of index.mjs and package.json, first 16 hex digits. */
+  /** sha256 over the zip's files (names and contents), first 16 hex digits. */
   hash: string;
   /** Object name of the zip in the sources bucket. */
   objectName: string;
@@ -66,12 +72,12 @@ function packageName(specifier: string): string {
 }
 
 /** The external packages the bundle really imports, with the versions the repository pins. */
-function runtimeDependencies(metafile: Metafile, root: string): Record<string, string> {
+function runtimeDependencies(metafiles: Metafile[], root: string): Record<string, string> {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
     dependencies?: Record<string, string>;
   };
   const deps: Record<string, string> = {};
-  for (const output of Object.values(metafile.outputs)) {
+  for (const output of metafiles.flatMap((m) => Object.values(m.outputs))) {
     for (const imp of output.imports) {
       if (!imp.external || imp.path.startsWith('node:')) continue;
       const name = packageName(imp.path);
@@ -104,9 +110,8 @@ export async function bundleFunction(name: string, opts: BundleOptions = {}): Pr
   const dir = path.join(opts.outDir ?? path.join(root, 'dist', 'functions'), name);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const result = await build({
-    entryPoints: [opts.entries?.[name] ?? path.join(root, 'functions', name, 'index.ts')],
-    outfile: path.join(dir, 'index.mjs'),
+  const common = {
+    absWorkingDir: root,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -119,28 +124,45 @@ export async function bundleFunction(name: string, opts: BundleOptions = {}): Pr
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
+  } satisfies BuildOptions;
+  const result = await build({
+    ...common,
+    entryPoints: [opts.entries?.[name] ?? path.join(root, 'functions', name, 'index.ts')],
+    outfile: path.join(dir, 'index.mjs'),
   });
+  const files = ['index.mjs'];
+  const metafiles = [result.metafile];
+  for (const worker of WORKER_ENTRIES) {
+    if (!(worker.importedBy in result.metafile.inputs)) continue;
+    const file = path.basename(worker.entry).replace(/\.[cm]?[jt]s$/, '.mjs');
+    const built = await build({
+      ...common,
+      entryPoints: [path.join(root, worker.entry)],
+      outfile: path.join(dir, file),
+    });
+    files.push(file);
+    metafiles.push(built.metafile);
+  }
   const manifest = {
     name: `survival-${name}`,
     private: true,
     type: 'module',
     main: 'index.mjs',
     engines: { node: '>=20' },
-    dependencies: runtimeDependencies(result.metafile, root),
+    dependencies: runtimeDependencies(metafiles, root),
   };
   const packageJson = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   await writeFile(path.join(dir, 'package.json'), packageJson);
-  const code = await readFile(path.join(dir, 'index.mjs'));
-  const hash = createHash('sha256').update(code).update('\0').update(packageJson).digest('hex').slice(0, 16);
-  const zipPath = path.join(dir, '..', `${name}.zip`);
-  await zipDeterministic(
-    [
-      { name: 'index.mjs', content: code },
-      { name: 'package.json', content: packageJson },
-    ],
-    zipPath,
+  const contents = await Promise.all(
+    files.map(async (file) => ({ name: file, content: await readFile(path.join(dir, file)) })),
   );
-  return { name, dir, zipPath, hash, objectName: sourceObjectName(name, hash) };
+  contents.push({ name: 'package.json', content: packageJson });
+  const hash = createHash('sha256');
+  for (const file of contents) hash.update(file.name).update('\0').update(file.content).update('\0');
+  const digest = hash.digest('hex').slice(0, 16);
+  const zipPath = path.join(dir, '..', `${name}.zip`);
+  await zipDeterministic(contents, zipPath);
+  return { name, dir, zipPath, hash: digest, objectName: sourceObjectName(name, digest) };
 }
 
 export async function bundleFunctions(
