@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Workflows expressions are written ${...} inside plain strings
 /**
  * workflows/training.yaml: valid against the published Workflows JSON schema, and run by the local engine
  * against stub load/process/train functions, driven through the real Executions client.
@@ -15,23 +16,25 @@ import { createExecutionsClient } from '../shared/adapters/workflows.ts';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const source = readFileSync(path.join(here, 'training.yaml'), 'utf8');
-const schema = JSON.parse(readFileSync(path.join(here, 'schema', 'workflows.schema.json'), 'utf8')) as Record<
-  string,
-  any
->;
+/** The part of the schema's shape this test touches. */
+interface WorkflowsSchema {
+  definitions: { step: { properties: { args: { properties: Record<string, unknown> } } } };
+  [key: string]: unknown;
+}
+const schema = JSON.parse(readFileSync(path.join(here, 'schema', 'workflows.schema.json'), 'utf8')) as WorkflowsSchema;
 
 /**
  * The published schema predates sys.log's documented arguments (text, severity, data, json) and rejects them;
  * this adds exactly those to the step `args` and changes nothing else.
  */
-function withSysLogArgs(s: Record<string, any>): Record<string, any> {
+function withSysLogArgs(s: WorkflowsSchema): WorkflowsSchema {
   const patched = structuredClone(s);
   const args = patched.definitions.step.properties.args.properties;
   for (const name of ['text', 'severity', 'data', 'json']) args[name] = { description: `sys.log ${name}` };
   return patched;
 }
 
-function validate(schemaObject: Record<string, any>, doc: unknown): ErrorObject[] {
+function validate(schemaObject: WorkflowsSchema, doc: unknown): ErrorObject[] {
   // draft-07 schema; `format: uri` is one branch of an anyOf whose other branch accepts any string.
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
   const check = ajv.compile(schemaObject);

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Workflows expressions are written ${...} inside plain strings
 /**
  * The trigger as deployed: functions-framework serving `index.ts`, binary-mode CloudEvents as Eventarc posts
  * them, and the real Executions client talking to the local Workflows engine.

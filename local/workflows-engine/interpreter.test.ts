@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Workflows expressions are written ${...} inside plain strings
 /**
  * The interpreter against small programs whose expected results follow Google's Workflows syntax and standard
  * library reference (variables, maps, switch, jumps, loops, subworkflows, errors, retries, expressions).

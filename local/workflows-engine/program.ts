@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Workflows expressions are written ${...} inside plain strings
 /**
  * Loads a Cloud Workflows YAML source into a checked program tree. Everything the interpreter does not support,
  * and every mistake it can see before running (unknown step keys, call targets, functions, `next` targets,
