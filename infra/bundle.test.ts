@@ -12,20 +12,8 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../test/support/pg.ts';
 import { bundleFunctions, FUNCTION_NAMES, REPO_ROOT } from './bundle.ts';
-import { missingFunctionEntries } from './test-harness.ts';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'infra-bundles-'));
-const stubbed = missingFunctionEntries(FUNCTION_NAMES, scratch);
-for (const [name, file] of Object.entries(stubbed)) {
-  writeFileSync(
-    file,
-    `import { http } from '@google-cloud/functions-framework';\nhttp('${name}', (_req, res) => { res.status(501).send('stub'); });\n`,
-  );
-}
-const written = FUNCTION_NAMES.filter((n) => !(n in stubbed));
-if (written.length < FUNCTION_NAMES.length) {
-  console.warn(`functions not written yet (stub entries, not started): ${Object.keys(stubbed).join(', ')}`);
-}
 // A started bundle resolves its external packages as after Cloud Build's `npm install`: from node_modules above it.
 symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(scratch, 'node_modules'), 'dir');
 const ffMain = path.join(REPO_ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
@@ -33,8 +21,8 @@ const rootPackage = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json')
 
 describe('function bundles', () => {
   it('are deterministic: the same code gives the same object names and the same zip bytes', async () => {
-    const a = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'a'), entries: stubbed });
-    const b = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'b'), entries: stubbed });
+    const a = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'a') });
+    const b = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'b') });
     for (const name of FUNCTION_NAMES) {
       expect(b[name]?.objectName, name).toBe(a[name]?.objectName);
       expect(readFileSync(b[name]!.zipPath).equals(readFileSync(a[name]!.zipPath)), name).toBe(true);
@@ -43,9 +31,9 @@ describe('function bundles', () => {
   });
 
   it('change only the changed function’s source object name when one function’s code changes', async () => {
-    const before = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'before'), entries: stubbed });
+    const before = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'before') });
     // The load function with one more statement: the same entry imported, plus a side effect.
-    const original = stubbed.load ?? path.join(REPO_ROOT, 'functions', 'load', 'index.ts');
+    const original = path.join(REPO_ROOT, 'functions', 'load', 'index.ts');
     const changed = path.join(scratch, 'load-changed.ts');
     writeFileSync(
       changed,
@@ -53,7 +41,7 @@ describe('function bundles', () => {
     );
     const after = await bundleFunctions(FUNCTION_NAMES, {
       outDir: path.join(scratch, 'after'),
-      entries: { ...stubbed, load: changed },
+      entries: { load: changed },
     });
     expect(after.load?.objectName).not.toBe(before.load?.objectName);
     for (const name of ['trigger', 'process', 'train'])
@@ -61,7 +49,7 @@ describe('function bundles', () => {
   });
 
   it('carry a package.json naming index.mjs and only the external packages the code imports, at the pinned versions', async () => {
-    const bundles = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'pkg'), entries: stubbed });
+    const bundles = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'pkg') });
     for (const name of FUNCTION_NAMES) {
       const manifest = JSON.parse(readFileSync(path.join(bundles[name]!.dir, 'package.json'), 'utf8'));
       expect(manifest.main).toBe('index.mjs');
@@ -77,45 +65,42 @@ describe('function bundles', () => {
       expect(code).not.toMatch(/from ["']\.\.?\//); // everything of ours is inlined
     }
   });
-  it.skipIf(stubbed.train !== undefined)(
-    'ship the training search’s worker thread beside the train bundle, and it runs there',
-    async () => {
-      const bundles = await bundleFunctions(['train'], { outDir: path.join(scratch, 'worker') });
-      const worker = path.join(bundles.train!.dir, 'search-worker.mjs');
-      const X = Array.from({ length: 40 }, (_, i) => [i % 2, (i + 1) % 2, i]);
-      const y = X.map((_, i) => i % 2);
-      const thread = new Worker(worker, {
-        workerData: {
-          folds: [
-            {
-              X,
-              y,
-              testX: [
-                [0, 1, 3],
-                [1, 0, 4],
-              ],
-            },
-          ],
-        },
+  it('ship the training search’s worker thread beside the train bundle, and it runs there', async () => {
+    const bundles = await bundleFunctions(['train'], { outDir: path.join(scratch, 'worker') });
+    const worker = path.join(bundles.train!.dir, 'search-worker.mjs');
+    const X = Array.from({ length: 40 }, (_, i) => [i % 2, (i + 1) % 2, i]);
+    const y = X.map((_, i) => i % 2);
+    const thread = new Worker(worker, {
+      workerData: {
+        folds: [
+          {
+            X,
+            y,
+            testX: [
+              [0, 1, 3],
+              [1, 0, 4],
+            ],
+          },
+        ],
+      },
+    });
+    try {
+      const answer = await new Promise<{ id: number; votes?: Int32Array; error?: string }>((resolve, reject) => {
+        thread.once('message', resolve);
+        thread.once('error', reject);
+        thread.postMessage({ id: 7, fold: 0, options: { nEstimators: 3, seed: 1, noOOB: true } });
       });
-      try {
-        const answer = await new Promise<{ id: number; votes?: Int32Array; error?: string }>((resolve, reject) => {
-          thread.once('message', resolve);
-          thread.once('error', reject);
-          thread.postMessage({ id: 7, fold: 0, options: { nEstimators: 3, seed: 1, noOOB: true } });
-        });
-        expect(answer.error).toBeUndefined();
-        expect(answer.id).toBe(7);
-        expect(Array.from(answer.votes ?? [])).toHaveLength(2);
-      } finally {
-        await thread.terminate();
-      }
-      for (const name of ['trigger', 'load', 'process']) {
-        const other = await bundleFunctions([name], { outDir: path.join(scratch, 'worker'), entries: stubbed });
-        expect(existsSync(path.join(other[name]!.dir, 'search-worker.mjs')), name).toBe(false);
-      }
-    },
-  );
+      expect(answer.error).toBeUndefined();
+      expect(answer.id).toBe(7);
+      expect(Array.from(answer.votes ?? [])).toHaveLength(2);
+    } finally {
+      await thread.terminate();
+    }
+    for (const name of ['trigger', 'load', 'process']) {
+      const other = await bundleFunctions([name], { outDir: path.join(scratch, 'worker') });
+      expect(existsSync(path.join(other[name]!.dir, 'search-worker.mjs')), name).toBe(false);
+    }
+  });
 });
 
 // ------------------------------------------------------------------------------------------------- startup
@@ -185,54 +170,46 @@ async function startBundle(
 }
 
 describe('a built bundle started by the functions framework', () => {
-  const triggerWritten = written.includes('trigger');
+  it('trigger: handles a finalize CloudEvent outside the upload prefix with a 2xx and one log line', async () => {
+    const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start') });
+    const fn = await startBundle(bundles.trigger!.dir, 'trigger', {
+      DATA_BUCKET: 'data-bucket',
+      WORKFLOW_NAME: 'projects/p/locations/europe-west1/workflows/training',
+      // Never reached: an ignored object starts no execution.
+      WORKFLOWS_API_ENDPOINT: 'http://127.0.0.1:9',
+    });
+    const res = await fetch(fn.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-id': 'evt-1',
+        'ce-specversion': '1.0',
+        'ce-source': '//storage.googleapis.com/projects/_/buckets/data-bucket',
+        'ce-type': 'google.cloud.storage.object.v1.finalized',
+        'ce-subject': 'objects/elsewhere/passengers.csv',
+      },
+      body: JSON.stringify({ bucket: 'data-bucket', name: 'elsewhere/passengers.csv', generation: '1', size: '100' }),
+    });
+    expect(res.status).toBeGreaterThanOrEqual(200);
+    expect(res.status).toBeLessThan(300);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fn.output()).toMatch(
+      /ignored gs:\/\/data-bucket\/elsewhere\/passengers\.csv: object is outside the upload prefix/,
+    );
+  });
 
-  it.skipIf(!triggerWritten)(
-    'trigger: handles a finalize CloudEvent outside the upload prefix with a 2xx and one log line',
-    async () => {
-      const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start') });
-      const fn = await startBundle(bundles.trigger!.dir, 'trigger', {
-        DATA_BUCKET: 'data-bucket',
-        WORKFLOW_NAME: 'projects/p/locations/europe-west1/workflows/training',
-        // Never reached: an ignored object starts no execution.
-        WORKFLOWS_API_ENDPOINT: 'http://127.0.0.1:9',
-      });
-      const res = await fetch(fn.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'ce-id': 'evt-1',
-          'ce-specversion': '1.0',
-          'ce-source': '//storage.googleapis.com/projects/_/buckets/data-bucket',
-          'ce-type': 'google.cloud.storage.object.v1.finalized',
-          'ce-subject': 'objects/elsewhere/passengers.csv',
-        },
-        body: JSON.stringify({ bucket: 'data-bucket', name: 'elsewhere/passengers.csv', generation: '1', size: '100' }),
-      });
-      expect(res.status).toBeGreaterThanOrEqual(200);
-      expect(res.status).toBeLessThan(300);
-      await new Promise((r) => setTimeout(r, 200));
-      expect(fn.output()).toMatch(
-        /ignored gs:\/\/data-bucket\/elsewhere\/passengers\.csv: object is outside the upload prefix/,
-      );
-    },
-  );
-
-  it.skipIf(!triggerWritten)(
-    'trigger: refuses to start without its configuration, naming the missing variables',
-    async () => {
-      const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start-bad') });
-      const fn = await startBundle(bundles.trigger!.dir, 'trigger', {}, { expectServing: false });
-      const code = await Promise.race([fn.exited, new Promise((r) => setTimeout(() => r('running'), 10_000))]);
-      expect(code).not.toBe('running');
-      expect(code).not.toBe(0);
-      expect(fn.output()).toMatch(/DATA_BUCKET is required/);
-      expect(fn.output()).toMatch(/WORKFLOW_NAME is required/);
-    },
-  );
+  it('trigger: refuses to start without its configuration, naming the missing variables', async () => {
+    const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start-bad') });
+    const fn = await startBundle(bundles.trigger!.dir, 'trigger', {}, { expectServing: false });
+    const code = await Promise.race([fn.exited, new Promise((r) => setTimeout(() => r('running'), 10_000))]);
+    expect(code).not.toBe('running');
+    expect(code).not.toBe(0);
+    expect(fn.output()).toMatch(/DATA_BUCKET is required/);
+    expect(fn.output()).toMatch(/WORKFLOW_NAME is required/);
+  });
 
   for (const name of ['load', 'process', 'train'] as const) {
-    it.skipIf(!written.includes(name))(`${name}: answers an empty POST with a JSON error, not a crash`, async () => {
+    it(`${name}: answers an empty POST with a JSON error, not a crash`, async () => {
       database ??= await createTestDatabase();
       const bundles = await bundleFunctions([name], { outDir: path.join(scratch, `start-${name}`) });
       const fn = await startBundle(bundles[name]!.dir, name, {

@@ -2,7 +2,7 @@
  * The Pulumi program under `pulumi.runtime.setMocks`: every property a reviewer checks before the first
  * deploy, asserted on the resources' inputs. Config is what the CLI would pass (Pulumi.yaml defaults).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
@@ -14,7 +14,6 @@ import {
   GCS_AGENT,
   type Json,
   type MockResource,
-  missingFunctionEntries,
   named,
   ofType,
   PROJECT,
@@ -26,44 +25,24 @@ import {
 } from './test-harness.ts';
 
 const WORKFLOW_FILE = path.join(REPO_ROOT, 'workflows', 'training.yaml');
-const stubDir = mkdtempSync(path.join(os.tmpdir(), 'infra-stubs-'));
-const stubbed = missingFunctionEntries(FUNCTION_NAMES, stubDir);
-for (const [name, file] of Object.entries(stubbed)) {
-  writeFileSync(
-    file,
-    `import { http } from '@google-cloud/functions-framework';\nhttp('${name}', (_req, res) => { res.status(501).send('stub'); });\n`,
-  );
-}
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'infra-program-'));
 const built: Record<string, FunctionBundle> = {};
 
 vi.mock('./bundle.ts', async (importOriginal) => {
   const real = await importOriginal<typeof import('./bundle.ts')>();
   return {
     ...real,
-    // The real bundler, into a scratch directory; stub entries only for functions not written yet.
+    // The real bundler, into a scratch directory, remembering what it built for the assertions.
     bundleFunctions: async (names: readonly string[] = real.FUNCTION_NAMES) => {
-      const bundles = await real.bundleFunctions(names, { outDir: path.join(stubDir, 'dist'), entries: stubbed });
+      const bundles = await real.bundleFunctions(names, { outDir: path.join(scratch, 'dist') });
       Object.assign(built, bundles);
       return bundles;
     },
   };
 });
-vi.mock('node:fs', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs')>();
-  return {
-    ...real,
-    // Until workflows/training.yaml is written, the program reads a placeholder in its place.
-    readFileSync: ((file: string, ...rest: unknown[]) =>
-      file === WORKFLOW_FILE && !real.existsSync(WORKFLOW_FILE)
-        ? 'main:\n  steps:\n    - done:\n        return: placeholder\n'
-        : (real.readFileSync as (...a: unknown[]) => unknown)(file, ...rest)) as typeof real.readFileSync,
-  };
-});
 
 let run: ProgramRun;
 beforeAll(async () => {
-  if (Object.keys(stubbed).length > 0)
-    console.warn(`functions not written yet, stubbed: ${Object.keys(stubbed).join(', ')}`);
   run = await runProgram(() => import('./index.ts'));
 }, 120_000);
 
@@ -292,8 +271,7 @@ describe('wiring', () => {
 
   it('deploys workflows/training.yaml unchanged, with the three function URLs as user env vars', () => {
     const workflow = named(run, 'gcp:workflows/workflow:Workflow', 'survival-pipeline-workflow-workflow').inputs;
-    if (existsSync(WORKFLOW_FILE)) expect(workflow.sourceContents).toBe(readFileSync(WORKFLOW_FILE, 'utf8'));
-    else console.warn('workflows/training.yaml does not exist yet: source equality not checked');
+    expect(workflow.sourceContents).toBe(readFileSync(WORKFLOW_FILE, 'utf8'));
     expect(workflow.userEnvVars).toEqual({
       LOAD_URL: 'https://survival-load-mock.a.run.app',
       PROCESS_URL: 'https://survival-process-mock.a.run.app',
@@ -410,34 +388,47 @@ describe('wiring', () => {
     });
   });
 
-  it('gives every function and the service each variable their config requires without a default', () => {
-    // A required variable is read as r.string('NAME') / r.int('NAME') / r.url('NAME') ... with no options.
-    const required = (file: string) =>
-      [...readFileSync(file, 'utf8').matchAll(/\br\.(?:string|int|number|bool|url)\('([A-Z0-9_]+)'\)/g)].map(
-        (m) => m[1],
-      );
-    const checked: string[] = [];
+  it('sets every variable the code requires, and only variables the code reads', () => {
+    // What a deployable reads (r.string('NAME'), env.NAME) in its own folder and the shared function wiring.
+    const sources = (dir: string, shared: string[] = []) =>
+      [
+        ...readdirSync(dir)
+          .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+          .map((f) => path.join(dir, f)),
+        ...shared,
+      ].map((file) => readFileSync(file, 'utf8'));
+    const read = (texts: string[]) =>
+      new Set(texts.flatMap((t) => [...t.matchAll(/\b(?:r\.\w+\('|env\.)([A-Z0-9_]+)/g)].map((m) => m[1])));
+    const required = (texts: string[]) =>
+      texts.flatMap((t) => [...t.matchAll(/\br\.(?:string|int|number|bool|url)\('([A-Z0-9_]+)'\)/g)].map((m) => m[1]));
+    // Read by libraries rather than by our config: node-postgres reads PGSSLMODE itself.
+    const libraryVars = new Set(['PGSSLMODE']);
+    const functionsDir = path.join(REPO_ROOT, 'functions');
+    const shared = readdirSync(functionsDir)
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => path.join(functionsDir, f));
     for (const fn of FUNCTION_NAMES) {
-      const file = path.join(REPO_ROOT, 'functions', fn, 'config.ts');
-      if (!existsSync(file)) continue;
+      const texts = sources(path.join(functionsDir, fn), shared);
       const config = fnNamed(fn).inputs.serviceConfig;
       const provided = [
         ...Object.keys(config.environmentVariables),
         ...(config.secretEnvironmentVariables ?? []).map((s: { key: string }) => s.key),
       ];
-      for (const name of required(file)) expect(provided, `${fn} needs ${name}`).toContain(name);
-      checked.push(fn);
+      for (const name of required(texts)) expect(provided, `${fn} needs ${name}`).toContain(name);
+      const known = read(texts);
+      for (const name of provided)
+        expect(known.has(name) || libraryVars.has(name), `${fn} never reads ${name}`).toBe(true);
     }
-    const serviceConfig = path.join(REPO_ROOT, 'service', 'config.ts');
-    if (existsSync(serviceConfig)) {
-      const envs = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs.template
-        .containers[0].envs;
-      const provided = envs.map((e: { name: string }) => e.name);
-      for (const name of required(serviceConfig)) expect(provided, `service needs ${name}`).toContain(name);
-      checked.push('service');
+    const serviceTexts = sources(path.join(REPO_ROOT, 'service'));
+    const envs = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs.template.containers[0]
+      .envs;
+    const provided: string[] = envs.map((e: { name: string }) => e.name);
+    for (const name of required(serviceTexts)) {
+      // Cloud Run sets PORT itself.
+      if (name !== 'PORT') expect(provided, `service needs ${name}`).toContain(name);
     }
-    console.info(`required variables checked for: ${checked.join(', ')}`);
-    expect(checked.length).toBeGreaterThan(0);
+    const known = read(serviceTexts);
+    for (const name of provided) expect(known.has(name), `service never reads ${name}`).toBe(true);
   });
 
   it('gives each function a timeout at least as long as the workflow waits for it', () => {

@@ -3,7 +3,7 @@
  * (Pulumi.yaml's declared defaults plus overrides), and records every resource's inputs for assertions.
  * One program run per test file: Pulumi's runtime state is per process, and vitest gives each file its own.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
@@ -163,14 +163,4 @@ export function named(run: ProgramRun, type: string, name: string): MockResource
     throw new Error(`no ${type} named ${name}; have ${names.join(', ')}`);
   }
   return found;
-}
-
-/** Functions whose entry file has not been written yet get a stub entry, so the program can still run. */
-export function missingFunctionEntries(names: readonly string[], stubDir: string): Record<string, string> {
-  const entries: Record<string, string> = {};
-  for (const name of names) {
-    if (existsSync(path.join(REPO_ROOT, 'functions', name, 'index.ts'))) continue;
-    entries[name] = path.join(stubDir, `${name}.ts`);
-  }
-  return entries;
 }

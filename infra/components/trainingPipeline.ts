@@ -89,7 +89,8 @@ export class TrainingPipeline extends pulumi.ComponentResource {
 
     this.load = fn('load', {
       description: 'Uploaded CSV -> Cloud SQL',
-      env: { ...pg, DATA_BUCKET: buckets.data.name, MAX_UPLOAD_BYTES: maxUploadBytes, MAX_REJECTED_SHARE: '0.05' },
+      // The bucket and object come in each request; the account can read the data bucket only.
+      env: { ...pg, MAX_UPLOAD_BYTES: maxUploadBytes, MAX_REJECTED_SHARE: '0.05' },
       secretEnv: pgSecret,
       bucketRoles: [{ bucket: buckets.data, role: 'roles/storage.objectViewer' }],
     });
