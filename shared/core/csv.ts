@@ -24,7 +24,15 @@
  */
 import { CsvError, type Parser, parse } from 'csv-parse';
 import { AppError } from '../errors.ts';
-import { type LabelledPassenger, type Passenger, type Pclass, RAW_COLUMNS, type RawColumn } from './schema.ts';
+import {
+  type LabelledPassenger,
+  type Passenger,
+  type Pclass,
+  type Port,
+  RAW_COLUMNS,
+  type RawColumn,
+  type Sex,
+} from './schema.ts';
 
 export type CsvRecord =
   | { kind: 'row'; line: number; passenger: Passenger | LabelledPassenger }
@@ -65,21 +73,28 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
   let line = 1; // the line the next record starts on
   let columns: ColumnIndex | null = null;
   let width = 0;
+  let freeText: number[] = [];
   let dataRows = 0;
-  const firstLineOfId = new Map<number, number>();
+  let headerLine = 1;
+  const firstLineOfId = new IdRegistry();
 
   /** Validates one parsed record; returns null for a blank line or the header. */
   const handle = (fields: string[]): CsvRecord | null => {
     const start = line;
-    line += 1 + countLineBreaks(fields);
-    if (fields.length === 1 && BLANK.test(fields[0] as string)) return null;
-    if (columns === null) {
+    if (columns === null || (fields.length === 1 && isBlank(fields[0] as string))) {
+      line += 1 + countLineBreaks(fields, null);
+      if (fields.length === 1 && isBlank(fields[0] as string)) return null;
       columns = readHeader(fields, start, opts);
+      headerLine = start;
       width = fields.length;
+      freeText = freeTextPositions(columns, width);
       return null;
     }
     dataRows++;
-    return validateRow(fields, start, columns, width, opts, firstLineOfId);
+    const record = validateRow(fields, start, columns, width, opts, firstLineOfId);
+    // A valid row can only hold a line break in a free-text field: the others matched exact patterns.
+    line += 1 + countLineBreaks(fields, record.kind === 'row' ? freeText : null);
+    return record;
   };
 
   const fail = (err: unknown): never => {
@@ -119,7 +134,9 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
 
   if (columns === null) throw new AppError('CSV_EMPTY', 'the file is empty: it has no header and no rows');
   if (dataRows === 0) {
-    throw new AppError('CSV_HEADER_ONLY', 'the file has a header (line 1) but no rows', { line: 1 });
+    throw new AppError('CSV_HEADER_ONLY', `the file has a header (line ${headerLine}) but no rows`, {
+      line: headerLine,
+    });
   }
 }
 
@@ -170,7 +187,7 @@ export function parsePassengerRecord(record: Record<string, unknown>, where: str
     }
   }
   if (found.length === 0) {
-    const passenger = checkFields(fields, CANONICAL_COLUMNS, found);
+    const passenger = checkFields(fields, CANONICAL_COLUMNS, -1, found);
     if (passenger !== null) return passenger;
   }
   throw new AppError('BAD_REQUEST', `${where}: ${found.join('; ')}`, { where, problems: found });
@@ -226,7 +243,7 @@ function validateRow(
   columns: ColumnIndex,
   width: number,
   opts: CsvOptions,
-  firstLineOfId: Map<number, number>,
+  firstLineOfId: IdRegistry,
 ): CsvRecord {
   if (fields.length !== width) {
     return {
@@ -237,26 +254,26 @@ function validateRow(
     };
   }
   problems.length = 0;
-  const passenger = checkFields(fields, columns, problems);
 
   // Survived: required and 0/1 for training data; optional (empty = unknown) otherwise.
   let survived = -1;
   if (columns.Survived !== -1) {
     const text = fields[columns.Survived] as string;
-    survived = text === '0' ? 0 : text === '1' ? 1 : INTEGER.test(text) ? Number(text) : -1;
+    survived = text === '0' ? 0 : text === '1' ? 1 : readCount(text);
     if (survived !== 0 && survived !== 1) {
       survived = -1;
-      if (opts.requireSurvived || !BLANK.test(text)) problems.push(`Survived ${quoted(text)} is not 0 or 1`);
+      if (opts.requireSurvived || !isBlank(text)) problems.push(`Survived ${quoted(text)} is not 0 or 1`);
     }
   }
+
+  const passenger = checkFields(fields, columns, survived, problems);
 
   // Every row with a readable id claims it, rejected or not: two rows with one id is one mistake in the file.
   const idText = fields[columns.PassengerId] as string;
   const id = passenger !== null ? passenger.passengerId : readPassengerId(idText);
-  if (id !== null) {
-    const first = firstLineOfId.get(id);
-    if (first === undefined) firstLineOfId.set(id, line);
-    else problems.push(`PassengerId ${quoted(idText)} duplicates line ${first}`);
+  if (id !== -1) {
+    const first = firstLineOfId.claim(id, line);
+    if (first !== 0) problems.push(`PassengerId ${quoted(idText)} duplicates line ${first}`);
   }
 
   if (passenger === null || problems.length > 0) {
@@ -265,103 +282,183 @@ function validateRow(
   if (passenger.name.includes('\uFFFD')) throw notUtf8(line, 'Name');
   if (passenger.ticket.includes('\uFFFD')) throw notUtf8(line, 'Ticket');
   if (passenger.cabin?.includes('\uFFFD')) throw notUtf8(line, 'Cabin');
-  if (survived === -1) return { kind: 'row', line, passenger };
-  const labelled: LabelledPassenger = {
-    passengerId: passenger.passengerId,
-    pclass: passenger.pclass,
-    name: passenger.name,
-    sex: passenger.sex,
-    age: passenger.age,
-    sibSp: passenger.sibSp,
-    parch: passenger.parch,
-    ticket: passenger.ticket,
-    fare: passenger.fare,
-    cabin: passenger.cabin,
-    embarked: passenger.embarked,
-    survived: survived as 0 | 1,
-  };
-  return { kind: 'row', line, passenger: labelled };
+  return { kind: 'row', line, passenger };
 }
 
 /**
  * The checks shared by CSV rows and JSON records (all columns but Survived). Pushes one problem per bad field
- * (`Pclass "4" is not 1, 2 or 3`) and returns null if there was any.
+ * (`Pclass "4" is not 1, 2 or 3`) and returns null if there was any; otherwise the passenger, labelled with
+ * `survived` unless it is -1.
  */
-function checkFields(fields: readonly string[], columns: ColumnIndex, problems: string[]): Passenger | null {
+function checkFields(
+  fields: readonly string[],
+  columns: ColumnIndex,
+  survived: number,
+  problems: string[],
+): Passenger | LabelledPassenger | null {
   const before = problems.length;
 
   const idText = fields[columns.PassengerId] as string;
   const passengerId = readPassengerId(idText);
-  if (passengerId === null) {
+  if (passengerId === -1) {
     problems.push(`PassengerId ${quoted(idText)} is not a whole number between 1 and ${MAX_INT}`);
   }
 
   const pclassText = fields[columns.Pclass] as string;
-  let pclass: number = pclassText === '1' ? 1 : pclassText === '2' ? 2 : pclassText === '3' ? 3 : 0;
-  if (pclass === 0 && INTEGER.test(pclassText)) pclass = Number(pclassText);
+  const pclass = pclassText === '1' ? 1 : pclassText === '2' ? 2 : pclassText === '3' ? 3 : readCount(pclassText);
   if (pclass !== 1 && pclass !== 2 && pclass !== 3) problems.push(`Pclass ${quoted(pclassText)} is not 1, 2 or 3`);
 
   const sexText = fields[columns.Sex] as string;
-  const sex = sexText === 'male' || sexText === 'female' ? sexText : normalise(sexText);
+  const sex = sexText === 'male' || sexText === 'female' ? sexText : normalise(sexText).toLowerCase();
   if (sex !== 'male' && sex !== 'female') problems.push(`Sex ${quoted(sexText)} is not male or female`);
 
-  const age = readOptionalAmount('Age', fields[columns.Age] as string, problems);
-  const sibSp = readCount('SibSp', fields[columns.SibSp] as string, problems);
-  const parch = readCount('Parch', fields[columns.Parch] as string, problems);
-  const fare = readOptionalAmount('Fare', fields[columns.Fare] as string, problems);
+  const age = readAmount('Age', fields[columns.Age] as string, problems);
+  const sibSp = readCountField('SibSp', fields[columns.SibSp] as string, problems);
+  const parch = readCountField('Parch', fields[columns.Parch] as string, problems);
+  const fare = readAmount('Fare', fields[columns.Fare] as string, problems);
 
   const embarkedText = fields[columns.Embarked] as string;
-  let embarked: string | null =
-    embarkedText === 'S' || embarkedText === 'C' || embarkedText === 'Q' ? embarkedText : null;
-  if (embarked === null && embarkedText !== '' && !BLANK.test(embarkedText)) {
-    embarked = embarkedText.replace(SPACES, '').toUpperCase();
-    if (embarked !== 'S' && embarked !== 'C' && embarked !== 'Q') {
-      problems.push(`Embarked ${quoted(embarkedText)} is not C, Q, S or empty`);
-    }
+  let embarked: Port | null = null;
+  if (embarkedText === 'S' || embarkedText === 'C' || embarkedText === 'Q') embarked = embarkedText;
+  else if (!isBlank(embarkedText)) {
+    const port = normalise(embarkedText).toUpperCase();
+    if (port === 'S' || port === 'C' || port === 'Q') embarked = port;
+    else problems.push(`Embarked ${quoted(embarkedText)} is not C, Q, S or empty`);
   }
 
   if (problems.length > before) return null;
-  const cabin = fields[columns.Cabin] as string;
+  const cabinText = fields[columns.Cabin] as string;
+  const cabin = isBlank(cabinText) ? null : cabinText;
+  const name = fields[columns.Name] as string;
+  const ticket = fields[columns.Ticket] as string;
+  // Two literals, not a spread: each keeps one hidden class, and this runs once per row.
+  if (survived === -1) {
+    return {
+      passengerId,
+      pclass: pclass as Pclass,
+      name,
+      sex: sex as Sex,
+      age,
+      sibSp,
+      parch,
+      ticket,
+      fare,
+      cabin,
+      embarked,
+    };
+  }
   return {
-    passengerId: passengerId as number,
+    passengerId,
     pclass: pclass as Pclass,
-    name: fields[columns.Name] as string,
-    sex: sex as 'male' | 'female',
+    name,
+    sex: sex as Sex,
     age,
     sibSp,
     parch,
-    ticket: fields[columns.Ticket] as string,
+    ticket,
     fare,
-    cabin: cabin === '' || BLANK.test(cabin) ? null : cabin,
-    embarked: embarked as Passenger['embarked'],
+    cabin,
+    embarked,
+    survived: survived as 0 | 1,
   };
 }
 
-function readPassengerId(text: string): number | null {
-  if (!INTEGER.test(text)) return null;
-  const id = Number(text);
-  return id >= 1 && id <= MAX_INT ? id : null;
+/**
+ * The line each PassengerId was first seen on. Ids are usually dense (1..n), so small ids live in a typed array
+ * that grows by doubling (4 bytes per id, at most 16 MiB); only ids above that go to a Map. A Map alone costs
+ * more than the whole CSV parse at a million rows.
+ */
+class IdRegistry {
+  static readonly DENSE_LIMIT = 1 << 22;
+  private dense = new Int32Array(1024);
+  private sparse = new Map<number, number>();
+
+  /** Records `id` on `line` if it is new and returns 0; otherwise returns the line it was first seen on. */
+  claim(id: number, line: number): number {
+    if (id < IdRegistry.DENSE_LIMIT) {
+      if (id >= this.dense.length) {
+        let size = this.dense.length * 2;
+        while (size <= id) size *= 2;
+        const grown = new Int32Array(Math.min(size, IdRegistry.DENSE_LIMIT));
+        grown.set(this.dense);
+        this.dense = grown;
+      }
+      const first = this.dense[id] as number;
+      if (first === 0) this.dense[id] = line;
+      return first;
+    }
+    const first = this.sparse.get(id);
+    if (first !== undefined) return first;
+    this.sparse.set(id, line);
+    return 0;
+  }
 }
 
-function readCount(column: 'SibSp' | 'Parch', text: string, problems: string[]): number {
-  if (text.length === 1 && text >= '0' && text <= '9') return text.charCodeAt(0) - 48;
-  const value = INTEGER.test(text) ? Number(text) : -1;
-  if (value >= 0 && value <= MAX_INT) return value;
-  problems.push(`${column} ${quoted(text)} is not a whole number of 0 or more`);
-  return 0;
+/** The id, or -1 unless it is a whole number in 1..MAX_INT. */
+function readPassengerId(text: string): number {
+  const id = readCount(text);
+  return id >= 1 ? id : -1;
 }
 
-/** Age and Fare: empty means unknown (null); otherwise a finite decimal number of 0 or more. */
-function readOptionalAmount(column: 'Age' | 'Fare', text: string, problems: string[]): number | null {
-  if (text === '' || BLANK.test(text)) return null;
-  const value = DECIMAL.test(text) ? Number(text) : Number.NaN;
+/**
+ * A whole number 0..MAX_INT, or -1. Plain digits are read with a char loop (the common case, several times a
+ * row); anything else ("+3", " 3 ", "3.0") goes through the INTEGER pattern.
+ */
+function readCount(text: string): number {
+  const n = text.length;
+  if (n > 0 && n <= 9) {
+    let value = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (i === n) return value;
+  }
+  if (!INTEGER.test(text)) return -1;
+  const value = Number(text);
+  return value <= MAX_INT ? value : -1;
+}
+
+function readCountField(column: 'SibSp' | 'Parch', text: string, problems: string[]): number {
+  const value = readCount(text);
+  if (value === -1) problems.push(`${column} ${quoted(text)} is not a whole number of 0 or more`);
+  return value;
+}
+
+/** Age and Fare: blank means unknown (null); otherwise a finite decimal number of 0 or more. */
+function readAmount(column: 'Age' | 'Fare', text: string, problems: string[]): number | null {
+  if (isBlank(text)) return null;
+  const value = isPlainDecimal(text) || DECIMAL.test(text) ? Number(text) : Number.NaN;
   if (!Number.isFinite(value)) problems.push(`${column} ${quoted(text)} is not a number`);
   else if (value < 0) problems.push(`${column} ${quoted(text)} is negative`);
   return value;
 }
 
+/** Digits with at most one dot and at least one digit ("22", "7.25", ".5"): Number() reads it exactly. */
+function isPlainDecimal(text: string): boolean {
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits++;
+    else if (c === 46) dots++;
+    else return false;
+  }
+  return digits > 0 && dots <= 1;
+}
+
+/** Empty or only spaces and tabs. */
+function isBlank(text: string): boolean {
+  if (text === '') return true;
+  const first = text.charCodeAt(0);
+  return (first === 32 || first === 9) && BLANK.test(text);
+}
+
+/** Trims spaces and tabs (not line breaks: a value with a line break in it is never a valid code). */
 function normalise(text: string): string {
-  return text.replace(SPACES, '').toLowerCase();
+  return text.replace(SPACES, '');
 }
 
 /** A value as it appears in a reason: JSON-quoted (control characters visible), long values cut. */
@@ -369,13 +466,23 @@ function quoted(value: string): string {
   return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
 }
 
-function countLineBreaks(fields: string[]): number {
+/** Line breaks inside the fields (of `positions` only, if given): quoted fields may span lines. */
+function countLineBreaks(fields: readonly string[], positions: readonly number[] | null): number {
   let breaks = 0;
-  for (let i = 0; i < fields.length; i++) {
-    const text = fields[i] as string;
+  const n = positions === null ? fields.length : positions.length;
+  for (let k = 0; k < n; k++) {
+    const text = fields[positions === null ? k : (positions[k] as number)] as string;
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) breaks++;
   }
   return breaks;
+}
+
+/** Positions of the fields a valid row may hold anything in: Name, Ticket, Cabin and the unknown columns. */
+function freeTextPositions(columns: ColumnIndex, width: number): number[] {
+  const known = new Set(Object.values(columns));
+  const positions = [columns.Name, columns.Ticket, columns.Cabin];
+  for (let i = 0; i < width; i++) if (!known.has(i)) positions.push(i);
+  return positions;
 }
 
 function toCsvLine(fields: string[]): string {
@@ -400,10 +507,15 @@ function toAppError(err: unknown, line: number): unknown {
         parserCode: err.code,
       });
     case 'INVALID_OPENING_QUOTE':
+      return new AppError(
+        'CSV_MALFORMED',
+        `line ${line}: a quote inside an unquoted field (quote the whole field and double the quote: "a ""b"" c")`,
+        { line, parserCode: err.code },
+      );
     case 'CSV_INVALID_CLOSING_QUOTE':
       return new AppError(
         'CSV_MALFORMED',
-        `line ${line}: a quote in the middle of a field (a field with a quote must be quoted whole, with the quote doubled)`,
+        `line ${line}: a quoted field is followed by text instead of a comma or the end of the line (an unbalanced quote?)`,
         { line, parserCode: err.code },
       );
     case 'CSV_MAX_RECORD_SIZE':
