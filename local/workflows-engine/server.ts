@@ -204,6 +204,8 @@ export async function startWorkflowsEngine(options: WorkflowsEngineOptions): Pro
       env: {
         ...options.env,
         GOOGLE_CLOUD_PROJECT_ID: project,
+        GOOGLE_CLOUD_PROJECT_NUMBER: '0',
+        GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME: `workflows@${project}.iam.gserviceaccount.com`,
         GOOGLE_CLOUD_LOCATION: location,
         GOOGLE_CLOUD_WORKFLOW_ID: workflow,
         GOOGLE_CLOUD_WORKFLOW_REVISION_ID: REVISION,

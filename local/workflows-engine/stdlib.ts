@@ -232,6 +232,7 @@ export const STDLIB: Record<string, Fn> = {
   'sys.get_env': (a, ctx) => {
     arity('sys.get_env', a, 1, 2);
     const name = str('sys.get_env', a[0]);
+    if (a[1] !== undefined) str('sys.get_env', a[1]);
     return Object.hasOwn(ctx.env, name) ? ctx.env[name]! : (a[1] ?? null);
   },
   'sys.now': (a, ctx) => {
