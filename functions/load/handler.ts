@@ -9,7 +9,7 @@ import { Transform } from 'node:stream';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db.ts';
-import { getObjectMetadata, readObjectStream } from '../../shared/adapters/storage.ts';
+import { getObjectMetadata, isTransientStorageError, readObjectStream } from '../../shared/adapters/storage.ts';
 import { validatePassengerCsv } from '../../shared/core/csv.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
@@ -57,13 +57,22 @@ function byteLimit(limit: number): Transform {
   });
 }
 
+/** Names the backend in a storage failure a retry can fix (Postgres and GCS fail with the same socket codes). */
+function storageFailure(err: unknown): unknown {
+  return isTransientStorageError(err)
+    ? new AppError('UNAVAILABLE', 'cloud storage is unavailable', undefined, { cause: err })
+    : err;
+}
+
 export async function loadObject(deps: LoadDeps, req: LoadRequest): Promise<LoadOutcome> {
   const source = { bucket: req.bucket, object: req.name, generation: req.generation };
   const existing = await findDatasetBySource(deps.pool, source);
   if (existing) {
     return { datasetId: existing.id, rows: existing.rowCount, rejected: existing.rejectedCount, alreadyLoaded: true };
   }
-  const meta = await getObjectMetadata(deps.storage, req.bucket, req.name, req.generation);
+  const meta = await getObjectMetadata(deps.storage, req.bucket, req.name, req.generation).catch((err) => {
+    throw storageFailure(err);
+  });
   if (!meta) {
     throw new AppError('NOT_FOUND', `gs://${req.bucket}/${req.name} has no generation ${req.generation}`, {
       bucket: req.bucket,
@@ -84,7 +93,7 @@ export async function loadObject(deps: LoadDeps, req: LoadRequest): Promise<Load
   const startedAt = (deps.now ?? (() => new Date()))();
   const download = readObjectStream(deps.storage, req.bucket, req.name, req.generation);
   const limited = byteLimit(deps.config.maxUploadBytes);
-  download.on('error', (err) => limited.destroy(err));
+  download.on('error', (err) => limited.destroy(storageFailure(err) as Error));
   download.pipe(limited);
   try {
     return await loadDataset(

@@ -91,18 +91,17 @@ describe('loadDataset', () => {
     expect(n[0].n).toBe(1);
   });
 
-  it('stores rejected rows with their reasons and rejects later duplicates of a PassengerId', async () => {
+  it('stores rejected rows with their line, reason and raw text', async () => {
     const list: CsvRecord[] = [
       ...rows(40),
       { kind: 'rejected', line: 42, reason: 'Pclass must be 1, 2 or 3', raw: '41,0,9,x' },
-      { kind: 'row', line: 43, passenger: passenger(3) },
+      { kind: 'rejected', line: 43, reason: 'Sex is empty', raw: '42,0,3,"A, Mr. B",,1' },
     ];
     const out = await loadDataset(db.pool, source('4'), records(list), options);
     expect(out).toMatchObject({ rows: 40, rejected: 2 });
-    const rejected = await readRejectedRows(db.pool, out.datasetId);
-    expect(rejected.map((r) => [r.line, r.reason])).toEqual([
-      [42, 'Pclass must be 1, 2 or 3'],
-      [43, 'duplicate PassengerId 3 (first on line 4)'],
+    expect(await readRejectedRows(db.pool, out.datasetId)).toEqual([
+      { line: 42, reason: 'Pclass must be 1, 2 or 3', raw: '41,0,9,x' },
+      { line: 43, reason: 'Sex is empty', raw: '42,0,3,"A, Mr. B",,1' },
     ]);
   });
 

@@ -194,7 +194,8 @@ const COPY_CHUNK_CHARS = 256 * 1024;
  * Loads one dataset: streams the validated records with COPY into session-local staging tables, then, under an
  * advisory lock on the source triple, records the dataset and moves rows and rejected rows into place, all in
  * one transaction. A failure anywhere (bad file, too many rejected rows, a cut connection) rolls everything back,
- * so no partial dataset is ever visible. A duplicate PassengerId is rejected (the first occurrence is kept).
+ * so no partial dataset is ever visible. The records come from `validatePassengerCsv`, which already rejects a
+ * repeated PassengerId; the primary key is the backstop.
  */
 export async function loadDataset(
   pool: pg.Pool,
@@ -215,16 +216,9 @@ export async function loadDataset(
     await client.query('BEGIN');
     await client.query(
       `CREATE TEMP TABLE staging_passengers (LIKE passengers INCLUDING DEFAULTS) ON COMMIT DROP;
-       ALTER TABLE staging_passengers DROP COLUMN dataset_id;
-       CREATE TEMP TABLE staging_rejected (line integer NOT NULL, reason text NOT NULL, raw text NOT NULL) ON COMMIT DROP;`,
+       ALTER TABLE staging_passengers DROP COLUMN dataset_id;`,
     );
-    const rejected = await copyRecords(client, records);
-    if (rejected.length > 0) {
-      await client.query(
-        `INSERT INTO staging_rejected (line, reason, raw) SELECT * FROM unnest($1::int[], $2::text[], $3::text[])`,
-        [rejected.map((r) => r.line), rejected.map((r) => r.reason), rejected.map((r) => r.raw)],
-      );
-    }
+    const { rows, rejected } = await copyRecords(client, records);
 
     // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
@@ -234,23 +228,7 @@ export async function loadDataset(
       return { datasetId: existing.id, rows: existing.rowCount, rejected: existing.rejectedCount, alreadyLoaded: true };
     }
 
-    // Later occurrences of a PassengerId are rejected rows, not a primary-key violation.
-    await client.query(
-      `WITH ranked AS (
-         SELECT line, passenger_id, row_number() OVER (PARTITION BY passenger_id ORDER BY line) AS n,
-                min(line) OVER (PARTITION BY passenger_id) AS first_line
-         FROM staging_passengers),
-       dups AS (DELETE FROM staging_passengers s USING ranked r WHERE s.line = r.line AND r.n > 1
-                RETURNING s.*, r.first_line)
-       INSERT INTO staging_rejected (line, reason, raw)
-       SELECT line, 'duplicate PassengerId ' || passenger_id || ' (first on line ' || first_line || ')',
-              concat_ws(',', passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked)
-       FROM dups`,
-    );
-    const counts = await client.query<{ rows: number; rejected: number }>(
-      `SELECT (SELECT count(*) FROM staging_passengers)::int AS rows, (SELECT count(*) FROM staging_rejected)::int AS rejected`,
-    );
-    const { rows, rejected: rejectedCount } = counts.rows[0]!;
+    const rejectedCount = rejected.length;
     const total = rows + rejectedCount;
     if (rows === 0 || rejectedCount / total > options.maxRejectedShare) {
       await client.query('ROLLBACK');
@@ -286,10 +264,13 @@ export async function loadDataset(
       `INSERT INTO passengers (dataset_id, ${PASSENGER_COLUMNS}) SELECT $1, ${PASSENGER_COLUMNS} FROM staging_passengers`,
       [datasetId],
     );
-    await client.query(
-      'INSERT INTO rejected_rows (dataset_id, line, reason, raw) SELECT $1, line, reason, raw FROM staging_rejected',
-      [datasetId],
-    );
+    if (rejected.length > 0) {
+      await client.query(
+        `INSERT INTO rejected_rows (dataset_id, line, reason, raw)
+         SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[])`,
+        [datasetId, rejected.map((r) => r.line), rejected.map((r) => r.reason), rejected.map((r) => r.raw)],
+      );
+    }
     await client.query('COMMIT');
     return { datasetId, rows, rejected: rejectedCount, alreadyLoaded: false };
   } catch (err) {
@@ -314,11 +295,12 @@ export async function loadDataset(
   }
 }
 
-/** Streams the valid rows into `staging_passengers` with COPY and returns the rejected ones. */
+/** Streams the valid rows into `staging_passengers` with COPY; returns their count and the rejected rows. */
 async function copyRecords(
   client: pg.PoolClient,
   records: AsyncIterable<CsvRecord>,
-): Promise<Array<{ line: number; reason: string; raw: string }>> {
+): Promise<{ rows: number; rejected: Array<{ line: number; reason: string; raw: string }> }> {
+  let rows = 0;
   const rejected: Array<{ line: number; reason: string; raw: string }> = [];
   const copy = client.query(copyStreams.from(`COPY staging_passengers (${PASSENGER_COLUMNS}) FROM STDIN`));
   const finished = new Promise<void>((resolve, reject) => {
@@ -339,6 +321,7 @@ async function copyRecords(
     for await (const record of records) {
       if (record.kind === 'row') {
         buffer += copyLine(record.line, record.passenger);
+        rows++;
         if (buffer.length >= COPY_CHUNK_CHARS) await flush();
       } else {
         rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
@@ -347,7 +330,7 @@ async function copyRecords(
     if (buffer.length > 0) await flush();
     copy.end();
     await finished;
-    return rejected;
+    return { rows, rejected };
   } catch (err) {
     // Abort the COPY (the server gets CopyFail) and surface the source's error, not the abort's.
     copy.destroy(err instanceof Error ? err : new Error(String(err)));
