@@ -583,6 +583,28 @@ custom_predicate:
     expect(sleeps).toEqual([1000, 1250, 1562.5, 1953.125, 2441.40625]);
   });
 
+  it('retries only 429 and 503 under ${http.default_retry_non_idempotent}', async () => {
+    const sleeps: number[] = [];
+    const source = (url: string): string => `
+- c:
+    try:
+      call: http.post
+      args:
+        url: ${url}
+      result: r
+    retry: \${http.default_retry_non_idempotent}
+- out:
+    return: \${r.body.attempt}
+`;
+    expect(await run(source(`${base}/flaky/1?id=e`), { sleep: async (ms) => void sleeps.push(ms) })).toBe(2);
+    expect(sleeps).toEqual([1000]);
+    sleeps.length = 0;
+    expect(await failure(source(`${base}/status/502`), { sleep: async (ms) => void sleeps.push(ms) })).toMatchObject({
+      code: 502,
+    });
+    expect(sleeps).toEqual([]);
+  });
+
   it('uses http.default_retry_predicate in a custom policy and does not retry a 4xx', async () => {
     const sleeps: number[] = [];
     const err = await failure(
