@@ -1,0 +1,123 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../errors.ts';
+import { buildArtifact, type ModelArtifact, parseArtifact } from './artifact.ts';
+import { compileForest } from './compiled-forest.ts';
+import { loadModel } from './model.ts';
+import { FEATURE_NAMES } from './schema.ts';
+import type { SearchSpace } from './search.ts';
+import { loadTitanic, type TitanicData } from './testdata/titanic.ts';
+import { trainModel } from './training.ts';
+
+const TINY: SearchSpace = {
+  nEstimators: [9],
+  maxFeatures: [5, 8],
+  maxDepth: [6],
+  minNumSamples: [3],
+  gainThreshold: [0.001],
+};
+
+let data: TitanicData;
+let artifact: ModelArtifact;
+let text: string;
+beforeAll(async () => {
+  data = await loadTitanic();
+  const training = await trainModel(data.input, { candidates: 2, folds: 3, seed: 1, workers: 0, space: TINY });
+  artifact = buildArtifact({
+    modelVersion: 'm-test',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    lineage: { datasetId: 'd1', featureSetVersion: 'd1-v1' },
+    recipe: data.recipe,
+    training,
+    trainX: data.input.train.X,
+  });
+  text = JSON.stringify(artifact);
+});
+
+function expectInvalid(input: unknown, message: RegExp): void {
+  let caught: unknown;
+  try {
+    parseArtifact(input);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(AppError);
+  expect((caught as AppError).code).toBe('ARTIFACT_INVALID');
+  expect((caught as AppError).message).toMatch(message);
+}
+
+describe('buildArtifact', () => {
+  it('holds the drift reference as the real training rows before SMOTE, one column per feature', () => {
+    const { columns, featureNames } = artifact.driftReference;
+    expect(featureNames).toEqual([...FEATURE_NAMES]);
+    expect(columns).toHaveLength(11);
+    for (const column of columns) expect(column).toHaveLength(data.input.train.X.length);
+    expect(columns.map((c) => c[5])).toEqual(data.input.train.X[5]);
+    expect(data.input.synthetic?.X.length).toBeGreaterThan(0);
+  });
+
+  it('carries the metrics, CV scores, chosen params and non-negative importances of the run', () => {
+    expect(artifact.metrics.n).toBe(data.input.test.X.length);
+    expect(artifact.search.candidates).toHaveLength(2);
+    expect(artifact.params).toEqual(artifact.search.best);
+    for (const v of Object.values(artifact.importances)) expect(v).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('parseArtifact', () => {
+  it('accepts its own output, from an object or from text', () => {
+    expect(parseArtifact(JSON.parse(text))).toEqual(artifact);
+    expect(parseArtifact(text).modelVersion).toBe('m-test');
+    expect(parseArtifact(Buffer.from(text)).modelVersion).toBe('m-test');
+  });
+
+  it('rejects a truncated file as not valid JSON', () => {
+    expectInvalid(text.slice(0, Math.floor(text.length / 2)), /not valid JSON/);
+  });
+
+  it('rejects a foreign JSON document as not a model artifact', () => {
+    expectInvalid({ name: 'survival-pipeline', version: '0.1.0' }, /not a model artifact/);
+    expectInvalid([1, 2, 3], /not a JSON object/);
+    expectInvalid(JSON.parse(text).forest, /not a model artifact/);
+  });
+
+  it('rejects a newer format version, naming both versions', () => {
+    expectInvalid({ ...JSON.parse(text), formatVersion: 2 }, /format version 2 is newer than this build reads \(1\)/);
+  });
+
+  it('rejects a document missing a part, or with a part of the wrong type, naming where', () => {
+    const { metrics: _metrics, ...noMetrics } = JSON.parse(text);
+    expectInvalid(noMetrics, /metrics/);
+    expectInvalid(
+      { ...JSON.parse(text), params: { ...artifact.params, nEstimators: 'many' } },
+      /\/params\/nEstimators/,
+    );
+  });
+
+  it('rejects a forest that does not compile and a drift reference of the wrong shape', () => {
+    const broken = JSON.parse(text);
+    broken.forest.baseModel.estimators[0].root = { splitColumn: 0 };
+    expectInvalid(broken, /malformed split node/);
+    const ragged = JSON.parse(text);
+    ragged.driftReference.columns[3].pop();
+    expectInvalid(ragged, /drift reference/);
+  });
+});
+
+describe('loadModel', () => {
+  it('predicts raw passengers with the recipe it carries: probability = share of tree votes', () => {
+    const model = loadModel(text);
+    expect(model.version).toBe('m-test');
+    const compiled = compileForest(artifact.forest);
+    const passengers = data.passengers.slice(0, 50);
+    const predictions = model.predict(passengers);
+    predictions.forEach((p, i) => {
+      expect(p.features).toEqual(data.X[i]);
+      expect(p.probability).toBe(compiled.votes(p.features) / compiled.nTrees);
+      expect(p.survived).toBe(p.probability > 0.5);
+    });
+  });
+
+  it('never returns a half-working model: a bad artifact throws ARTIFACT_INVALID', () => {
+    expect(() => loadModel('{"formatVersion": 1, "modelVer')).toThrow(AppError);
+  });
+});

@@ -1,0 +1,50 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { forestOptions, impurityImportances, trainForest } from './forest.ts';
+import { loadTitanic, type TitanicData } from './testdata/titanic.ts';
+
+let data: TitanicData;
+beforeAll(async () => {
+  data = await loadTitanic();
+});
+
+const params = { nEstimators: 15, maxFeatures: 5, maxDepth: 8, minNumSamples: 3, gainThreshold: 0.001, seed: 1 };
+
+describe('forestOptions', () => {
+  it('asks for distinct columns per tree and no out-of-bag pass', () => {
+    expect(forestOptions(params, 11)).toMatchObject({ maxFeatures: 5, replacement: false, noOOB: true });
+  });
+
+  it('refuses maxFeatures 1 (the library would read it as 100% of the columns) and counts above the width', () => {
+    expect(() => forestOptions({ ...params, maxFeatures: 1 }, 11)).toThrow(RangeError);
+    expect(() => forestOptions({ ...params, maxFeatures: 12 }, 11)).toThrow(RangeError);
+  });
+
+  it('gives every tree exactly maxFeatures distinct columns', () => {
+    const json = trainForest(data.fit.X, data.fit.y, params) as { baseModel: { indexes: number[][] } };
+    for (const columns of json.baseModel.indexes) {
+      expect(columns).toHaveLength(5);
+      expect(new Set(columns).size).toBe(5);
+    }
+  });
+});
+
+describe('impurityImportances', () => {
+  it('are finite, non-negative and sum to 1, with Sex and Title among the most important on Titanic', () => {
+    const json = trainForest(data.fit.X, data.fit.y, params);
+    const importances = impurityImportances(json, 11);
+    expect(importances).toHaveLength(11);
+    for (const v of importances) {
+      expect(Number.isFinite(v)).toBe(true);
+      expect(v).toBeGreaterThanOrEqual(0);
+    }
+    expect(importances.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    const ranked = importances.map((v, j) => [v, j] as const).sort((a, b) => b[0] - a[0]);
+    const top = ranked.slice(0, 4).map(([, j]) => data.recipe.featureNames[j]);
+    expect(top.some((name) => name === 'Sex' || name === 'Title')).toBe(true);
+  });
+
+  it('are the same after a JSON round trip (the library gives NaN after load)', () => {
+    const json = trainForest(data.fit.X, data.fit.y, params);
+    expect(impurityImportances(JSON.parse(JSON.stringify(json)), 11)).toEqual(impurityImportances(json, 11));
+  });
+});

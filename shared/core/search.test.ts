@@ -1,0 +1,93 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { planFolds, randomizedSearch, type SearchSpace, sampleCandidates } from './search.ts';
+import { loadTitanic, type TitanicData } from './testdata/titanic.ts';
+
+/** Small forests keep these tests to seconds. */
+const SMALL: SearchSpace = {
+  nEstimators: [5, 7],
+  maxFeatures: [4, 6, 11],
+  maxDepth: [4, 8],
+  minNumSamples: [3, 5],
+  gainThreshold: [0, 0.01],
+};
+
+let data: TitanicData;
+let X: number[][];
+let y: number[];
+beforeAll(async () => {
+  data = await loadTitanic();
+  // a stratified-enough slice of the training split
+  X = data.input.train.X.slice(0, 300);
+  y = data.input.train.y.slice(0, 300);
+});
+
+describe('planFolds', () => {
+  it('never puts a synthetic row in a scored fold: scored rows are real rows held out of that fold', () => {
+    const plans = planFolds(X, y, 5, 42);
+    const scoredTimes = new Array<number>(X.length).fill(0);
+    for (const plan of plans) {
+      const fit = new Set(plan.fitIndices);
+      for (const i of plan.scoredIndices) {
+        expect(fit.has(i)).toBe(false);
+        scoredTimes[i] = (scoredTimes[i] ?? 0) + 1;
+      }
+      expect(plan.testX).toEqual(plan.scoredIndices.map((i) => X[i]));
+      expect(plan.testY).toEqual(plan.scoredIndices.map((i) => y[i]));
+      // the fit rows are the real fold rows followed by SMOTE rows made from them only
+      expect(plan.syntheticCount).toBeGreaterThan(0);
+      expect(plan.X.length).toBe(plan.fitIndices.length + plan.syntheticCount);
+      expect(plan.X.slice(0, plan.fitIndices.length)).toEqual(plan.fitIndices.map((i) => X[i]));
+      // SMOTE balanced the fit rows
+      const ones = plan.y.filter((v) => v === 1).length;
+      expect(ones).toBe(plan.y.length - ones);
+    }
+    // every real row is scored exactly once over the folds
+    expect(scoredTimes.every((n) => n === 1)).toBe(true);
+  });
+});
+
+describe('sampleCandidates', () => {
+  it('draws distinct parameter sets from the grid, the same ones for the same seed', () => {
+    const a = sampleCandidates(SMALL, 10, 1, 11);
+    expect(a).toEqual(sampleCandidates(SMALL, 10, 1, 11));
+    expect(new Set(a.map((c) => JSON.stringify(c))).size).toBe(10);
+    expect(sampleCandidates(SMALL, 10, 2, 11)).not.toEqual(a);
+    expect(sampleCandidates(SMALL, 1000, 1, 11)).toHaveLength(2 * 3 * 2 * 2 * 2);
+  });
+});
+
+describe('randomizedSearch', () => {
+  it('is deterministic given a seed, on worker threads and inline alike', async () => {
+    const opts = { candidates: 3, folds: 3, seed: 5, space: SMALL };
+    const onThreads = await randomizedSearch(X, y, { ...opts, workers: 2 });
+    const again = await randomizedSearch(X, y, { ...opts, workers: 2 });
+    const inline = await randomizedSearch(X, y, { ...opts, workers: 0 });
+    expect(onThreads.workers).toBe(2);
+    expect(inline.workers).toBe(0);
+    const strip = (r: typeof inline) => ({ ...r, workers: 0 });
+    expect(strip(again)).toEqual(strip(onThreads));
+    expect(strip(inline)).toEqual(strip(onThreads));
+  });
+
+  it('scores every candidate on every fold, reports the best mean and its spread, and reports progress', async () => {
+    const progress: Array<[number, number]> = [];
+    const result = await randomizedSearch(X, y, {
+      candidates: 4,
+      folds: 3,
+      seed: 9,
+      space: SMALL,
+      workers: 0,
+      onProgress: (done, total) => progress.push([done, total]),
+    });
+    expect(result.candidates).toHaveLength(4);
+    for (const c of result.candidates) {
+      expect(c.scores).toHaveLength(3);
+      for (const s of c.scores) expect(s).toBeGreaterThan(0.5);
+    }
+    const best = Math.max(...result.candidates.map((c) => c.mean));
+    expect(result.cvMean).toBe(best);
+    expect(result.candidates[result.bestIndex]?.mean).toBe(best);
+    expect(result.cvSd).toBeGreaterThanOrEqual(0);
+    expect(progress.at(-1)).toEqual([12, 12]);
+  });
+});
