@@ -43,7 +43,8 @@ export interface CsvOptions {
   requireSurvived: boolean;
 }
 
-export type CsvSource = AsyncIterable<Buffer | string> | Iterable<Buffer | string> | string;
+/** A whole file (string or Buffer) or its chunks in order (a Node Readable, a GCS download stream...). */
+export type CsvSource = AsyncIterable<Buffer | string> | Iterable<Buffer | string> | string | Buffer;
 
 /** Rows longer than this are not passenger rows: the file is treated as malformed (binary, runaway quote). */
 export const MAX_ROW_BYTES = 1 << 20;
@@ -102,7 +103,7 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
   };
 
   try {
-    for await (const chunk of typeof source === 'string' ? [source] : source) {
+    for await (const chunk of typeof source === 'string' || Buffer.isBuffer(source) ? [source] : source) {
       for (const piece of pieces(chunk)) {
         const nul = piece.indexOf(0);
         parser.write(nul === -1 ? piece : piece.subarray(0, nul));
