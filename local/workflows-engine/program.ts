@@ -81,8 +81,10 @@ export class WorkflowSyntaxError extends Error {
   constructor(
     readonly reason: string,
     readonly loc: Loc,
+    /** The workflow id, when the engine loads several. */
+    readonly workflow?: string,
   ) {
-    super(`line ${loc.line}, column ${loc.column}: ${reason}`);
+    super(`${workflow ? `workflow "${workflow}", ` : ''}line ${loc.line}, column ${loc.column}: ${reason}`);
     this.name = 'WorkflowSyntaxError';
   }
 }

@@ -145,6 +145,6 @@ describe('Executions API', () => {
   it('refuses to start with a workflow it cannot run, naming the workflow and line', async () => {
     await expect(
       startWorkflowsEngine({ workflows: { broken: 'main:\n  steps:\n    - a:\n        call: experimental.x\n' } }),
-    ).rejects.toThrow(/line 4, column \d+: workflow "broken": unsupported call target "experimental.x"/);
+    ).rejects.toThrow(/workflow "broken", line 4, column \d+: unsupported call target "experimental.x"/);
   });
 });

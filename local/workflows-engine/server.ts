@@ -110,7 +110,7 @@ export async function startWorkflowsEngine(options: WorkflowsEngineOptions): Pro
     try {
       programs.set(id, loadWorkflow(source));
     } catch (err) {
-      if (err instanceof WorkflowSyntaxError) throw new WorkflowSyntaxError(`workflow "${id}": ${err.reason}`, err.loc);
+      if (err instanceof WorkflowSyntaxError) throw new WorkflowSyntaxError(err.reason, err.loc, id);
       throw err;
     }
   }
