@@ -88,7 +88,9 @@ export async function performHttp(
       if (err) reject(err);
       else resolve(value!);
     };
-    const request = client.request(url, { method: req.method, headers }, (res) => {
+    // A fresh connection per call: a pooled socket the server has since closed would turn a long step's
+    // successor into a spurious ConnectionError.
+    const request = client.request(url, { method: req.method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', () => finish(builtinError('ConnectionError', 'the connection broke while reading the response')));
