@@ -138,7 +138,12 @@ async function obtainArtifact(deps: TrainDeps, featureSetVersion: string, modelV
  * Points `models/latest.json` at the model unless it already names a newer one. Returns whether the pointer
  * names this model afterwards.
  */
-async function promote(deps: TrainDeps, artifact: ModelArtifact, uri: string, log: Logger): Promise<boolean> {
+export async function promoteModel(
+  deps: Pick<TrainDeps, 'storage' | 'config' | 'now'>,
+  artifact: ModelArtifact,
+  uri: string,
+  log: Logger,
+): Promise<boolean> {
   const { storage, config } = deps;
   for (let attempt = 1; attempt <= 10; attempt++) {
     const current = await readJson(storage, config.modelsBucket, MODEL_POINTER);
@@ -203,7 +208,7 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
   let promoted = record.promoted;
   if (!promoted && metrics.accuracy >= config.minAccuracy) {
     artifact ??= await obtainArtifact(deps, featureSetVersion, modelVersion, log);
-    promoted = await promote(deps, artifact, uri, log);
+    promoted = await promoteModel(deps, artifact, uri, log);
     if (promoted) await markModelPromoted(deps.pool, modelVersion);
   } else if (!promoted) {
     log.info('below the quality gate: not promoted', {
