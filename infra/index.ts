@@ -18,30 +18,16 @@ import { TrainingPipeline } from './components/trainingPipeline.ts';
 import { readSettings } from './settings.ts';
 
 const settings = readSettings();
-const { project, region, namePrefix: prefix } = settings;
+const { project, region, namePrefix: prefix, deletionProtection } = settings;
 const provider = new gcp.Provider('gcp', { project, region });
 const apis = new ProjectApis(prefix, { project }, { provider });
 const opts = { provider, dependsOn: [apis] };
 
 const network = new Network(`${prefix}-net`, { project, region }, opts);
-const database = new Database(
-  `${prefix}-db`,
-  { project, region, network, ...settings.db, deletionProtection: settings.deletionProtection },
-  opts,
-);
+const database = new Database(`${prefix}-db`, { project, region, network, ...settings.db, deletionProtection }, opts);
 const { tier, memorySizeGb, version: redisVersion } = settings.redis;
 const cache = new Cache(`${prefix}-cache`, { project, region, network, tier, memorySizeGb, redisVersion }, opts);
-const bucketName = (kind: string) => `${project}-${prefix}-${kind}`;
-const buckets = new Buckets(
-  `${prefix}-buckets`,
-  {
-    ...settings,
-    dataBucketName: bucketName('data'),
-    modelsBucketName: bucketName('models'),
-    sourcesBucketName: bucketName('sources'),
-  },
-  opts,
-);
+const buckets = new Buckets(`${prefix}-buckets`, settings, opts);
 const topics = new Topics(`${prefix}-topics`, { project }, opts);
 
 const pipeline = new TrainingPipeline(
@@ -66,24 +52,17 @@ const service = new ServingService(
     project,
     region,
     serviceName: prefix,
+    logLevel: settings.logLevel,
     network,
-    deletionProtection: settings.deletionProtection,
-    env: {
-      GOOGLE_CLOUD_PROJECT: project,
-      LOG_LEVEL: settings.logLevel,
-      MODELS_BUCKET: buckets.models.name,
-      MODEL_POLL_SECONDS: '30',
-      DRIFT_ALERTS_TOPIC: topics.driftAlerts.name,
-      REDIS_URL: cache.url,
-      FEATURE_STORE_PREFIX: 'fs',
-    },
-    secretEnv: { REDIS_PASSWORD: cache.authString, REDIS_TLS_CA: cache.caCert },
+    cache,
     modelsBucket: buckets.models,
     modelPublishedTopic: topics.modelPublished,
     driftAlertsTopic: topics.driftAlerts,
+    deletionProtection,
   },
   opts,
 );
+
 new Monitoring(
   `${prefix}-monitoring`,
   {

@@ -452,6 +452,14 @@ describe('wiring', () => {
     }
   });
 
+  it("creates every Google resource through the stack's provider, with the configured project and region", () => {
+    const [provider] = ofType(run, 'pulumi:providers:gcp');
+    expect(provider?.inputs).toMatchObject({ project: PROJECT, region: REGION });
+    const google = run.resources.filter((r) => r.type.startsWith('gcp:'));
+    expect(google.length).toBeGreaterThan(80);
+    for (const r of google) expect(r.provider, `${r.type} ${r.name}`).toMatch(/::pulumi:providers:gcp::gcp::/);
+  });
+
   it('exports the data bucket, models bucket, service URL and workflow name', () => {
     expect(run.outputs).toEqual({
       dataBucket: `${PROJECT}-survival-data`,

@@ -24,6 +24,8 @@ export interface MockResource {
   name: string;
   inputs: Json;
   state: Json;
+  /** URN of the provider the resource was registered with (undefined: the default provider). */
+  provider: string | undefined;
 }
 
 export interface ProgramRun {
@@ -104,7 +106,7 @@ export async function runProgram(
         const inputs = unwrapSecrets(args.inputs) as Json;
         const computed = computedState(args.type, args.name, inputs);
         const state = { project: PROJECT, ...inputs, name: inputs.name ?? args.name, ...computed };
-        resources.push({ type: args.type, name: args.name, inputs, state });
+        resources.push({ type: args.type, name: args.name, inputs, state, provider: args.provider || undefined });
         return { id: computed.id ?? state.name ?? `${args.name}-id`, state };
       },
       call(args) {

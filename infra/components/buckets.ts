@@ -4,9 +4,8 @@ import * as pulumi from '@pulumi/pulumi';
 export interface BucketsArgs {
   project: string;
   region: string;
-  dataBucketName: string;
-  modelsBucketName: string;
-  sourcesBucketName: string;
+  /** Buckets are named <project>-<namePrefix>-data, -models and -sources (bucket names are global). */
+  namePrefix: string;
   /** Uploads under this prefix of the data bucket are deleted after `uploadRetentionDays`. */
   uploadPrefix: string;
   uploadRetentionDays: number;
@@ -41,7 +40,8 @@ export class Buckets extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-    this.data = privateBucket('data', args.dataBucketName, {
+    const bucketName = (kind: string) => `${args.project}-${args.namePrefix}-${kind}`;
+    this.data = privateBucket('data', bucketName('data'), {
       lifecycleRules: [
         {
           action: { type: 'Delete' },
@@ -49,7 +49,7 @@ export class Buckets extends pulumi.ComponentResource {
         },
       ],
     });
-    this.models = privateBucket('models', args.modelsBucketName, {
+    this.models = privateBucket('models', bucketName('models'), {
       versioning: { enabled: true },
       lifecycleRules: [
         {
@@ -58,7 +58,7 @@ export class Buckets extends pulumi.ComponentResource {
         },
       ],
     });
-    this.sources = privateBucket('sources', args.sourcesBucketName, {});
+    this.sources = privateBucket('sources', bucketName('sources'), {});
     this.registerOutputs({ data: this.data.name, models: this.models.name, sources: this.sources.name });
   }
 }

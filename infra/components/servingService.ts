@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import type { Cache } from './cache.ts';
 import type { Network } from './network.ts';
 import { allowSecretAccess, type StoredSecret, storeSecret } from './secret.ts';
 
@@ -21,8 +22,9 @@ export interface ServingServiceArgs {
   concurrency: number;
   cpu: string;
   memory: string;
-  env: Record<string, pulumi.Input<string>>;
-  secretEnv?: Record<string, StoredSecret>;
+  logLevel: string;
+  /** The feature store, for `/v1/passengers`: REDIS_URL, and the AUTH string and CA from Secret Manager. */
+  cache: Cache;
   modelsBucket: gcp.storage.Bucket;
   modelPublishedTopic: gcp.pubsub.Topic;
   driftAlertsTopic: gcp.pubsub.Topic;
@@ -71,7 +73,19 @@ export class ServingService extends pulumi.ComponentResource {
       },
       this,
     );
-    const secretEnv = args.secretEnv ?? {};
+    const plainEnv: Record<string, pulumi.Input<string>> = {
+      GOOGLE_CLOUD_PROJECT: args.project,
+      LOG_LEVEL: args.logLevel,
+      MODELS_BUCKET: args.modelsBucket.name,
+      MODEL_POLL_SECONDS: '30',
+      DRIFT_ALERTS_TOPIC: args.driftAlertsTopic.name,
+      REDIS_URL: args.cache.url,
+      FEATURE_STORE_PREFIX: 'fs',
+    };
+    const secretEnv: Record<string, StoredSecret> = {
+      REDIS_PASSWORD: args.cache.authString,
+      REDIS_TLS_CA: args.cache.caCert,
+    };
     const grants: pulumi.Resource[] = [
       allowSecretAccess(`${name}-secret-scrape-config`, scrapeConfig, member, this),
       ...Object.entries(secretEnv).map(([key, stored]) =>
@@ -96,7 +110,7 @@ export class ServingService extends pulumi.ComponentResource {
     ];
 
     const env = [
-      ...Object.entries(args.env).map(([envName, value]) => ({ name: envName, value })),
+      ...Object.entries(plainEnv).map(([envName, value]) => ({ name: envName, value })),
       { name: 'PUSH_AUDIENCE', value: audience },
       { name: 'PUSH_SERVICE_ACCOUNT', value: this.pushServiceAccount.email },
       ...Object.entries(secretEnv).map(([envName, stored]) => ({
