@@ -120,7 +120,9 @@ describe('docker-compose.local.yml', () => {
 
 describe('prometheus.yml', () => {
   it('scrapes the service (job "service") and the local Workflows engine at their default local ports', () => {
-    const jobs = Object.fromEntries((prometheus.scrape_configs as Doc[]).map((j) => [j.job_name, j]));
+    const jobs: Record<string, Doc> = Object.fromEntries(
+      (prometheus.scrape_configs as Doc[]).map((j) => [j.job_name, j]),
+    );
     expect(jobs.service?.static_configs[0].targets).toEqual([`127.0.0.1:${DEFAULT_PORTS.service}`]);
     expect(jobs.workflows?.static_configs[0].targets).toEqual([`127.0.0.1:${DEFAULT_PORTS.workflows}`]);
     for (const job of Object.values(jobs)) expect(job.metrics_path).toBe('/metrics');
@@ -166,7 +168,7 @@ describe('the Grafana dashboard', () => {
   });
 
   it('uses only metric names the service and the Workflows engine export', () => {
-    const service = createMetrics({ defaultMetrics: false });
+    const service = createMetrics({ current: () => null, defaultMetrics: false });
     const exported = new Set<string>();
     for (const metric of service.registry.getMetricsAsArray()) {
       const name = (metric as unknown as { name: string }).name;
