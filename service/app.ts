@@ -49,14 +49,6 @@ export const DEFAULT_OPTIONS: AppOptions = {
 
 const HTML_ROUTES = new Set(['/', '/predict', '/model']);
 
-/** The pages' security headers: no script at all, styles and forms only from this origin. */
-const HTML_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
-
 /** Maps anything thrown in a handler to a catalogue error; `internal` marks the ones that are our fault. */
 export function toAppError(err: unknown, bodyLimit: number): { error: AppError; internal: boolean } {
   if (isAppError(err)) return { error: err, internal: false };
@@ -121,12 +113,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   };
 
   app.register(formbody, { bodyLimit });
-
-  app.addHook('onSend', async (_request, reply, payload) => {
-    const type = reply.getHeader('content-type');
-    if (typeof type === 'string' && type.startsWith('text/html')) reply.headers(HTML_HEADERS);
-    return payload;
-  });
 
   app.setErrorHandler((err, request, reply) => {
     const { error, internal } = toAppError(err, bodyLimit);

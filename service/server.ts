@@ -34,7 +34,8 @@ async function main(): Promise<void> {
 
   const storage = new Storage({
     ...(config.projectId ? { projectId: config.projectId } : {}),
-    ...(config.storageApiEndpoint ? { apiEndpoint: config.storageApiEndpoint } : {}),
+    // A custom endpoint is the local emulator, which takes no credentials.
+    ...(config.storageApiEndpoint ? { apiEndpoint: config.storageApiEndpoint, useAuthWithCustomEndpoint: false } : {}),
   });
   const pubsub = new PubSub(config.projectId ? { projectId: config.projectId } : {});
   const redis = config.redis
@@ -70,19 +71,6 @@ async function main(): Promise<void> {
     },
   });
 
-  const firstLoad = registry.refresh().catch((err: unknown) => {
-    logger.warn('could not load the model at start; polling continues', { err });
-  });
-  await Promise.race([firstLoad, new Promise((resolve) => setTimeout(resolve, FIRST_LOAD_TIMEOUT_MS).unref())]);
-  registry.startPolling(config.modelPollSeconds);
-
-  const address = await app.listen({ port: config.port, host: config.host });
-  logger.info('service listening', {
-    address,
-    modelVersion: registry.current()?.version ?? null,
-    localMode: config.localMode,
-  });
-
   let closing = false;
   const shutdown = (signal: string): void => {
     if (closing) return;
@@ -102,6 +90,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  const firstLoad = registry.refresh().catch((err: unknown) => {
+    logger.warn('could not load the model at start; polling continues', { err });
+  });
+  await Promise.race([firstLoad, new Promise((resolve) => setTimeout(resolve, FIRST_LOAD_TIMEOUT_MS).unref())]);
+  registry.startPolling(config.modelPollSeconds);
+  if (closing) return;
+
+  const address = await app.listen({ port: config.port, host: config.host });
+  logger.info('service listening', {
+    address,
+    modelVersion: registry.current()?.version ?? null,
+    localMode: config.localMode,
+  });
 }
 
 main().catch((err: unknown) => {

@@ -111,13 +111,13 @@ describe('the web page in headless Chromium', () => {
     expect(await age.getAttribute('aria-invalid')).toBe('true');
     expect(await age.inputValue()).toBe('forty');
     expect(await page.locator('#age-error').textContent()).toContain('Age');
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     await page.screenshot({ path: path.join(ARTIFACTS, 'browser-phone-error.png'), fullPage: true });
 
     await page.goto(`${base}/model`);
     expect(await page.locator('svg#importances-chart').isVisible()).toBe(true);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
     await page.screenshot({ path: path.join(ARTIFACTS, 'browser-phone-model.png'), fullPage: true });
     await page.close();
   }, 40_000);

@@ -1,0 +1,53 @@
+/**
+ * A server process for bench/serve.ts (the load generator runs in another process):
+ *   --mode=app  the real service (buildApp) with a model, drift detection and metrics on;
+ *   --mode=bare a bare node:http server that reads the body and answers a constant JSON.
+ * Prints `listening <port>` on stdout once ready.
+ */
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from '../service/app.ts';
+import { ModelRegistry } from '../service/model-registry.ts';
+import { MemoryModelSource } from '../service/testing.ts';
+import { createLogger } from '../shared/log.ts';
+
+const mode = process.argv.find((a) => a.startsWith('--mode='))?.slice(7);
+const artifactFile = process.argv.find((a) => a.startsWith('--artifact='))?.slice(11);
+
+async function main(): Promise<void> {
+  // A clean exit on a signal (so `node --cpu-prof` writes its profile when profiling this server).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
+  if (mode === 'bare') {
+    const answer = JSON.stringify({ predictions: [{ survived: true, probability: 0.9 }], modelVersion: 'bare' });
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+        res.end(answer);
+      });
+    });
+    server.listen(0, '127.0.0.1', () => console.log(`listening ${(server.address() as AddressInfo).port}`));
+    return;
+  }
+  if (mode !== 'app' || !artifactFile)
+    throw new Error('usage: serve-target.ts --mode=app --artifact=FILE | --mode=bare');
+  const logger = createLogger({ minSeverity: 'ERROR' });
+  const source = new MemoryModelSource();
+  source.promote(JSON.parse(readFileSync(artifactFile, 'utf8')));
+  const registry = new ModelRegistry({ source, logger });
+  await registry.refresh();
+  const app = buildApp({
+    models: registry,
+    verifyPush: async () => {},
+    publishAlert: async () => 'bench',
+    logger,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  console.log(`listening ${(app.server.address() as AddressInfo).port}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,171 @@
+/**
+ * `npm run bench:serve`: the service's serving speed against a bare node:http server measured in the same run.
+ *
+ *   1. throughput and latency: POST /v1/predict with one passenger (drift detection and metrics on), 16
+ *      connections for 10 s, against a bare node:http server answering a constant JSON to the same request;
+ *   2. a 1,000-passenger batch, sent one at a time (client-side round trip);
+ *   3. a 60 s soak at 16 connections, sampling the server's RSS every second.
+ *
+ * Each server runs in its own child process; autocannon runs here, so the load generator never shares an event
+ * loop with the server. The model is a real forest trained by the core with the largest tree count of the
+ * default search space (200 trees), cached between runs.
+ * Options: --duration=SECONDS (default 10), --soak=SECONDS (default 60).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { tinyArtifact, titanicInstances } from '../service/testing.ts';
+
+const arg = (name: string, fallback: number): number => {
+  const v = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return v ? Number(v.split('=')[1]) : fallback;
+};
+const DURATION = arg('duration', 10);
+const SOAK = arg('soak', 60);
+const CONNECTIONS = 16;
+const TARGETS = { ratio: 0.7, p99Ms: 10, batchMs: 20, rssDrift: 0.1 };
+
+interface Target {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function start(mode: 'app' | 'bare', artifactFile?: string): Promise<Target> {
+  const script = path.join(import.meta.dirname, 'serve-target.ts');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : [])],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (!m) return;
+      child.removeAllListeners('exit');
+      resolve({
+        url: `http://127.0.0.1:${m[1]}`,
+        pid: child.pid!,
+        stop: () =>
+          new Promise<void>((done) => {
+            child.once('exit', () => done());
+            child.kill('SIGTERM');
+          }),
+      });
+    });
+  });
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
+  return kb * 1024;
+}
+
+async function load(url: string, body: string, seconds: number) {
+  return autocannon({
+    url: `${url}/v1/predict`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: CONNECTIONS,
+    duration: seconds,
+  });
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+
+async function main(): Promise<void> {
+  const artifact = await tinyArtifact({ nEstimators: 200, modelVersion: 'bench-200' });
+  const artifactFile = path.join(tmpdir(), 'survival-bench-model.json');
+  writeFileSync(artifactFile, JSON.stringify(artifact));
+  const passengers = await titanicInstances(891);
+  const one = JSON.stringify({ instances: [passengers[1]] });
+  const batch = JSON.stringify({
+    instances: Array.from({ length: 1000 }, (_, i) => ({ ...passengers[i % passengers.length], PassengerId: i + 1 })),
+  });
+  console.log(`model: ${artifact.params.nEstimators} trees; ${CONNECTIONS} connections, ${DURATION} s per run`);
+
+  // 1. bare node:http baseline, then the service, same request, same load generator.
+  const bare = await start('bare');
+  await load(bare.url, one, 2); // warm-up
+  const baseline = await load(bare.url, one, DURATION);
+  await bare.stop();
+
+  const app = await start('app', artifactFile);
+  await load(app.url, one, 2); // warm-up: JIT, first window evaluations
+  const served = await load(app.url, one, DURATION);
+  const failures = served.errors + served.non2xx + served.timeouts;
+
+  // 2. 1,000-passenger batches, one at a time.
+  const times: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const t0 = performance.now();
+    const res = await fetch(`${app.url}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: batch,
+    });
+    const json = (await res.json()) as { predictions?: unknown[] };
+    const ms = performance.now() - t0;
+    if (res.status !== 200 || json.predictions?.length !== 1000) throw new Error(`batch failed: ${res.status}`);
+    if (i >= 10) times.push(ms); // the first ten warm up
+  }
+  times.sort((a, b) => a - b);
+
+  // 3. soak: RSS every second under load.
+  const samples: number[] = [];
+  const sampler = setInterval(() => samples.push(rssBytes(app.pid)), 1000);
+  const soak = await load(app.url, one, SOAK);
+  clearInterval(sampler);
+  await app.stop();
+
+  const window = Math.max(1, Math.min(10, Math.floor(samples.length / 3)));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const early = mean(samples.slice(0, window));
+  const late = mean(samples.slice(-window));
+  const rssChange = (late - early) / early;
+
+  const ratio = served.requests.average / baseline.requests.average;
+  const batchP50 = percentile(times, 0.5);
+  const rows: Array<[string, string, string]> = [
+    ['bare node:http req/s', baseline.requests.average.toFixed(0), ''],
+    ['service req/s', served.requests.average.toFixed(0), ''],
+    ['throughput ratio', ratio.toFixed(2), `${verdict(ratio >= TARGETS.ratio)} (>= ${TARGETS.ratio})`],
+    [
+      'service latency p50 / p99',
+      `${served.latency.p50} / ${served.latency.p99} ms`,
+      `${verdict(served.latency.p99 <= TARGETS.p99Ms)} (p99 <= ${TARGETS.p99Ms} ms)`,
+    ],
+    ['bare latency p50 / p99', `${baseline.latency.p50} / ${baseline.latency.p99} ms`, ''],
+    ['errors, non-2xx, timeouts', String(failures), verdict(failures === 0)],
+    [
+      '1,000-passenger batch p50 / p95 / max',
+      `${batchP50.toFixed(1)} / ${percentile(times, 0.95).toFixed(1)} / ${times.at(-1)!.toFixed(1)} ms`,
+      `${verdict(batchP50 <= TARGETS.batchMs)} (p50 <= ${TARGETS.batchMs} ms)`,
+    ],
+    [`soak ${SOAK} s req/s`, soak.requests.average.toFixed(0), ''],
+    [
+      'soak RSS first / last 10 s',
+      `${mb(early)} / ${mb(late)} (min ${mb(Math.min(...samples))}, max ${mb(Math.max(...samples))})`,
+      `${verdict(Math.abs(rssChange) <= TARGETS.rssDrift)} (${(rssChange * 100).toFixed(1)}%, within ±${TARGETS.rssDrift * 100}%)`,
+    ],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  for (const [name, value, target] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(44)} ${target}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
