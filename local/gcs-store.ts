@@ -15,7 +15,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { CRC32C } from '@google-cloud/storage';
+import { Crc32c } from './crc32c.ts';
 
 /** Object metadata as the JSON API returns it (links are added by the server, which knows its own URL). */
 export interface ObjectResource {
@@ -447,7 +447,7 @@ export class GcsStore {
   async stage(): Promise<Staging> {
     const sink = await this.blobs.stage();
     const md5 = createHash('md5');
-    const crc = new CRC32C();
+    const crc = new Crc32c();
     let size = 0;
     let digests: { md5Hash: string; crc32c: string } | undefined;
     const staging: Staging & { commit(): Promise<string> } = {
