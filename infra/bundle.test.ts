@@ -9,9 +9,9 @@ import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../test/support/pg.ts';
-import { bundleFunctions, FUNCTION_NAMES, REPO_ROOT } from './bundle.ts';
+import { bundleFunctions, FUNCTION_NAMES, type FunctionBundle, REPO_ROOT } from './bundle.ts';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'infra-bundles-'));
 // A started bundle resolves its external packages as after Cloud Build's `npm install`: from node_modules above it.
@@ -19,10 +19,16 @@ symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(scratch, 'node_modul
 const ffMain = path.join(REPO_ROOT, 'node_modules', '@google-cloud', 'functions-framework', 'build', 'src', 'main.js');
 const rootPackage = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
 
+/** The bundles of the code as it is, built once; the tests below start and compare them. */
+let built: Record<string, FunctionBundle>;
+beforeAll(async () => {
+  built = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'built') });
+}, 120_000);
+
 describe('function bundles', () => {
   it('are deterministic: the same code gives the same object names and the same zip bytes', async () => {
-    const a = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'a') });
-    const b = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'b') });
+    const a = built;
+    const b = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'again') });
     for (const name of FUNCTION_NAMES) {
       expect(b[name]?.objectName, name).toBe(a[name]?.objectName);
       expect(readFileSync(b[name]!.zipPath).equals(readFileSync(a[name]!.zipPath)), name).toBe(true);
@@ -31,7 +37,7 @@ describe('function bundles', () => {
   });
 
   it('change only the changed function’s source object name when one function’s code changes', async () => {
-    const before = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'before') });
+    const before = built;
     // The load function with one more statement: the same entry imported, plus a side effect.
     const original = path.join(REPO_ROOT, 'functions', 'load', 'index.ts');
     const changed = path.join(scratch, 'load-changed.ts');
@@ -49,7 +55,7 @@ describe('function bundles', () => {
   });
 
   it('carry a package.json naming index.mjs and only the external packages the code imports, at the pinned versions', async () => {
-    const bundles = await bundleFunctions(FUNCTION_NAMES, { outDir: path.join(scratch, 'pkg') });
+    const bundles = built;
     for (const name of FUNCTION_NAMES) {
       const manifest = JSON.parse(readFileSync(path.join(bundles[name]!.dir, 'package.json'), 'utf8'));
       expect(manifest.main).toBe('index.mjs');
@@ -66,7 +72,7 @@ describe('function bundles', () => {
     }
   });
   it('ship the training search’s worker thread beside the train bundle, and it runs there', async () => {
-    const bundles = await bundleFunctions(['train'], { outDir: path.join(scratch, 'worker') });
+    const bundles = built;
     const worker = path.join(bundles.train!.dir, 'search-worker.mjs');
     const X = Array.from({ length: 40 }, (_, i) => [i % 2, (i + 1) % 2, i]);
     const y = X.map((_, i) => i % 2);
@@ -97,8 +103,7 @@ describe('function bundles', () => {
       await thread.terminate();
     }
     for (const name of ['trigger', 'load', 'process']) {
-      const other = await bundleFunctions([name], { outDir: path.join(scratch, 'worker') });
-      expect(existsSync(path.join(other[name]!.dir, 'search-worker.mjs')), name).toBe(false);
+      expect(existsSync(path.join(built[name]!.dir, 'search-worker.mjs')), name).toBe(false);
     }
   });
 });
@@ -171,7 +176,7 @@ async function startBundle(
 
 describe('a built bundle started by the functions framework', () => {
   it('trigger: handles a finalize CloudEvent outside the upload prefix with a 2xx and one log line', async () => {
-    const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start') });
+    const bundles = built;
     const fn = await startBundle(bundles.trigger!.dir, 'trigger', {
       DATA_BUCKET: 'data-bucket',
       WORKFLOW_NAME: 'projects/p/locations/europe-west1/workflows/training',
@@ -199,7 +204,7 @@ describe('a built bundle started by the functions framework', () => {
   });
 
   it('trigger: refuses to start without its configuration, naming the missing variables', async () => {
-    const bundles = await bundleFunctions(['trigger'], { outDir: path.join(scratch, 'start-bad') });
+    const bundles = built;
     const fn = await startBundle(bundles.trigger!.dir, 'trigger', {}, { expectServing: false });
     const code = await Promise.race([fn.exited, new Promise((r) => setTimeout(() => r('running'), 10_000))]);
     expect(code).not.toBe('running');
@@ -211,7 +216,7 @@ describe('a built bundle started by the functions framework', () => {
   for (const name of ['load', 'process', 'train'] as const) {
     it(`${name}: answers an empty POST with a JSON error, not a crash`, async () => {
       database ??= await createTestDatabase();
-      const bundles = await bundleFunctions([name], { outDir: path.join(scratch, `start-${name}`) });
+      const bundles = built;
       const fn = await startBundle(bundles[name]!.dir, name, {
         PGHOST: '127.0.0.1',
         PGPORT: '5432',
