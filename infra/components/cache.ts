@@ -51,7 +51,7 @@ export class Cache extends pulumi.ComponentResource {
       {
         project: args.project,
         secretId: `${name}-redis-ca`,
-        value: this.instance.serverCaCerts.apply((certs) => certs.map((c) => c.cert).join('\n')),
+        value: this.instance.serverCaCerts.apply((certs) => (certs ?? []).map((c) => c.cert).join('\n')),
       },
       this,
     );
