@@ -20,7 +20,7 @@
  *
  * Not implemented: object versioning (only the live generation is kept; `generation=` selects it or 404s),
  * copy/rewrite/compose, ACLs and IAM, signed URLs, XML API, HEAD, batch requests, notifications, matchGlob,
- * `fields=` projections. Names are ordered by UTF-16 code units (GCS uses UTF-8 bytes; they differ only for
+ * includeTrailingDelimiter, `versions=`, `fields=` projections, bucket PATCH, server-side gzip transcoding. Names are ordered by UTF-16 code units (GCS uses UTF-8 bytes; they differ only for
  * characters outside the BMP). Resumable sessions live in memory: a restart forgets unfinished uploads.
  */
 import { randomUUID } from 'node:crypto';
@@ -87,8 +87,9 @@ const DEFAULT_SINK_RETRY: RetryPolicy = {
  * A `Storage` client for the emulator, with no credentials. `apiEndpoint` alone already makes the client skip
  * authentication (`useAuthWithCustomEndpoint` defaults to false: the JSON calls are sent unauthorized, and the
  * resumable uploader swaps its auth client for plain gaxios for any host outside googleapis.com); it is spelled
- * out so nobody "fixes" it to true. `projectId` must be given, or the client asks the credentials for one and
- * fails (bucket creation and listing send it as `?project=`).
+ * out so nobody "fixes" it to true. `projectId` is only needed for bucket creation and listing (sent as
+ * `?project=`; without it the client asks the absent credentials and fails); object calls work without it, so
+ * `new Storage({ apiEndpoint })` in a function is enough. Nothing reads STORAGE_EMULATOR_HOST here.
  */
 export function localStorageClient(endpoint: string, projectId = 'local'): Storage {
   return new Storage({ apiEndpoint: endpoint, projectId, useAuthWithCustomEndpoint: false });
