@@ -50,7 +50,7 @@ export function smote(
     if (needed === 0) continue;
     const points = members.map((i) => X[i] as number[]);
     const kUsed = Math.min(k, points.length - 1);
-    const neighbours = kUsed > 0 ? nearestNeighbours(points, kUsed) : null;
+    const neighbours = kUsed > 0 ? new LazyNeighbours(points, kUsed) : null;
     for (let s = 0; s < needed; s++) {
       let base: number[];
       let neighbour: number[];
@@ -62,7 +62,7 @@ export function smote(
         const pick = rng.int(points.length * kUsed);
         const row = Math.floor(pick / kUsed);
         base = points[row] as number[];
-        neighbour = points[neighbours[row * kUsed + (pick % kUsed)] as number] as number[];
+        neighbour = points[neighbours.of(row)[pick % kUsed] as number] as number[];
       }
       const u = rng.next();
       const synthetic = new Array<number>(width);
@@ -78,20 +78,36 @@ export function smote(
 }
 
 /**
- * For each point, the positions (in `points`) of its k nearest other points, nearest first, as a flat
- * n*k array. Brute force: O(n^2 * d), fine for the class sizes this product trains on (thousands of rows).
+ * The k nearest other points of each point (positions in `points`, nearest first, ties to the earlier
+ * position), computed the first time a point is drawn as a base: when few synthetic rows are needed, most
+ * points never are. Brute force, O(n * d) per point: fine for the class sizes this product trains on
+ * (thousands of rows), quadratic in the class size at worst.
  */
-export function nearestNeighbours(points: readonly (readonly number[])[], k: number): Int32Array {
-  const n = points.length;
-  const width = points[0]?.length ?? 0;
-  const flat = new Float64Array(n * width);
-  points.forEach((point, i) => {
-    flat.set(point, i * width);
-  });
-  const result = new Int32Array(n * k);
-  const bestDist = new Float64Array(k);
-  const bestIndex = new Int32Array(k);
-  for (let i = 0; i < n; i++) {
+export class LazyNeighbours {
+  private readonly flat: Float64Array;
+  private readonly width: number;
+  private readonly cache: Array<Int32Array | undefined>;
+  private readonly bestDist: Float64Array;
+
+  constructor(
+    points: readonly (readonly number[])[],
+    private readonly k: number,
+  ) {
+    this.width = points[0]?.length ?? 0;
+    this.flat = new Float64Array(points.length * this.width);
+    points.forEach((point, i) => {
+      this.flat.set(point, i * this.width);
+    });
+    this.cache = new Array(points.length);
+    this.bestDist = new Float64Array(k);
+  }
+
+  of(i: number): Int32Array {
+    const cached = this.cache[i];
+    if (cached !== undefined) return cached;
+    const { flat, width, k, bestDist } = this;
+    const n = flat.length / (width || 1);
+    const best = new Int32Array(k);
     let found = 0;
     for (let j = 0; j < n; j++) {
       if (j === i) continue;
@@ -100,19 +116,19 @@ export function nearestNeighbours(points: readonly (readonly number[])[], k: num
         const diff = (flat[i * width + d] as number) - (flat[j * width + d] as number);
         dist += diff * diff;
       }
-      // Insertion into the sorted top-k; strict `<` keeps the earlier row on ties.
+      // Insertion into the sorted top-k; strict `<` keeps the earlier position on ties.
       if (found < k || dist < (bestDist[k - 1] as number)) {
         let pos = found < k ? found++ : k - 1;
         while (pos > 0 && dist < (bestDist[pos - 1] as number)) {
           bestDist[pos] = bestDist[pos - 1] as number;
-          bestIndex[pos] = bestIndex[pos - 1] as number;
+          best[pos] = best[pos - 1] as number;
           pos--;
         }
         bestDist[pos] = dist;
-        bestIndex[pos] = j;
+        best[pos] = j;
       }
     }
-    result.set(bestIndex.subarray(0, k), i * k);
+    this.cache[i] = best;
+    return best;
   }
-  return result;
 }
