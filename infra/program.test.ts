@@ -324,12 +324,15 @@ describe('wiring', () => {
     expect(app.ports.containerPort).toBe(8080);
   });
 
-  it('sizes the service from config: instances, concurrency, CPU and memory', () => {
+  it('sizes the service from config (instances, concurrency, CPU, memory) and gives it Direct VPC egress', () => {
     const service = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs;
     expect(service.template.scaling).toEqual({ minInstanceCount: 0, maxInstanceCount: 3 });
     expect(service.template.maxInstanceRequestConcurrency).toBe(80);
     expect(service.template.containers[0].resources.limits).toEqual({ cpu: '1', memory: '1Gi' });
     expect(service.template.containers[0].image).toBe(run.config['survival:serviceImage']);
+    // Direct VPC egress to reach Memorystore's private address; Google APIs still go out directly.
+    expect(service.template.vpcAccess.egress).toBe('PRIVATE_RANGES_ONLY');
+    expect(service.template.vpcAccess.networkInterfaces).toHaveLength(1);
   });
 
   it('builds each function on nodejs22 from its own hashed zip, with Direct VPC egress where it needs private IPs', () => {
