@@ -1,0 +1,124 @@
+/**
+ * The offline CLIs end to end, as a user runs them (tsx, real files): train on data/titanic.csv with a small
+ * search, then predict with the model it wrote.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TITANIC = join(ROOT, 'data/titanic.csv');
+
+function run(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'shared/cli', script), ...args],
+      { cwd: ROOT, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+let dir: string;
+let modelPath: string;
+let trained: { code: number; stdout: string; stderr: string };
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cli-test-'));
+  modelPath = join(dir, 'model.json');
+  trained = await run('train.ts', [
+    TITANIC,
+    '--out',
+    modelPath,
+    '--candidates',
+    '2',
+    '--folds',
+    '3',
+    '--trees',
+    '7',
+    '--seed',
+    '3',
+  ]);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('npm run train', () => {
+  it('writes a model and ends stdout with a JSON summary of metrics, CV, params, time and size', () => {
+    expect(trained.stderr).toBe('');
+    expect(trained.code).toBe(0);
+    const summary = JSON.parse(trained.stdout.trim().split('\n').at(-1) as string);
+    expect(summary.rows).toBe(891);
+    expect(summary.trainRows).toBe(712);
+    expect(summary.testRows).toBe(179);
+    expect(summary.metrics.accuracy).toBeGreaterThan(0.7);
+    expect(summary.metrics.confusionMatrix).toEqual(expect.objectContaining({ tp: expect.any(Number) }));
+    expect(summary.cv.folds).toBe(3);
+    expect(summary.cv.mean).toBeGreaterThan(0.7);
+    expect(summary.cv.sd).toBeGreaterThanOrEqual(0);
+    expect(summary.params.nEstimators).toBe(7);
+    expect(summary.seconds).toBeGreaterThan(0);
+    expect(summary.modelBytes).toBe(readFileSync(modelPath).length);
+  });
+
+  it('rejects a bad option value with a usage message and exit code 2', async () => {
+    const result = await run('train.ts', [TITANIC, '--candidates', 'many']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--candidates must be an integer/);
+  });
+});
+
+describe('npm run predict', () => {
+  it('writes PassengerId,Survived,Probability for every passenger', async () => {
+    const result = await run('predict.ts', ['--model', modelPath, TITANIC]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toBe('PassengerId,Survived,Probability');
+    expect(lines).toHaveLength(892);
+    const [id, survived, probability] = (lines[1] as string).split(',');
+    expect(id).toBe('1');
+    expect(['0', '1']).toContain(survived);
+    // seven trees: the probability is a share of seven votes
+    expect(Number(probability) * 7).toBeCloseTo(Math.round(Number(probability) * 7), 9);
+  });
+
+  it('reports invalid rows with their line numbers and fails, unless --skip-invalid', async () => {
+    const csv = join(dir, 'kaggle-test.csv');
+    writeFileSync(
+      csv,
+      [
+        'PassengerId,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked',
+        '892,3,"Kelly, Mr. James",male,34.5,0,0,330911,7.8292,,Q',
+        '893,3,"Wilkes, Mrs. James (Ellen Needs)",unknown,47,1,0,363272,7,,S',
+        '894,2,"Myles, Mr. Thomas Francis",male,62,0,0,240276,9.6875,,Q',
+      ].join('\n'),
+    );
+    const strict = await run('predict.ts', ['--model', modelPath, csv]);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toBe('');
+    expect(strict.stderr).toMatch(/kaggle-test\.csv:3: invalid row/);
+    const lenient = await run('predict.ts', ['--model', modelPath, csv, '--skip-invalid']);
+    expect(lenient.code).toBe(0);
+    expect(lenient.stderr).toMatch(/:3: invalid row/);
+    expect(
+      lenient.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(',')[0]),
+    ).toEqual(['PassengerId', '892', '894']);
+  });
+
+  it('refuses a model file that is not a valid artifact with ARTIFACT_INVALID', async () => {
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, readFileSync(modelPath, 'utf8').slice(0, 1000));
+    const result = await run('predict.ts', ['--model', broken, TITANIC]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/ARTIFACT_INVALID/);
+    expect(result.stdout).toBe('');
+  });
+});
