@@ -6,17 +6,21 @@
  *   2. a 1,000-passenger batch, sent one at a time (client-side round trip);
  *   3. a 60 s soak at 16 connections, sampling the server's RSS every second.
  *
- * Each server runs in its own child process; autocannon runs here, so the load generator never shares an event
- * loop with the server. The model is a real forest trained by the core with the largest tree count of the
+ * Each server runs in its own child process, bundled by esbuild as the container image runs it (not through a
+ * TypeScript loader); autocannon runs here, so the load generator never shares an event loop with the server. The model is a real forest trained by the core with the largest tree count of the
  * default search space (200 trees), cached between runs.
  * Options: --duration=SECONDS (default 10), --soak=SECONDS (default 60).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { build } from 'esbuild';
+import { readInstances } from '../service/instances.ts';
 import { tinyArtifact, titanicInstances } from '../service/testing.ts';
+import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
+import { loadModel } from '../shared/core/model.ts';
 
 const arg = (name: string, fallback: number): number => {
   const v = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -33,11 +37,31 @@ interface Target {
   stop(): Promise<void>;
 }
 
-function start(mode: 'app' | 'bare', artifactFile?: string): Promise<Target> {
-  const script = path.join(import.meta.dirname, 'serve-target.ts');
+/** Bundles serve-target.ts (and with it the service) the way service/build.ts bundles server.ts. */
+async function bundleTarget(): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'survival-bench-'));
+  const outfile = path.join(dir, 'serve-target.mjs');
+  await build({
+    entryPoints: [path.join(import.meta.dirname, 'serve-target.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['@google-cloud/*', 'google-gax', '@grpc/*', 'pg-native'],
+    banner: {
+      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  copyFileSync(path.join(import.meta.dirname, '..', 'service', 'ui', 'style.css'), path.join(dir, 'style.css'));
+  return outfile;
+}
+
+function start(script: string, mode: 'app' | 'bare', artifactFile?: string): Promise<Target> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : [])],
+    [script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : [])],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {
@@ -78,6 +102,34 @@ async function load(url: string, body: string, seconds: number) {
   });
 }
 
+/** Microseconds per call of `f`, after a warm-up. */
+function micros(f: () => unknown, n: number): number {
+  for (let i = 0; i < Math.min(n, 100); i++) f();
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) f();
+  return ((performance.now() - t0) / n) * 1000;
+}
+
+/** Where one request's CPU goes, measured in this process on the same model: the parts the service composes. */
+function breakdown(artifact: unknown, instances: Array<Record<string, unknown>>): Array<[string, number]> {
+  const model = loadModel(artifact);
+  const one = { instances: [instances[1]] };
+  const passengers = readInstances({ instances }, instances.length);
+  const rows = model.predict(passengers).map((p) => p.features);
+  const ks = new KSDrift(model.artifact.driftReference);
+  const window = new WindowDrift(model.artifact.driftReference);
+  let i = 0;
+  return [
+    ['validate one passenger (core parsePassengerRecord)', micros(() => readInstances(one, 1), 5000)],
+    ['features + 200-tree forest, one passenger', micros(() => model.predict([passengers[1]!]), 5000)],
+    ['per-request KS drift, one row', micros(() => ks.predict([rows[1]!]), 5000)],
+    [
+      'window drift, one row (evaluation every 50, amortized)',
+      micros(() => window.add([rows[i++ % rows.length]!]), 5000),
+    ],
+  ];
+}
+
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -94,17 +146,23 @@ async function main(): Promise<void> {
   const batch = JSON.stringify({
     instances: Array.from({ length: 1000 }, (_, i) => ({ ...passengers[i % passengers.length], PassengerId: i + 1 })),
   });
-  console.log(`model: ${artifact.params.nEstimators} trees; ${CONNECTIONS} connections, ${DURATION} s per run`);
+  const script = await bundleTarget();
+  console.log(
+    `model: ${artifact.params.nEstimators} trees; ${CONNECTIONS} connections, ${DURATION} s per run; load average ${loadavg()[0]!.toFixed(2)}`,
+  );
+
+  const cpu = breakdown(artifact, passengers);
 
   // 1. bare node:http baseline, then the service, same request, same load generator.
-  const bare = await start('bare');
+  const bare = await start(script, 'bare');
   await load(bare.url, one, 2); // warm-up
   const baseline = await load(bare.url, one, DURATION);
   await bare.stop();
 
-  const app = await start('app', artifactFile);
+  const app = await start(script, 'app', artifactFile);
   await load(app.url, one, 2); // warm-up: JIT, first window evaluations
   const served = await load(app.url, one, DURATION);
+  const floor = await autocannon({ url: `${app.url}/healthz`, connections: CONNECTIONS, duration: DURATION });
   const failures = served.errors + served.non2xx + served.timeouts;
 
   // 2. 1,000-passenger batches, one at a time.
@@ -148,6 +206,7 @@ async function main(): Promise<void> {
       `${verdict(served.latency.p99 <= TARGETS.p99Ms)} (p99 <= ${TARGETS.p99Ms} ms)`,
     ],
     ['bare latency p50 / p99', `${baseline.latency.p50} / ${baseline.latency.p99} ms`, ''],
+    ['service GET /healthz req/s (the framework floor)', floor.requests.average.toFixed(0), ''],
     ['errors, non-2xx, timeouts', String(failures), verdict(failures === 0)],
     [
       '1,000-passenger batch p50 / p95 / max',
@@ -161,6 +220,8 @@ async function main(): Promise<void> {
       `${verdict(Math.abs(rssChange) <= TARGETS.rssDrift)} (${(rssChange * 100).toFixed(1)}%, within ±${TARGETS.rssDrift * 100}%)`,
     ],
   ];
+  for (const [name, us] of cpu) rows.push([`cpu: ${name}`, `${us.toFixed(1)} us`, '']);
+  rows.push(['load average at the end', loadavg()[0]!.toFixed(2), '']);
   const width = Math.max(...rows.map((r) => r[0].length));
   for (const [name, value, target] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(44)} ${target}`);
 }
