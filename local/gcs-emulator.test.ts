@@ -2,11 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import * as functions from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { CRC32C, type Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../shared/log.ts';
 import { FINALIZED_EVENT_TYPE, type GcsEmulator, localStorageClient, startGcsEmulator } from './gcs-emulator.ts';
-import { PortInUseError } from './listen.ts';
+import { closeHttp, listenHttp, PortInUseError } from './listen.ts';
 import { startTestSink, type TestSink } from './test-sink.ts';
 
 const BUCKET = 'data-bucket';
@@ -283,6 +285,35 @@ describe('GCS emulator with the real @google-cloud/storage client', () => {
       md5Hash: meta.md5Hash,
       crc32c: meta.crc32c,
     });
+  });
+
+  it('is read by the functions framework as the storage CloudEvent a trigger function expects', async () => {
+    const events: functions.CloudEvent<{ name?: string; generation?: string }>[] = [];
+    functions.cloudEvent(
+      'gcsEmulatorTrigger',
+      (event: functions.CloudEvent<{ name?: string; generation?: string }>) => {
+        events.push(event);
+      },
+    );
+    const server = getTestServer('gcsEmulatorTrigger');
+    const port = await listenHttp(server, 0, '127.0.0.1', 'functions framework');
+    try {
+      emulator.addSink(`http://127.0.0.1:${port}/`, BUCKET);
+      const file = storage.bucket(BUCKET).file('uploads/framework.csv');
+      await file.save('a\n', { resumable: false });
+      const [meta] = await file.getMetadata();
+      for (let i = 0; i < 100 && !events.some((e) => e.subject === 'objects/uploads/framework.csv'); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const event = events.find((e) => e.subject === 'objects/uploads/framework.csv');
+      expect(event).toMatchObject({
+        type: FINALIZED_EVENT_TYPE,
+        source: `//storage.googleapis.com/projects/_/buckets/${BUCKET}`,
+        data: { name: 'uploads/framework.csv', generation: meta.generation },
+      });
+    } finally {
+      await closeHttp(server);
+    }
   });
 
   it('sends a sink added for one bucket only the events of that bucket', async () => {
