@@ -486,6 +486,16 @@ describe('wiring', () => {
       ),
     );
     expect(promql).toContain('sum(rate(prediction_count_total[1m]))');
+    // Local-engine panels stay out; the workflow's own execution metric takes their place.
+    expect(promql.join(' ')).not.toMatch(/workflows_/);
+    const filters = dashboard.mosaicLayout.tiles.flatMap((t: Json) =>
+      t.widget.xyChart.dataSets.flatMap((d: Json) =>
+        d.timeSeriesQuery.timeSeriesFilter ? [d.timeSeriesQuery.timeSeriesFilter.filter] : [],
+      ),
+    );
+    expect(filters).toEqual([
+      'metric.type="workflows.googleapis.com/finished_execution_count" AND resource.type="workflows.googleapis.com/Workflow" AND resource.label.workflow_id="survival-training"',
+    ]);
   });
 });
 

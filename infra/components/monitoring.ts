@@ -70,7 +70,7 @@ export class Monitoring extends pulumi.ComponentResource {
                     plotType: 'STACKED_BAR',
                     timeSeriesQuery: {
                       timeSeriesFilter: {
-                        filter: `metric.type="workflows.googleapis.com/finished_execution_count" resource.label.workflow_id="${workflow}"`,
+                        filter: `metric.type="workflows.googleapis.com/finished_execution_count" AND resource.type="workflows.googleapis.com/Workflow" AND resource.label.workflow_id="${workflow}"`,
                         aggregation: {
                           alignmentPeriod: '300s',
                           perSeriesAligner: 'ALIGN_DELTA',
