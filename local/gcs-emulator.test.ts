@@ -191,6 +191,23 @@ describe('GCS emulator with the real @google-cloud/storage client', () => {
     expect(res.status).toBe(412);
   });
 
+  it('lets exactly one of several racing writers guarded by the same generation win', async () => {
+    const file = storage.bucket(BUCKET).file('models/raced.json');
+    await file.save('{"v":0}', { resumable: false });
+    const generation = Number((await file.getMetadata())[0].generation);
+    const writers = [1, 2, 3, 4, 5].map((v) =>
+      file.save(`{"v":${v}}`, { resumable: false, preconditionOpts: { ifGenerationMatch: generation } }),
+    );
+    const outcomes = await Promise.all(writers.map((w) => statusOf(w)));
+    expect(outcomes.filter((s) => s === undefined)).toHaveLength(1);
+    expect(outcomes.filter((s) => s === 412)).toHaveLength(4);
+  });
+
+  it('answers 404 to an upload into a bucket that does not exist', async () => {
+    const status = await statusOf(storage.bucket('no-such-bucket').file('a.txt').save('x', { resumable: false }));
+    expect(status).toBe(404);
+  });
+
   it('answers 404 with a GCS-shaped JSON error for a missing object, and deletes objects', async () => {
     const file = storage.bucket(BUCKET).file('gone.txt');
     expect(await statusOf(file.getMetadata())).toBe(404);
