@@ -163,7 +163,10 @@ describe('validatePassengerCsv edge cases', () => {
   it('names the line of a NUL byte that comes after valid rows', async () => {
     const text = `${HEADER}\n${row(1)}\n${row(2)}\n3,0,3,"A\u0000B",male,22,1,0,T,7.25,,S\n`;
     expect(await outcome(text, true)).toEqual({
-      error: { code: 'CSV_MALFORMED', message: 'line 4: contains a NUL byte: this is binary data, not CSV text' },
+      error: {
+        code: 'CSV_MALFORMED',
+        message: 'line 4: contains a NUL byte: this is binary data or UTF-16 text, not a UTF-8 CSV',
+      },
     });
   });
 

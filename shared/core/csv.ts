@@ -116,9 +116,13 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
         }
         if (parser.errored) fail(parser.errored);
         if (nul !== -1) {
-          throw new AppError('CSV_MALFORMED', `line ${line}: contains a NUL byte: this is binary data, not CSV text`, {
-            line,
-          });
+          throw new AppError(
+            'CSV_MALFORMED',
+            `line ${line}: contains a NUL byte: this is binary data or UTF-16 text, not a UTF-8 CSV`,
+            {
+              line,
+            },
+          );
         }
       }
     }
