@@ -91,7 +91,11 @@ export async function loadObject(deps: LoadDeps, req: LoadRequest): Promise<Load
     );
   }
   const startedAt = (deps.now ?? (() => new Date()))();
-  const download = readObjectStream(deps.storage, req.bucket, req.name, req.generation);
+  // The client checks the bytes against the object's hash; MD5 (native) is far cheaper than its CRC32C, and every
+  // non-composite object has one. A composite object has only a CRC32C.
+  const download = readObjectStream(deps.storage, req.bucket, req.name, req.generation, {
+    validation: meta.md5Hash ? 'md5' : 'crc32c',
+  });
   const limited = byteLimit(deps.config.maxUploadBytes);
   download.on('error', (err) => limited.destroy(storageFailure(err) as Error));
   download.pipe(limited);

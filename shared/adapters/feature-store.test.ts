@@ -76,9 +76,11 @@ describe('feature store contract', () => {
     expect(m!.recipe).toEqual(recipe);
     expect(m!.meta).toMatchObject({ datasetId: 'ds-1', trainRows: 50, testRows: 2, syntheticRows: 3, entities: 52 });
     expect(m!.meta.metadata).toEqual({ splitSeed: '42' });
-    expect(m!.driftReference.columns.map((c) => Array.from(c))).toEqual(
-      FEATURE_NAMES.map((_, j) => data.train.X.map((r) => r[j])),
-    );
+    const columns = FEATURE_NAMES.map((_, j) => data.train.X.map((r) => r[j]));
+    expect(m!.driftReference.columns.map((c) => Array.from(c))).toEqual(columns);
+    const drift = await fs.readDriftReference('v1');
+    expect(drift!.columns.map((c) => Array.from(c))).toEqual(columns);
+    expect(drift!.featureNames).toEqual([...FEATURE_NAMES]);
   });
 
   it('looks up one entity by PassengerId with named features, its label and its split', async () => {

@@ -3,6 +3,7 @@
  * exactly that spec. A feature set is immutable once complete: it is written under its own version, marked
  * complete last, and only then made current by one atomic pointer flip, so a reader never sees half of one.
  */
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { FeatureRecipe } from '../core/features.ts';
 import type { FeatureName } from '../core/schema.ts';
@@ -127,6 +128,8 @@ export interface FeatureStore {
   hasFeatureSet(version: string): Promise<boolean>;
   readMeta(version: string): Promise<FeatureSetMeta | null>;
   readMatrices(version: string): Promise<FeatureSetMatrices | null>;
+  /** The drift reference alone (what a serving instance needs), from its own key. */
+  readDriftReference(version: string): Promise<{ featureNames: FeatureName[]; columns: Float64Array[] } | null>;
   readEntity(version: string, passengerId: number): Promise<EntityFeatures | null>;
   listVersions(): Promise<string[]>;
   deleteFeatureSet(version: string): Promise<void>;
@@ -183,6 +186,16 @@ if cur and cur ~= ARGV[1] then
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]
+`;
+
+/** Writes a batch of entity hashes: KEYS are the entity keys, ARGV[1] their packed values, ARGV[2] the value size. */
+const WRITE_ENTITIES_SCRIPT = `
+local blob = ARGV[1]
+local w = tonumber(ARGV[2])
+for i = 1, #KEYS do
+  redis.call('HSET', KEYS[i], 'v', string.sub(blob, (i - 1) * w + 1, i * w))
+end
+return #KEYS
 `;
 
 // ---------------------------------------------------------------------------------------------- encoding
@@ -244,12 +257,13 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
 export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = {}): FeatureStore {
   const prefix = options.prefix ?? 'fs';
   const keep = options.keep ?? 3;
-  const chunkSize = options.chunkSize ?? 2_000;
+  const chunkSize = options.chunkSize ?? 1_000;
   const now = options.now ?? (() => new Date());
   const currentKey = `${prefix}:current`;
   const versionsKey = `${prefix}:versions`;
   // Complete feature sets are immutable, so their metadata can be cached per instance.
   const metaCache = new Map<string, FeatureSetMeta>();
+  const writeEntitiesSha = createHash('sha1').update(WRITE_ENTITIES_SCRIPT).digest('hex');
 
   const checkVersion = (version: string): void => {
     if (!VERSION_PATTERN.test(version)) throw new AppError('BAD_REQUEST', `invalid feature set version "${version}"`);
@@ -279,38 +293,32 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
 
   async function writeEntities(input: FeatureSetInput, cols: number): Promise<void> {
     const k = keysFor(prefix, input.version);
-    const parts = [
-      { rows: input.train, split: SPLIT_CODES.train },
-      { rows: input.test, split: SPLIT_CODES.test },
-    ];
     // One packed value per entity: the features, then the label, then the split code (see the spec).
     const width = cols + 2;
-    let pipeline = redis.pipeline();
-    let queued = 0;
-    const inFlight: Array<Promise<unknown>> = [];
-    const send = async (): Promise<void> => {
-      const p = pipeline.exec().then((results) => {
-        const failed = results?.find(([e]) => e);
-        if (failed) throw failed[0];
-      });
-      pipeline = redis.pipeline();
-      queued = 0;
-      inFlight.push(p);
-      // A few batches in flight keep the socket busy without buffering the whole set in memory.
-      if (inFlight.length >= 4) await inFlight.shift();
-    };
-    for (const { rows, split } of parts) {
-      for (let i = 0; i < rows.X.length; i++) {
-        const row = rows.X[i]!;
-        const value = new Float64Array(width);
-        for (let j = 0; j < cols; j++) value[j] = row[j]!;
-        value[cols] = rows.y[i]!;
-        value[cols + 1] = split;
-        pipeline.hset(k.entity(rows.ids[i]!), 'v', bytes(value));
-        if (++queued >= chunkSize) await send();
-      }
+    const entities: Array<{ id: number; row: ArrayLike<number>; label: number; split: number }> = [];
+    for (const [rows, split] of [
+      [input.train, SPLIT_CODES.train],
+      [input.test, SPLIT_CODES.test],
+    ] as const) {
+      for (let i = 0; i < rows.X.length; i++)
+        entities.push({ id: rows.ids[i]!, row: rows.X[i]!, label: rows.y[i]!, split });
     }
-    if (queued > 0) await send();
+    const inFlight: Array<Promise<unknown>> = [];
+    for (let start = 0; start < entities.length; start += chunkSize) {
+      const batch = entities.slice(start, start + chunkSize);
+      const values = new Float64Array(batch.length * width);
+      batch.forEach((e, i) => {
+        for (let j = 0; j < cols; j++) values[i * width + j] = e.row[j]!;
+        values[i * width + cols] = e.label;
+        values[i * width + cols + 1] = e.split;
+      });
+      const keys = batch.map((e) => k.entity(e.id));
+      // One script call per batch writes its hashes server-side: per-command client overhead, not Redis, is what
+      // bounds a pipeline of single HSETs. Keys are declared, so the script is valid wherever scripts are.
+      inFlight.push(redis.evalsha(writeEntitiesSha, keys.length, ...keys, bytes(values), String(width * 8)));
+      // A few batches in flight keep the socket busy without queueing the whole set in memory.
+      if (inFlight.length >= 4) await inFlight.shift();
+    }
     await Promise.all(inFlight);
   }
 
@@ -320,6 +328,8 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     const cols = input.featureNames.length;
     const written = (await redis.hget(k.meta, 'status')) !== 'complete';
     if (written) {
+      // Loaded once per write (cheap, idempotent), so EVALSHA never meets NOSCRIPT after a server restart.
+      await redis.script('LOAD', WRITE_ENTITIES_SCRIPT);
       const createdAt = input.createdAt ?? now();
       // Registered before any data, so retention can find (and delete) a write that never completed.
       await redis.zadd(versionsKey, 'NX', createdAt.getTime(), input.version);
@@ -407,34 +417,36 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     if (!meta) return null;
     const k = keysFor(prefix, version);
     const parts = ['train', 'synthetic', 'test'] as const;
-    const keys = [k.recipe, k.drift, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')])];
-    const values = await redis.mgetBuffer(...keys);
+    const values = await redis.mgetBuffer(k.recipe, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')]));
     if (values.some((v) => v === null)) return null; // deleted concurrently by retention
-    const [recipe, drift, ...packed] = values as Buffer[];
+    const [recipe, ...packed] = values as Buffer[];
     const cols = meta.featureNames.length;
     const matrix = (i: number): PackedMatrix => {
       const X = float64s(packed[i * 2]!);
-      const yBuf = packed[i * 2 + 1]!;
-      return {
-        rows: X.length / cols,
-        cols,
-        X,
-        y: new Uint8Array(yBuf.buffer.slice(yBuf.byteOffset, yBuf.byteOffset + yBuf.byteLength)),
-      };
+      return { rows: X.length / cols, cols, X, y: Uint8Array.from(packed[i * 2 + 1]!) };
     };
-    const driftAll = float64s(drift!);
-    const n = meta.trainRows;
+    const train = matrix(0);
     return {
       meta,
       recipe: JSON.parse(recipe!.toString('utf8')) as FeatureRecipe,
-      train: matrix(0),
+      train,
       synthetic: matrix(1),
       test: matrix(2),
-      driftReference: {
-        featureNames: meta.featureNames,
-        columns: meta.featureNames.map((_, j) => driftAll.slice(j * n, (j + 1) * n)),
-      },
+      // The drift key holds exactly the training rows column-major; transposing here spares reading them twice.
+      driftReference: { featureNames: meta.featureNames, columns: columnsOf(train) },
     };
+  }
+
+  async function readDriftReference(
+    version: string,
+  ): Promise<{ featureNames: FeatureName[]; columns: Float64Array[] } | null> {
+    const meta = await readMeta(version);
+    if (!meta) return null;
+    const buf = await redis.getBuffer(keysFor(prefix, version).drift);
+    if (!buf) return null;
+    const all = float64s(buf);
+    const n = meta.trainRows;
+    return { featureNames: meta.featureNames, columns: meta.featureNames.map((_, j) => all.slice(j * n, (j + 1) * n)) };
   }
 
   async function readEntity(version: string, passengerId: number): Promise<EntityFeatures | null> {
@@ -465,10 +477,20 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     hasFeatureSet: (version) => guarded(async () => (await readMeta(version)) !== null),
     readMeta: (version) => guarded(() => readMeta(version)),
     readMatrices: (version) => guarded(() => readMatrices(version)),
+    readDriftReference: (version) => guarded(() => readDriftReference(version)),
     readEntity: (version, id) => guarded(() => readEntity(version, id)),
     listVersions: () => guarded(() => redis.zrevrange(versionsKey, 0, -1)),
     deleteFeatureSet: (version) => guarded(() => deleteFeatureSet(version)),
   };
+}
+
+/** One array per column of a packed matrix. */
+export function columnsOf(m: PackedMatrix): Float64Array[] {
+  return Array.from({ length: m.cols }, (_, j) => {
+    const c = new Float64Array(m.rows);
+    for (let i = 0; i < m.rows; i++) c[i] = m.X[i * m.cols + j]!;
+    return c;
+  });
 }
 
 /** Rows of a packed matrix as arrays (what the training core takes). */

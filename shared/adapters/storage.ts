@@ -55,9 +55,10 @@ export function readObjectStream(
   bucket: string,
   name: string,
   generation?: string | number,
+  opts: { validation?: 'md5' | 'crc32c' | boolean } = {},
 ): Readable {
   const file = storage.bucket(bucket).file(name, generation === undefined ? {} : { generation });
-  return file.createReadStream();
+  return file.createReadStream(opts.validation === undefined ? {} : { validation: opts.validation });
 }
 
 export async function getObjectMetadata(
