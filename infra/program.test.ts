@@ -500,13 +500,19 @@ describe('wiring', () => {
 });
 
 describe('configuration', () => {
-  it('declares every key with a type, a description and a default in Pulumi.yaml', () => {
+  it('declares every key with a type Pulumi accepts, a description and a default of that type', () => {
     const project = parse(readFileSync(path.join(REPO_ROOT, 'infra', 'Pulumi.yaml'), 'utf8'));
-    for (const [key, decl] of Object.entries<Record<string, unknown>>(project.config)) {
-      expect(decl, key).toHaveProperty('type');
-      expect(decl, key).toHaveProperty('description');
+    const javascriptType = { string: 'string', integer: 'number', boolean: 'boolean' } as const;
+    for (const [key, decl] of Object.entries<Json>(project.config)) {
+      // The project file schema's simple config types (no "number": fractions are strings).
+      expect(['string', 'integer', 'boolean'], key).toContain(decl.type);
+      expect(typeof decl.description, key).toBe('string');
       expect(decl, key).toHaveProperty('default');
+      expect(typeof decl.default, key).toBe(javascriptType[decl.type as keyof typeof javascriptType]);
+      if (decl.type === 'integer') expect(Number.isInteger(decl.default), key).toBe(true);
     }
+    expect(project.runtime).toEqual({ name: 'nodejs', options: { typescript: false, nodeargs: '--import tsx' } });
+    expect(project.main).toBe('index.ts');
   });
 
   it('refuses a stack without a project or a service image, naming the key', async () => {
