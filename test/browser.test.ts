@@ -117,7 +117,9 @@ describe('the web page in headless Chromium', () => {
 
     await page.goto(`${base}/model`);
     expect(await page.locator('svg#importances-chart').isVisible()).toBe(true);
-    expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(0);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(
+      0,
+    );
     await page.screenshot({ path: path.join(ARTIFACTS, 'browser-phone-model.png'), fullPage: true });
     await page.close();
   }, 40_000);
