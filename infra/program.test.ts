@@ -296,11 +296,15 @@ describe('wiring', () => {
     expect(service.inputs.customAudiences).toEqual([env.PUSH_AUDIENCE]);
     const invokers = grants().filter((g) => g.target === 'survival' && g.role === 'roles/run.invoker');
     expect(invokers.map((g) => g.member)).toEqual([member(sa.push())]);
-    // Pub/Sub's service agent may mint tokens for the push account only.
+    // Pub/Sub's service agent may mint tokens for the two accounts pushes are signed as, and no other.
+    const pubsubAgent = `serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
     const tokenCreator = grants().filter((g) => g.role === 'roles/iam.serviceAccountTokenCreator');
-    expect(tokenCreator.map((g) => `${g.target} ${g.member}`)).toEqual([
-      `projects/${PROJECT}/serviceAccounts/${sa.push()} serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`,
-    ]);
+    expect(tokenCreator.map((g) => `${g.target} ${g.member}`).sort()).toEqual(
+      [
+        `projects/${PROJECT}/serviceAccounts/${sa.push()} ${pubsubAgent}`,
+        `projects/${PROJECT}/serviceAccounts/${sa.trigger()} ${pubsubAgent}`,
+      ].sort(),
+    );
   });
 
   it('runs the Managed Prometheus sidecar scraping the app container port at /metrics', () => {

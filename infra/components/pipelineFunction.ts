@@ -88,6 +88,20 @@ export class PipelineFunction extends pulumi.ComponentResource {
       );
     }
     if (args.eventTrigger) {
+      // Eventarc delivers through a Pub/Sub push signed as this account: Pub/Sub's service agent may mint its
+      // tokens (projects created before April 2021 lack the grant by default).
+      const project = gcp.organizations.getProjectOutput({ projectId: args.project }, { parent: this });
+      grants.push(
+        new gcp.serviceaccount.IAMMember(
+          `${name}-pubsub-token-creator`,
+          {
+            serviceAccountId: this.serviceAccount.name,
+            role: 'roles/iam.serviceAccountTokenCreator',
+            member: pulumi.interpolate`serviceAccount:service-${project.number}@gcp-sa-pubsub.iam.gserviceaccount.com`,
+          },
+          { parent: this },
+        ),
+      );
       // Cloud Storage events reach Eventarc through Pub/Sub, published by the project's GCS service agent.
       const gcsAgent = gcp.storage.getProjectServiceAccountOutput({ project: args.project }, { parent: this });
       grants.push(
