@@ -72,7 +72,7 @@ beforeAll(async () => {
   });
   server.stderr?.on('data', (d) => (stderr += d));
   await until('the server to be ready', modelVersion, (v) => v === 'tiny-1');
-}, 40_000);
+}, 60_000);
 
 afterAll(async () => {
   if (server && server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');

@@ -42,7 +42,7 @@ beforeAll(async () => {
       '--disable-sync',
     ],
   });
-}, 40_000);
+}, 60_000);
 
 afterAll(async () => {
   await browser?.close();

@@ -105,7 +105,7 @@ beforeAll(async () => {
     async () => (await fetch(`${promUrl}/-/ready`)).status,
     (s) => s === 200,
   );
-}, 40_000);
+}, 60_000);
 
 afterAll(async () => {
   if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
