@@ -43,7 +43,9 @@ export async function findExecutionFor(
     }
     await sleep(250);
   }
-  throw new Error(`no execution of ${workflowPath} started for gs://${object.bucket}/${object.name}#${object.generation}`);
+  throw new Error(
+    `no execution of ${workflowPath} started for gs://${object.bucket}/${object.name}#${object.generation}`,
+  );
 }
 
 export async function waitForExecution(
@@ -72,7 +74,9 @@ export async function waitForExecution(
         name,
         state,
         result,
-        error: execution.error ? { payload: execution.error.payload ?? '', context: execution.error.context ?? '' } : null,
+        error: execution.error
+          ? { payload: execution.error.payload ?? '', context: execution.error.context ?? '' }
+          : null,
         startTime: ts(execution.startTime),
         endTime: ts(execution.endTime),
       };

@@ -51,7 +51,9 @@ export async function spawnNode(opts: SpawnOptions): Promise<ManagedProcess> {
   ]);
   if (!ready) {
     child.kill('SIGKILL');
-    throw new Error(`${opts.name} did not start on ${opts.host}:${opts.port} (exit code ${exited ?? 'none'}); see ${logFile}`);
+    throw new Error(
+      `${opts.name} did not start on ${opts.host}:${opts.port} (exit code ${exited ?? 'none'}); see ${logFile}`,
+    );
   }
   return {
     name: opts.name,

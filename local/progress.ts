@@ -74,7 +74,8 @@ export function createStepReporter(out: Writable & { isTTY?: boolean }): StepRep
         }
       } else if (event.type === 'step-end') {
         const secs = (event.durationMs / 1000).toFixed(1);
-        if (event.outcome === 'ok') line(`✔ ${event.step} ${secs}s  ${summarizeStep(event.step, field(event.result, 'body'))}`);
+        if (event.outcome === 'ok')
+          line(`✔ ${event.step} ${secs}s  ${summarizeStep(event.step, field(event.result, 'body'))}`);
         else line(`✘ ${event.step} ${secs}s  ${JSON.stringify(field(event.error, 'body') ?? event.error)}`);
       }
     },

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { createExecutionsClient } from '../shared/adapters/workflows.ts';
 import { findExecutionFor, waitForExecution } from './executions.ts';
 import { localStorageClient } from './gcs-emulator.ts';
-import { type StepReporter, createStepReporter } from './progress.ts';
+import { createStepReporter, type StepReporter } from './progress.ts';
 import { DEFAULT_PORTS, type LocalPorts, ROOT, startLocalStack } from './stack.ts';
 
 const portFlags = Object.fromEntries(
@@ -59,7 +59,9 @@ async function main(): Promise<void> {
     ]),
   ) as unknown as LocalPorts;
   const reporter: StepReporter = createStepReporter(process.stdout);
-  reporter.info('Starting the local stack (Postgres, Redis, GCS and Pub/Sub emulators, Workflows engine, functions, service)');
+  reporter.info(
+    'Starting the local stack (Postgres, Redis, GCS and Pub/Sub emulators, Workflows engine, functions, service)',
+  );
   const stack = await startLocalStack({
     host: values.host,
     ports,
@@ -121,7 +123,10 @@ async function main(): Promise<void> {
 async function showServing(serviceUrl: string, reporter: StepReporter): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const ready = await fetch(`${serviceUrl}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${serviceUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     await new Promise((r) => setTimeout(r, 500));
   }

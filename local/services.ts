@@ -34,7 +34,9 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
 /** Fails with a clear error when something else already listens on a port the stack wants. */
 export async function assertPortFree(host: string, port: number, what: string): Promise<void> {
   if (port !== 0 && (await isPortOpen(host, port, 300))) {
-    throw new Error(`port ${port} (${what}) is already in use on ${host}; choose another with --${what}-port or stop what uses it`);
+    throw new Error(
+      `port ${port} (${what}) is already in use on ${host}; choose another with --${what}-port or stop what uses it`,
+    );
   }
 }
 

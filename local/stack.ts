@@ -5,15 +5,15 @@
  *
  * `startLocalStack` is what `npm run local` (run-local.ts) and the end-to-end test both use.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type EngineStepEvent, startWorkflowsEngine } from './workflows-engine/index.ts';
 import { startGcsEmulator } from './gcs-emulator.ts';
-import { startPubSubEmulator, localPubSubClient } from './pubsub-emulator.ts';
 import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
+import { localPubSubClient, startPubSubEmulator } from './pubsub-emulator.ts';
 import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
+import { type EngineStepEvent, startWorkflowsEngine } from './workflows-engine/index.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -131,6 +131,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const gcsUrl = gcs.url;
     const pubsub = await startPubSubEmulator({ host, port: ports.pubsub });
     closers.push(() => pubsub.close());
+    const pubsubClient = localPubSubClient(pubsub.host, project);
+    for (const topic of ['model-published', 'drift-alerts']) {
+      const [exists] = await pubsubClient.topic(topic).exists();
+      if (!exists) await pubsubClient.createTopic(topic);
+    }
 
     const common: Record<string, string> = {
       GOOGLE_CLOUD_PROJECT: project,
@@ -145,6 +150,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       PUBSUB_EMULATOR_HOST: pubsub.host,
       DATA_BUCKET: dataBucket,
       MODELS_BUCKET: modelsBucket,
+      // No metadata server exists here: without this, Google clients probe for one (about 1 s) on first use.
+      METADATA_SERVER_DETECTION: 'none',
     };
     const fnUrl = (port: number): string => `http://${host}:${port}`;
     const functionEnv: Record<string, Record<string, string>> = {
@@ -157,6 +164,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       trigger: { WORKFLOW_NAME: workflowPath, WORKFLOWS_API_ENDPOINT: fnUrl(ports.workflows) },
     };
 
+    const engineLog = createWriteStream(path.join(logDir, 'workflows.log'), { flags: 'a' });
+    closers.push(async () => {
+      engineLog.end();
+    });
     const engine = await startWorkflowsEngine({
       host,
       port: ports.workflows,
@@ -165,6 +176,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       workflows: { training: readFileSync(path.join(ROOT, 'workflows', 'training.yaml'), 'utf8') },
       env: { LOAD_URL: fnUrl(ports.load), PROCESS_URL: fnUrl(ports.process), TRAIN_URL: fnUrl(ports.train) },
       ...(options.onStep ? { onStep: options.onStep } : {}),
+      log: (entry) => engineLog.write(`${JSON.stringify(entry)}\n`),
     });
     closers.push(() => engine.close());
 
@@ -203,20 +215,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
       processes.push(service);
       serviceUrl = service.url;
-      const pubsubClient = localPubSubClient(pubsub.host);
-      for (const topic of ['model-published', 'drift-alerts']) {
-        const [exists] = await pubsubClient.topic(topic).exists();
-        if (!exists) await pubsubClient.createTopic(topic);
-      }
-      const sub = pubsubClient.subscription('model-published-service');
-      const [subExists] = await sub.exists();
+      // Each service instance also polls models/latest.json; the push makes a new model current at once.
+      const [subExists] = await pubsubClient.subscription('model-published-service').exists();
       if (!subExists) {
         await pubsubClient.topic('model-published').createSubscription('model-published-service', {
           pushConfig: { pushEndpoint: `${serviceUrl}/events/model-published` },
         });
       }
-      await pubsubClient.close();
     }
+    await pubsubClient.close();
 
     // Eventarc's part: every finalized object in the data bucket is delivered to the trigger.
     gcs.addSink(fnUrl(ports.trigger), dataBucket);
@@ -239,7 +246,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     writeFileSync(
       path.join(dataDir, 'stack.json'),
-      JSON.stringify({ gcsUrl, workflowsUrl: stack.workflowsUrl, workflowPath, dataBucket, modelsBucket, serviceUrl }, null, 2),
+      JSON.stringify(
+        { gcsUrl, workflowsUrl: stack.workflowsUrl, workflowPath, dataBucket, modelsBucket, serviceUrl },
+        null,
+        2,
+      ),
     );
     return stack;
   } catch (err) {

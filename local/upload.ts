@@ -60,9 +60,12 @@ async function main(): Promise<void> {
     workflowsEndpoint = state.workflowsUrl;
   }
 
-  const [uploaded] = await storage.bucket(bucket).upload(file, { destination: name }).catch((err: unknown) => {
-    fail(`upload to gs://${bucket}/${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-  });
+  const [uploaded] = await storage
+    .bucket(bucket)
+    .upload(file, { destination: name })
+    .catch((err: unknown) => {
+      fail(`upload to gs://${bucket}/${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
   const generation = String(uploaded.metadata.generation);
   process.stderr.write(`uploaded gs://${bucket}/${name} (generation ${generation})\n`);
   const executions = createExecutionsClient(workflowsEndpoint);

@@ -11,10 +11,10 @@ import type { ExecutionsClient } from '@google-cloud/workflows';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExecutionsClient } from '../shared/adapters/workflows.ts';
 import { type ExecutionOutcome, findExecutionFor, waitForExecution } from '../local/executions.ts';
 import { localStorageClient } from '../local/gcs-emulator.ts';
 import { DEFAULT_PORTS, type LocalPorts, type LocalStack, ROOT, startLocalStack } from '../local/stack.ts';
+import { createExecutionsClient } from '../shared/adapters/workflows.ts';
 import { freePorts } from './support/ports.ts';
 
 const titanic = readFileSync(path.join(ROOT, 'data', 'titanic.csv'), 'utf8');
@@ -89,7 +89,10 @@ describe('the local pipeline, upload to served model', () => {
     expect(result.promoted).toBe(true);
     const pointer = await latest();
     expect(pointer.modelVersion).toBe(result.modelVersion);
-    const [artifact] = await storage.bucket(stack.modelsBucket).file(`models/${result.modelVersion}/model.json`).download();
+    const [artifact] = await storage
+      .bucket(stack.modelsBucket)
+      .file(`models/${result.modelVersion}/model.json`)
+      .download();
     const model = JSON.parse(artifact.toString('utf8')) as { metrics: unknown; modelVersion: string };
     expect(model.modelVersion).toBe(result.modelVersion);
     expect(model.metrics).toEqual(result.metrics);
@@ -152,7 +155,11 @@ describe('the local pipeline, upload to served model', () => {
     expect(outcome.state, JSON.stringify(outcome.error)).toBe('SUCCEEDED');
     const a = first.result as Record<string, unknown>;
     const b = outcome.result as Record<string, unknown>;
-    expect([b.datasetId, b.featureSetVersion, b.modelVersion]).toEqual([a.datasetId, a.featureSetVersion, a.modelVersion]);
+    expect([b.datasetId, b.featureSetVersion, b.modelVersion]).toEqual([
+      a.datasetId,
+      a.featureSetVersion,
+      a.modelVersion,
+    ]);
     const after = await db.query('SELECT (SELECT count(*) FROM datasets) AS d, (SELECT count(*) FROM models) AS m');
     expect(after.rows[0]).toEqual(before.rows[0]);
   });
