@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
@@ -23,6 +23,7 @@ const RECIPE = new URL('./sklearn_recipe.py', import.meta.url);
 
 interface SklearnRun {
   seconds: number;
+  cpu_seconds: number;
   accuracy: number;
   cv_mean: number;
   cv_sd: number;
@@ -62,7 +63,7 @@ writeFileSync(
   }),
 );
 
-const ours: Array<{ seconds: number; accuracy: number; cvMean: number; cvSd: number }> = [];
+const ours: Array<{ seconds: number; cpuSeconds: number; accuracy: number; cvMean: number; cvSd: number }> = [];
 const theirs: SklearnRun[] = [];
 const ratios: number[] = [];
 let finalForest: object | null = null;
@@ -70,17 +71,27 @@ let finalParams: object | null = null;
 try {
   for (let r = 0; r < runs; r++) {
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     const result = await trainModel(data.input, { candidates, folds: 5, seed: 42 });
     const seconds = (performance.now() - started) / 1000;
-    ours.push({ seconds, accuracy: result.metrics.accuracy, cvMean: result.search.cvMean, cvSd: result.search.cvSd });
+    const cpu = process.cpuUsage(cpuStarted);
+    // CPU of this process, worker threads included
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    ours.push({
+      seconds,
+      cpuSeconds,
+      accuracy: result.metrics.accuracy,
+      cvMean: result.search.cvMean,
+      cvSd: result.search.cvSd,
+    });
     finalForest = result.forest;
     finalParams = result.params;
     const sk = runSklearn(matricesPath);
     theirs.push(sk);
     ratios.push(seconds / sk.seconds);
     process.stderr.write(
-      `run ${r + 1}/${runs}: ours ${seconds.toFixed(2)} s (acc ${result.metrics.accuracy.toFixed(4)}), ` +
-        `scikit-learn ${sk.seconds.toFixed(2)} s (acc ${sk.accuracy.toFixed(4)}), ratio ${(seconds / sk.seconds).toFixed(3)}\n`,
+      `run ${r + 1}/${runs}: ours ${seconds.toFixed(2)} s (cpu ${cpuSeconds.toFixed(2)} s, acc ${result.metrics.accuracy.toFixed(4)}), ` +
+        `scikit-learn ${sk.seconds.toFixed(2)} s (cpu ${sk.cpu_seconds.toFixed(2)} s, acc ${sk.accuracy.toFixed(4)}), ratio ${(seconds / sk.seconds).toFixed(3)}\n`,
     );
   }
 } finally {
@@ -109,6 +120,7 @@ const summary = {
   ours: {
     seconds: ours.map((o) => Number(o.seconds.toFixed(3))),
     medianSeconds: median(ours.map((o) => o.seconds)),
+    cpuSeconds: ours.map((o) => Number(o.cpuSeconds.toFixed(3))),
     testAccuracy: oursAccuracy,
     cvMean: ours.at(-1)?.cvMean,
     cvSd: ours.at(-1)?.cvSd,
@@ -120,6 +132,7 @@ const summary = {
     version: last.sklearn,
     seconds: theirs.map((t) => Number(t.seconds.toFixed(3))),
     medianSeconds: median(theirs.map((t) => t.seconds)),
+    cpuSeconds: theirs.map((t) => Number(t.cpu_seconds.toFixed(3))),
     testAccuracy: last.accuracy,
     cvMean: last.cv_mean,
     cvSd: last.cv_sd,
@@ -127,6 +140,9 @@ const summary = {
     params: last.best_params,
   },
   ratio,
+  cpuRatio: median(ours.map((o, i) => o.cpuSeconds / (theirs[i] as SklearnRun).cpu_seconds)),
+  loadAverage: loadavg(),
+  cores: availableParallelism(),
   predictMicros: { p50, p99 },
   targets: {
     ratioAtMost1: ratio <= 1,
@@ -138,7 +154,8 @@ process.stdout.write(
   [
     `ours:         ${summary.ours.medianSeconds.toFixed(2)} s median (${summary.ours.seconds.join(', ')}), test accuracy ${oursAccuracy.toFixed(4)}`,
     `scikit-learn: ${summary.sklearn.medianSeconds.toFixed(2)} s median (${summary.sklearn.seconds.join(', ')}), test accuracy ${last.accuracy.toFixed(4)}`,
-    `ratio ours/scikit-learn (median of ${runs} paired runs): ${ratio.toFixed(3)}`,
+    `ratio ours/scikit-learn (median of ${runs} paired runs): ${ratio.toFixed(3)} wall, ${summary.cpuRatio.toFixed(3)} cpu ` +
+      `(${summary.cores} cores, load average ${summary.loadAverage.map((l) => l.toFixed(1)).join(' ')})`,
     `compiled single-row predict: p50 ${p50.toFixed(2)} us, p99 ${p99.toFixed(2)} us (${compiled.nTrees} trees)`,
     JSON.stringify(summary),
     '',
