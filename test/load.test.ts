@@ -259,7 +259,7 @@ describe('load answers the caller and the retrier correctly', () => {
       while (killed === 0 && Date.now() < deadline) {
         const { rows } = await killer.query(
           `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-           WHERE datname = current_database() AND query LIKE 'COPY staging_passengers%' AND state = 'active'`,
+           WHERE datname = current_database() AND query LIKE 'COPY passengers_%' AND state = 'active'`,
         );
         killed = rows.length;
         if (killed === 0) await new Promise((r) => setTimeout(r, 2));

@@ -89,7 +89,7 @@ describe('process', () => {
 
   it('answers 503 when Redis dies in the middle of the write, leaves the previous set current, and the retry succeeds', async () => {
     const other = { splitSeed: 7, testSize: 0.25 };
-    const proxy = await startCuttingProxy(6379, 100_000);
+    const proxy = await startCuttingProxy(6379, 60_000);
     const viaProxy = createRedis({ url: proxy.url });
     try {
       http(
@@ -98,7 +98,7 @@ describe('process', () => {
           pool: env.db.pool,
           logger: env.logger,
           config: other,
-          featureStore: createFeatureStore(viaProxy, { prefix }),
+          featureStore: createFeatureStore(viaProxy, { prefix, chunkSize: 100 }),
         }),
       );
       const before = await store().currentVersion();

@@ -6,7 +6,7 @@
  * generation always maps to the same id in every environment, and the unique constraint plus an advisory lock
  * on the triple make two concurrent loads of it write one dataset.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
@@ -191,9 +191,9 @@ const PASSENGER_COLUMNS =
 const COPY_CHUNK_CHARS = 256 * 1024;
 
 /**
- * Loads one dataset: streams the validated records with COPY into session-local staging tables, then, under an
- * advisory lock on the source triple, records the dataset and moves rows and rejected rows into place, all in
- * one transaction. A failure anywhere (bad file, too many rejected rows, a cut connection) rolls everything back,
+ * Loads one dataset: streams the validated records with COPY into a staging table, then, under an advisory lock
+ * on the source triple, records the dataset, moves the rows into place (the staging table becomes the dataset's
+ * partition of `passengers`) and stores the rejected rows, all in one transaction. A failure anywhere (bad file, too many rejected rows, a cut connection) rolls everything back,
  * so no partial dataset is ever visible. The records come from `validatePassengerCsv`, which already rejects a
  * repeated PassengerId; the primary key is the backstop.
  */
@@ -214,11 +214,15 @@ export async function loadDataset(
   client.on('error', onClientError);
   try {
     await client.query('BEGIN');
+    // The staging table is the dataset's future partition: created in this transaction (so COPY may FREEZE its
+    // rows and a rollback removes it), filled by COPY, indexed once, then attached. Moving a million rows is then
+    // a catalogue change, not a second copy. The random suffix keeps concurrent attempts apart.
+    const staging = `${partitionName(datasetId)}_s${randomBytes(4).toString('hex')}`;
     await client.query(
-      `CREATE TEMP TABLE staging_passengers (LIKE passengers INCLUDING DEFAULTS) ON COMMIT DROP;
-       ALTER TABLE staging_passengers DROP COLUMN dataset_id;`,
+      `CREATE TABLE ${staging} (LIKE passengers INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+       ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
     );
-    const { rows, rejected } = await copyRecords(client, records);
+    const { rows, rejected } = await copyRecords(client, records, staging);
 
     // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
@@ -260,9 +264,12 @@ export async function loadDataset(
         options.startedAt,
       ],
     );
+    // The CHECK lets ATTACH skip its validation scan; the unique index becomes the partition's primary key.
     await client.query(
-      `INSERT INTO passengers (dataset_id, ${PASSENGER_COLUMNS}) SELECT $1, ${PASSENGER_COLUMNS} FROM staging_passengers`,
-      [datasetId],
+      `ALTER TABLE ${staging} ADD CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}');
+       CREATE UNIQUE INDEX ${staging}_pkey ON ${staging} (dataset_id, passenger_id);
+       ALTER TABLE passengers ATTACH PARTITION ${staging} FOR VALUES IN ('${datasetId}');
+       ALTER TABLE ${staging} RENAME TO ${partitionName(datasetId)};`,
     );
     if (rejected.length > 0) {
       await client.query(
@@ -295,14 +302,21 @@ export async function loadDataset(
   }
 }
 
-/** Streams the valid rows into `staging_passengers` with COPY; returns their count and the rejected rows. */
+/** The partition of `passengers` holding one dataset (ids are `ds-` + 16 hex digits, so the name is safe). */
+function partitionName(datasetId: string): string {
+  if (!/^ds-[0-9a-f]{16}$/.test(datasetId)) throw new Error(`unexpected dataset id ${datasetId}`);
+  return `passengers_${datasetId.slice(3)}`;
+}
+
+/** Streams the valid rows into the staging table with COPY; returns their count and the rejected rows. */
 async function copyRecords(
   client: pg.PoolClient,
   records: AsyncIterable<CsvRecord>,
+  table: string,
 ): Promise<{ rows: number; rejected: Array<{ line: number; reason: string; raw: string }> }> {
   let rows = 0;
   const rejected: Array<{ line: number; reason: string; raw: string }> = [];
-  const copy = client.query(copyStreams.from(`COPY staging_passengers (${PASSENGER_COLUMNS}) FROM STDIN`));
+  const copy = client.query(copyStreams.from(`COPY ${table} (${PASSENGER_COLUMNS}) FROM STDIN (FREEZE)`));
   const finished = new Promise<void>((resolve, reject) => {
     copy.on('finish', resolve);
     copy.on('error', reject);

@@ -315,11 +315,23 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
       const keys = batch.map((e) => k.entity(e.id));
       // One script call per batch writes its hashes server-side: per-command client overhead, not Redis, is what
       // bounds a pipeline of single HSETs. Keys are declared, so the script is valid wherever scripts are.
-      inFlight.push(redis.evalsha(writeEntitiesSha, keys.length, ...keys, bytes(values), String(width * 8)));
+      const call = redis.evalsha(writeEntitiesSha, keys.length, ...keys, bytes(values), String(width * 8));
+      // Every batch's failure is observed (by the await below or allSettled), never left unhandled.
+      call.catch(() => {});
+      inFlight.push(call);
       // A few batches in flight keep the socket busy without queueing the whole set in memory.
-      if (inFlight.length >= 4) await inFlight.shift();
+      if (inFlight.length >= 4) {
+        try {
+          await inFlight.shift();
+        } catch (err) {
+          await Promise.allSettled(inFlight);
+          throw err;
+        }
+      }
     }
-    await Promise.all(inFlight);
+    const settled = await Promise.allSettled(inFlight);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async function writeFeatureSet(input: FeatureSetInput): Promise<WriteOutcome> {

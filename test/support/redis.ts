@@ -106,17 +106,22 @@ export async function startCuttingProxy(targetPort: number, cutAfter: number): P
     sockets.add(client).add(upstream);
     const cut = (): void => {
       server.close();
-      for (const s of sockets) s.destroy();
+      // What was forwarded reaches the server (end flushes, destroy would drop queued bytes); the client is cut.
+      upstream.end();
+      for (const s of sockets) if (s !== upstream) s.destroy();
     };
-    client.on('data', (chunk) => {
+    client.on('data', (chunk: Buffer) => {
+      const room = proxy.cutAfter - forwarded;
       forwarded += chunk.length;
-      if (forwarded > proxy.cutAfter) return cut();
-      upstream.write(chunk);
+      if (chunk.length <= room) return void upstream.write(chunk);
+      // Exactly `cutAfter` bytes reach the server: the commands they hold completely are executed.
+      if (room > 0) upstream.write(chunk.subarray(0, room));
+      cut();
     });
     upstream.on('data', (chunk) => client.write(chunk));
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
+    client.on('close', () => upstream.end());
     upstream.on('close', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
