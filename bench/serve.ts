@@ -85,6 +85,23 @@ function start(script: string, mode: 'app' | 'bare', artifactFile?: string): Pro
   });
 }
 
+/** CPU seconds (user + system) a process has used: /proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * A run under load, with the server's CPU time per answered request: on a machine shared with other work,
+ * req/s depends on what else runs, CPU per request much less so.
+ */
+async function measured(target: Target, body: string, seconds: number) {
+  const cpu0 = cpuSeconds(target.pid);
+  const result = await load(target.url, body, seconds);
+  const cpuPerRequestUs = ((cpuSeconds(target.pid) - cpu0) / result.requests.total) * 1e6;
+  return { result, cpuPerRequestUs };
+}
+
 function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
@@ -156,13 +173,15 @@ async function main(): Promise<void> {
   // 1. bare node:http baseline, then the service, same request, same load generator.
   const bare = await start(script, 'bare');
   await load(bare.url, one, 2); // warm-up
-  const baseline = await load(bare.url, one, DURATION);
+  const { result: baseline, cpuPerRequestUs: bareCpu } = await measured(bare, one, DURATION);
   await bare.stop();
 
   const app = await start(script, 'app', artifactFile);
   await load(app.url, one, 2); // warm-up: JIT, first window evaluations
-  const served = await load(app.url, one, DURATION);
+  const { result: served, cpuPerRequestUs: servedCpu } = await measured(app, one, DURATION);
+  const floorCpu0 = cpuSeconds(app.pid);
   const floor = await autocannon({ url: `${app.url}/healthz`, connections: CONNECTIONS, duration: DURATION });
+  const floorCpu = ((cpuSeconds(app.pid) - floorCpu0) / floor.requests.total) * 1e6;
   const failures = served.errors + served.non2xx + served.timeouts;
 
   // 2. 1,000-passenger batches, one at a time.
@@ -200,6 +219,16 @@ async function main(): Promise<void> {
     ['bare node:http req/s', baseline.requests.average.toFixed(0), ''],
     ['service req/s', served.requests.average.toFixed(0), ''],
     ['throughput ratio', ratio.toFixed(2), `${verdict(ratio >= TARGETS.ratio)} (>= ${TARGETS.ratio})`],
+    [
+      'server CPU per request: bare / service GET /healthz / service predict',
+      `${bareCpu.toFixed(0)} / ${floorCpu.toFixed(0)} / ${servedCpu.toFixed(0)} us`,
+      '',
+    ],
+    [
+      'CPU-bound throughput ratio (bare CPU / service CPU)',
+      (bareCpu / servedCpu).toFixed(2),
+      `${verdict(bareCpu / servedCpu >= TARGETS.ratio)} (>= ${TARGETS.ratio})`,
+    ],
     [
       'service latency p50 / p99',
       `${served.latency.p50} / ${served.latency.p99} ms`,
