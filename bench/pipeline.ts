@@ -1,0 +1,354 @@
+/**
+ * `npm run bench:pipeline`: upload-to-model-current time of the whole local pipeline for data/titanic.csv, and
+ * where that time goes, against the train step alone measured in the same run.
+ *
+ * Starts the local stack once (free ports, its own Postgres database and feature-store prefix, the default train
+ * search), then BENCH_RUNS times (default 3) uploads data/titanic.csv under a new object name with one passenger's
+ * Ticket text changed (a new dataset, feature set and model each time: every run really loads, processes and
+ * trains). Measured per run, all on this process's clock (the Workflows engine runs in this process):
+ * - total: upload start -> `models/latest.json` names the new model ("model current");
+ * - each pipeline step's HTTP call (load, process, train) from the engine's step events;
+ * - the remainder: upload, trigger (finalize event -> execution start), orchestration between steps, and the
+ *   delay until the pointer is visible to a reader;
+ * - optionally, upload start -> the service's GET /v1/model answers the new version.
+ * Target: total / train step <= 1.5.
+ *
+ * Bounded by BENCH_MAX_SECONDS (default 900): past it everything is stopped and the process exits non-zero, as it
+ * does when an execution fails. BENCH_KEEP=1 keeps the stack's data directory (per-process logs) for inspection.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Storage } from '@google-cloud/storage';
+import type { ExecutionsClient } from '@google-cloud/workflows';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { findExecutionFor, waitForExecution } from '../local/executions.ts';
+import { localStorageClient } from '../local/gcs-emulator.ts';
+import { DEFAULT_PORTS, type LocalPorts, type LocalStack, ROOT, startLocalStack } from '../local/stack.ts';
+import type { EngineStepEvent } from '../local/workflows-engine/index.ts';
+import { createExecutionsClient } from '../shared/adapters/workflows.ts';
+import { freePorts } from '../test/support/ports.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 900);
+const KEEP = process.env.BENCH_KEEP === '1';
+const TARGET = 1.5;
+const POINTER_POLL_MS = 100;
+const SERVICE_POLL_MS = 100;
+
+const say = (line: string): void => console.log(line);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const now = (): number => performance.now();
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const loadavg = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
+
+const suffix = randomBytes(4).toString('hex');
+const database = `bench_pipeline_${suffix}`;
+const prefix = `bench-pipeline-${suffix}`;
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'survival-bench-pipeline-'));
+const titanic = readFileSync(path.join(ROOT, 'data', 'titanic.csv'), 'utf8');
+
+let stack: LocalStack | undefined;
+let storage: Storage | undefined;
+let executions: ExecutionsClient | undefined;
+let cleaned: Promise<void> | undefined;
+
+/** Stops the stack, drops the database, deletes the feature-store keys; safe to call more than once. */
+function cleanup(): Promise<void> {
+  cleaned ??= (async () => {
+    await executions?.close().catch(() => undefined);
+    await stack?.close().catch(() => undefined);
+    const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' });
+    try {
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    } catch (err) {
+      say(`cleanup: could not drop database ${database}: ${(err as Error).message}`);
+    } finally {
+      await admin.end().catch(() => undefined);
+    }
+    const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 2 });
+    try {
+      await redis.connect();
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    } catch (err) {
+      say(`cleanup: could not delete Redis keys ${prefix}*: ${(err as Error).message}`);
+    } finally {
+      redis.disconnect();
+    }
+    if (KEEP) say(`kept the stack's data directory (logs in ${path.join(dataDir, 'logs')})`);
+    else rmSync(dataDir, { recursive: true, force: true });
+  })();
+  return cleaned;
+}
+
+let aborting = false;
+async function abort(reason: string): Promise<void> {
+  // The first reason is the one that matters: the clean-up makes the run in progress fail too.
+  if (aborting) return;
+  aborting = true;
+  say(`bench:pipeline FAILED: ${reason}`);
+  const hard = setTimeout(() => process.exit(1), 60_000);
+  hard.unref();
+  await cleanup();
+  process.exit(1);
+}
+
+const watchdog = setTimeout(() => {
+  void abort(`not finished after ${MAX_SECONDS} s (BENCH_MAX_SECONDS)`);
+}, MAX_SECONDS * 1000);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void abort(`interrupted (${signal})`));
+
+/** Step events as they arrive, stamped on this process's clock. */
+const events: Array<EngineStepEvent & { at: number }> = [];
+
+interface RunFigures {
+  object: string;
+  modelVersion: string;
+  /** Seconds, all from the upload's start. */
+  upload: number;
+  trigger: number;
+  beforeLoad: number;
+  load: number;
+  gapLoadProcess: number;
+  process: number;
+  gapProcessTrain: number;
+  train: number;
+  /** Pointer visible minus train step end (negative: seen before the train call returned). */
+  pointerAfterTrain: number;
+  total: number;
+  remainder: number;
+  served: number | null;
+  /** trainModel's own seconds, from the train function's log line `trained` (null if not found). */
+  trainCompute: number | null;
+  loadavg: string;
+}
+
+/** The `seconds` of the train function's `trained` log line for this model (its log file in the stack's logDir). */
+function trainComputeSeconds(modelVersion: string): number | null {
+  try {
+    for (const line of readFileSync(path.join(stack!.logDir, 'train.log'), 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const entry = JSON.parse(line) as { message?: string; modelVersion?: string; seconds?: number };
+      if (entry.message === 'trained' && entry.modelVersion === modelVersion && typeof entry.seconds === 'number')
+        return entry.seconds;
+    }
+  } catch {
+    // no log: the figure is optional
+  }
+  return null;
+}
+
+/** Polls `models/latest.json` until it names a model other than `previous`; resolves with the time and version. */
+async function watchPointer(
+  previous: string | null,
+  signal: AbortSignal,
+): Promise<{ at: number; modelVersion: string } | null> {
+  const file = storage!.bucket(stack!.modelsBucket).file('models/latest.json');
+  while (!signal.aborted) {
+    try {
+      const [buf] = await file.download({ validation: false });
+      const version = (JSON.parse(buf.toString('utf8')) as { modelVersion?: string }).modelVersion ?? null;
+      if (version && version !== previous) return { at: now(), modelVersion: version };
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+    await sleep(POINTER_POLL_MS);
+  }
+  return null;
+}
+
+async function currentPointer(): Promise<string | null> {
+  try {
+    const [buf] = await storage!.bucket(stack!.modelsBucket).file('models/latest.json').download();
+    return (JSON.parse(buf.toString('utf8')) as { modelVersion?: string }).modelVersion ?? null;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return null;
+    throw err;
+  }
+}
+
+async function watchService(version: string, deadline: number): Promise<number | null> {
+  while (now() < deadline) {
+    try {
+      const res = await fetch(`${stack!.serviceUrl}/v1/model`);
+      if (res.ok && ((await res.json()) as { modelVersion?: string }).modelVersion === version) return now();
+      else if (!res.ok) await res.body?.cancel();
+    } catch {
+      // not up yet
+    }
+    await sleep(SERVICE_POLL_MS);
+  }
+  return null;
+}
+
+/** titanic.csv with passenger 1's Ticket text changed: same rows and labels, a different file. */
+function variant(run: number): string {
+  const from = ',A/5 21171,';
+  if (!titanic.includes(from)) throw new Error('data/titanic.csv: passenger 1 has not the expected Ticket');
+  return titanic.replace(from, `,A/5 21171 B${suffix}${run},`);
+}
+
+async function runOnce(run: number): Promise<RunFigures> {
+  const s = stack!;
+  const object = `uploads/bench-${suffix}-${run}.csv`;
+  const contents = variant(run);
+  const previous = await currentPointer();
+  const stop = new AbortController();
+  const avg = loadavg();
+
+  const t0 = now();
+  const pointer = watchPointer(previous, stop.signal);
+  pointer.catch(() => undefined);
+  const file = storage!.bucket(s.dataBucket).file(object);
+  await file.save(contents, { contentType: 'text/csv', resumable: false });
+  const tUploaded = now();
+  const generation = String(file.metadata.generation ?? (await file.getMetadata())[0].generation);
+  const name = await findExecutionFor(executions!, s.workflowPath, { bucket: s.dataBucket, name: object, generation });
+  const outcome = await waitForExecution(executions!, name, { timeoutMs: MAX_SECONDS * 1000, intervalMs: 200 });
+  if (outcome.state !== 'SUCCEEDED') {
+    stop.abort();
+    throw new Error(`run ${run}: execution ${name} ${outcome.state}: ${JSON.stringify(outcome.error)}`);
+  }
+  const result = outcome.result as { modelVersion: string; promoted: boolean; datasetId: string };
+  if (!result.promoted) throw new Error(`run ${run}: model ${result.modelVersion} was not promoted`);
+  const seen = await Promise.race([pointer, sleep(30_000).then(() => null)]);
+  stop.abort();
+  if (!seen) throw new Error(`run ${run}: models/latest.json did not change within 30 s of the execution's end`);
+  if (seen.modelVersion !== result.modelVersion)
+    throw new Error(`run ${run}: latest.json names ${seen.modelVersion}, the execution trained ${result.modelVersion}`);
+  const servedAt = s.serviceUrl ? await watchService(result.modelVersion, now() + 60_000) : null;
+
+  const mine = events.filter((e) => e.execution === name);
+  const first = mine.find((e) => e.type === 'step-start');
+  const http = (step: string) => {
+    const start = mine.find((e) => e.type === 'step-start' && e.routine === 'main' && e.step === step);
+    const end = mine.find((e) => e.type === 'step-end' && e.routine === 'main' && e.step === step);
+    if (!start || !end || end.type !== 'step-end') throw new Error(`run ${run}: no step events for ${step}`);
+    return { start: start.at, end: end.at, seconds: end.durationMs / 1000 };
+  };
+  if (!first) throw new Error(`run ${run}: no step events for ${name}`);
+  const load = http('load');
+  const proc = http('process');
+  const train = http('train');
+  const retries = mine.filter((e) => e.type === 'retry').length;
+  if (retries > 0) say(`  note: ${retries} retried step call(s) in run ${run}`);
+  const sec = (a: number, b: number): number => (b - a) / 1000;
+  const total = sec(t0, seen.at);
+  return {
+    object,
+    modelVersion: result.modelVersion,
+    upload: sec(t0, tUploaded),
+    trigger: sec(tUploaded, first.at),
+    beforeLoad: sec(first.at, load.start),
+    load: load.seconds,
+    gapLoadProcess: sec(load.end, proc.start),
+    process: proc.seconds,
+    gapProcessTrain: sec(proc.end, train.start),
+    train: train.seconds,
+    pointerAfterTrain: sec(train.end, seen.at),
+    total,
+    remainder: total - load.seconds - proc.seconds - train.seconds,
+    served: servedAt === null ? null : sec(t0, servedAt),
+    trainCompute: trainComputeSeconds(result.modelVersion),
+    loadavg: avg,
+  };
+}
+
+const ROWS: Array<[string, keyof RunFigures]> = [
+  ['upload (client save)', 'upload'],
+  ['trigger (finalize -> execution start)', 'trigger'],
+  ['engine: start -> load call', 'beforeLoad'],
+  ['load (HTTP call)', 'load'],
+  ['engine: load -> process', 'gapLoadProcess'],
+  ['process (HTTP call)', 'process'],
+  ['engine: process -> train', 'gapProcessTrain'],
+  ['train (HTTP call) = baseline', 'train'],
+  ['pointer visible - train end', 'pointerAfterTrain'],
+  ['remainder (total - 3 steps)', 'remainder'],
+  ['TOTAL upload -> model current', 'total'],
+];
+
+function table(title: string, f: (key: keyof RunFigures) => number, ratioLabel: string, extra: string[]): void {
+  const total = f('total');
+  say(title);
+  say(`  ${'phase'.padEnd(40)} ${'seconds'.padStart(9)} ${'share'.padStart(7)}`);
+  for (const [label, key] of ROWS) {
+    const v = f(key);
+    say(`  ${label.padEnd(40)} ${v.toFixed(3).padStart(9)} ${`${((100 * v) / total).toFixed(1)}%`.padStart(7)}`);
+  }
+  const ratio = total / f('train');
+  say(`  ${ratioLabel}: ${ratio.toFixed(3)} (target <= ${TARGET}) -> ${ratio <= TARGET ? 'MET' : 'NOT MET'}`);
+  for (const line of extra) say(`  ${line}`);
+}
+
+try {
+  say(`bench:pipeline on ${os.cpus().length} cores, load average ${loadavg()}; ${RUNS} runs, default train search`);
+  const names = Object.keys(DEFAULT_PORTS) as Array<keyof LocalPorts>;
+  const free = await freePorts(names.length);
+  const ports = Object.fromEntries(names.map((n, i) => [n, free[i]])) as unknown as LocalPorts;
+  const tStack = now();
+  stack = await startLocalStack({
+    ports,
+    dataDir,
+    pg: { host: '127.0.0.1', port: 5432, user: 'postgres', database },
+    featureStorePrefix: prefix,
+    onStep: (e) => events.push({ ...e, at: now() }),
+    log: (m) => say(`  stack: ${m}`),
+  });
+  say(`stack up in ${((now() - tStack) / 1000).toFixed(1)} s (logs: ${stack.logDir})`);
+  storage = localStorageClient(stack.gcsUrl);
+  executions = createExecutionsClient(stack.workflowsUrl);
+
+  const figures: RunFigures[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const f = await runOnce(run);
+    figures.push(f);
+    table(
+      `run ${run}: ${f.object} -> ${f.modelVersion} (load average at start ${f.loadavg})`,
+      (k) => f[k] as number,
+      'ratio total / train',
+      [
+        f.trainCompute === null
+          ? ''
+          : `train step = trainModel ${f.trainCompute.toFixed(3)} s + rest of the train handler (read features, write artifact, register, promote, publish) ${(f.train - f.trainCompute).toFixed(3)} s`,
+        f.served === null
+          ? 'service: did not serve it within 60 s'
+          : `service serves it (GET /v1/model) at ${f.served.toFixed(3)} s (+${(f.served - f.total).toFixed(3)} s after current)`,
+      ].filter(Boolean),
+    );
+  }
+  const med = (k: keyof RunFigures): number => median(figures.map((f) => f[k] as number));
+  const served = figures.map((f) => f.served).filter((x): x is number => x !== null);
+  const ratios = figures.map((f) => f.total / f.train);
+  table(
+    `median of ${figures.length} runs (each row its own median; shares of the median total)`,
+    med,
+    'ratio median total / median train',
+    [
+      `ratio per run: ${ratios.map((r) => r.toFixed(3)).join(', ')} -> median ${median(ratios).toFixed(3)}`,
+      `totals per run: ${figures.map((f) => f.total.toFixed(2)).join(', ')} s; train per run: ${figures.map((f) => f.train.toFixed(2)).join(', ')} s`,
+      served.length ? `service serves the new model: median ${median(served).toFixed(3)} s after upload start` : '',
+    ].filter(Boolean),
+  );
+  clearTimeout(watchdog);
+  await cleanup();
+  process.exit(0);
+} catch (err) {
+  await abort((err as Error).stack ?? String(err));
+}
