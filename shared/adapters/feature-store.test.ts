@@ -1,12 +1,16 @@
 /**
  * Contract suite for the FeatureStore interface, against a real Redis (docs/feature-store.md is the spec).
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   connect,
   countByPrefix,
   deleteByPrefix,
+  makeTlsFiles,
   startCuttingProxy,
   startRedisServer,
   uniquePrefix,
@@ -183,6 +187,28 @@ describe('feature store contract', () => {
     } finally {
       viaProxy.disconnect();
       await proxy.close();
+    }
+  });
+
+  it('speaks TLS with the configured CA and AUTH, and refuses a server it cannot verify', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-tls-'));
+    const files = makeTlsFiles(dir);
+    const server = await startRedisServer(['--requirepass', 's3cret'], files);
+    try {
+      prefix = uniquePrefix('fs-test');
+      const tlsCa = fs.readFileSync(files.ca, 'utf8');
+      const ok = createRedis({ url: server.url, password: 's3cret', tlsCa });
+      await createFeatureStore(ok, { prefix }).writeFeatureSet(input('v1'));
+      expect(await createFeatureStore(ok, { prefix }).currentVersion()).toBe('v1');
+      ok.disconnect();
+      const unverified = createRedis({ url: server.url, password: 's3cret' });
+      await expect(createFeatureStore(unverified, { prefix }).currentVersion()).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+      });
+      unverified.disconnect();
+    } finally {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

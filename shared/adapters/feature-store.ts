@@ -4,6 +4,7 @@
  * complete last, and only then made current by one atomic pointer flip, so a reader never sees half of one.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { FeatureRecipe } from '../core/features.ts';
 import type { FeatureName } from '../core/schema.ts';
@@ -40,7 +41,9 @@ export function createRedis(config: RedisConfig): Redis {
   };
   if (config.password) options.password = config.password;
   if (url.protocol === 'rediss:') {
-    options.tls = config.tlsCa ? { ca: config.tlsCa, servername: url.hostname } : { servername: url.hostname };
+    // Memorystore is reached by IP and its certificate names the IP; SNI is only sent for a host name.
+    const servername = isIP(url.hostname) ? {} : { servername: url.hostname };
+    options.tls = config.tlsCa ? { ca: config.tlsCa, ...servername } : servername;
   }
   const redis = new Redis(config.url, options);
   // Connection errors also reject the commands that hit them; the event must not crash the process.

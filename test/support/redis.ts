@@ -3,9 +3,11 @@
  * never KEYS), a private redis-server on a free port that a test may kill, and a TCP proxy that cuts the
  * connection after a number of bytes (a server dying in the middle of a write).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -52,14 +54,34 @@ export interface PrivateRedis {
   stop(): Promise<void>;
 }
 
-/** Starts `redis-server` on a free port (extra args e.g. `--requirepass x`); `stop()` kills it. */
-export async function startRedisServer(args: string[] = []): Promise<PrivateRedis> {
+/**
+ * Starts `redis-server` on a free port (extra args e.g. `--requirepass x`); `stop()` kills it. With `tls`, the
+ * port speaks TLS only (`--port 0 --tls-port`), with the given certificate files.
+ */
+export async function startRedisServer(
+  args: string[] = [],
+  tls?: { cert: string; key: string; ca: string },
+): Promise<PrivateRedis> {
   const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
-    { stdio: 'ignore' },
-  );
+  const listen = tls
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        tls.cert,
+        '--tls-key-file',
+        tls.key,
+        '--tls-ca-cert-file',
+        tls.ca,
+        '--tls-auth-clients',
+        'no',
+      ]
+    : ['--port', String(port)];
+  const child = spawn('redis-server', [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 5_000;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -74,7 +96,7 @@ export async function startRedisServer(args: string[] = []): Promise<PrivateRedi
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
     process: child,
     stop: () =>
@@ -138,4 +160,56 @@ export async function startCuttingProxy(targetPort: number, cutAfter: number): P
 
 export function connect(url = REDIS_URL): Redis {
   return new Redis(url, { maxRetriesPerRequest: 1 });
+}
+
+/** A throwaway CA and a server certificate for 127.0.0.1 signed by it (openssl), in `dir`. */
+export function makeTlsFiles(dir: string): { ca: string; cert: string; key: string } {
+  const f = (name: string) => path.join(dir, name);
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=test-ca',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  );
+  ssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    f('server.key'),
+    '-out',
+    f('server.csr'),
+  );
+  fs.writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    f('san.ext'),
+    '-out',
+    f('server.pem'),
+  );
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
 }
