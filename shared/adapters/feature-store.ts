@@ -351,29 +351,35 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
       await redis.unlink(k.meta);
       const ids = new Int32Array([...Array.from(input.train.ids), ...Array.from(input.test.ids)]);
       await redis.set(k.ids, bytes(ids));
-      await writeEntities(input, cols);
-      const trainX = packRows(input.train.X, cols);
-      const columns = Array.from({ length: cols }, (_, j) => {
-        const c = new Float64Array(input.train.X.length);
-        for (let i = 0; i < c.length; i++) c[i] = trainX[i * cols + j]!;
-        return c;
-      });
-      const drift = new Float64Array(cols * input.train.X.length);
-      columns.forEach((c, j) => {
-        drift.set(c, j * c.length);
-      });
-      const tx = redis.pipeline();
-      tx.set(k.recipe, JSON.stringify(input.recipe));
-      tx.set(k.drift, bytes(drift));
-      tx.set(k.matrix('train', 'X'), bytes(trainX));
-      tx.set(k.matrix('train', 'y'), bytes(packLabels(input.train.y)));
-      tx.set(k.matrix('test', 'X'), bytes(packRows(input.test.X, cols)));
-      tx.set(k.matrix('test', 'y'), bytes(packLabels(input.test.y)));
-      tx.set(k.matrix('synthetic', 'X'), bytes(packRows(input.synthetic.X, cols)));
-      tx.set(k.matrix('synthetic', 'y'), bytes(packLabels(input.synthetic.y)));
-      const results = await tx.exec();
-      const failed = results?.find(([e]) => e);
-      if (failed) throw failed[0];
+      // The matrices travel while the entity batches are being packed and sent; both finish before `meta`.
+      const matrices = (async () => {
+        const trainX = packRows(input.train.X, cols);
+        const columns = Array.from({ length: cols }, (_, j) => {
+          const c = new Float64Array(input.train.X.length);
+          for (let i = 0; i < c.length; i++) c[i] = trainX[i * cols + j]!;
+          return c;
+        });
+        const drift = new Float64Array(cols * input.train.X.length);
+        columns.forEach((c, j) => {
+          drift.set(c, j * c.length);
+        });
+        const tx = redis.pipeline();
+        tx.set(k.recipe, JSON.stringify(input.recipe));
+        tx.set(k.drift, bytes(drift));
+        tx.set(k.matrix('train', 'X'), bytes(trainX));
+        tx.set(k.matrix('train', 'y'), bytes(packLabels(input.train.y)));
+        tx.set(k.matrix('test', 'X'), bytes(packRows(input.test.X, cols)));
+        tx.set(k.matrix('test', 'y'), bytes(packLabels(input.test.y)));
+        tx.set(k.matrix('synthetic', 'X'), bytes(packRows(input.synthetic.X, cols)));
+        tx.set(k.matrix('synthetic', 'y'), bytes(packLabels(input.synthetic.y)));
+        const results = await tx.exec();
+        const failed = results?.find(([e]) => e);
+        if (failed) throw failed[0];
+      })();
+      matrices.catch(() => {});
+      const [entitiesDone, matricesDone] = await Promise.allSettled([writeEntities(input, cols), matrices]);
+      if (entitiesDone.status === 'rejected') throw entitiesDone.reason;
+      if (matricesDone.status === 'rejected') throw matricesDone.reason;
       // Written last: a version is complete only once every other key of it exists.
       await redis.hset(k.meta, {
         status: 'complete',
