@@ -52,7 +52,7 @@ describe('randomizedSearch in an esbuild bundle', () => {
       logLevel: 'silent',
     });
     const bundled = JSON.parse(execFileSync(process.execPath, [join(dir, 'dist', 'index.mjs')], { encoding: 'utf8' }));
-    expect(bundled.workers).toBe(2);
+    expect(bundled.workers).toBe(1);
     const inline = await randomizedSearch(X, y, { candidates: 2, folds: 2, seed: 4, workers: 0, space: SPACE });
     expect({ ...bundled, workers: 0 }).toEqual(inline);
   });

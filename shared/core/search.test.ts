@@ -59,10 +59,11 @@ describe('sampleCandidates', () => {
 describe('randomizedSearch', () => {
   it('is deterministic given a seed, on worker threads and inline alike', async () => {
     const opts = { candidates: 3, folds: 3, seed: 5, space: SMALL };
-    const onThreads = await randomizedSearch(X, y, { ...opts, workers: 2 });
+    const onThreads = await randomizedSearch(X, y, { ...opts, workers: 3 });
     const again = await randomizedSearch(X, y, { ...opts, workers: 2 });
     const inline = await randomizedSearch(X, y, { ...opts, workers: 0 });
     expect(onThreads.workers).toBe(2);
+    expect(again.workers).toBe(1);
     expect(inline.workers).toBe(0);
     const strip = (r: typeof inline) => ({ ...r, workers: 0 });
     expect(strip(again)).toEqual(strip(onThreads));

@@ -6,11 +6,13 @@
  *   does not depend on the number of workers or on the order in which they finish.
  * - SMOTE runs inside each training fold only; a fold's scored rows are always real rows of the training
  *   split, never synthetic ones (`planFolds` is where that is decided, and what the tests inspect).
- * - The candidate x fold fits are spread over worker threads (node:worker_threads). The worker entry is the
- *   plain-JS module `search-worker.mjs`, found next to this module through `import.meta.url`, so it runs
- *   unchanged under node, tsx and vitest; a bundle (esbuild, for a Cloud Function) must emit it as a second
- *   entry point beside the bundle (`search-worker.mjs` or `search-worker.js`). When it is not there, or
- *   `workers` is 0, the fits run inline on the calling thread, with the same results.
+ * - The candidate x fold fits are spread over the calling thread and `workers - 1` worker threads
+ *   (node:worker_threads): the calling thread would otherwise sit idle while each worker isolate pays its own
+ *   start-up and JIT warm-up. The worker entry is the plain-JS module `search-worker.mjs`, found next to this
+ *   module through `import.meta.url`, so it runs unchanged under node, tsx and vitest; a bundle (esbuild, for a
+ *   Cloud Function) must emit it as a second entry point beside the bundle (`search-worker.mjs` or
+ *   `search-worker.js`). When it is not there, or `workers` is 0 or 1, every fit runs on the calling thread,
+ *   with the same results.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -51,7 +53,10 @@ export interface SearchOptions {
   /** Number of folds (default 5). */
   folds?: number;
   seed?: number;
-  /** Worker threads; 0 runs inline. Default: the machine's available parallelism. */
+  /**
+   * Threads fitting forests, the calling thread included (so 2 = the calling thread + 1 worker thread; 0 or 1 =
+   * the calling thread alone). Default: the machine's available parallelism.
+   */
   workers?: number;
   space?: SearchSpace;
   onProgress?: (done: number, total: number) => void;
@@ -76,7 +81,7 @@ export interface SearchResult {
   best: ForestParams;
   cvMean: number;
   cvSd: number;
-  /** Worker threads actually used (0 = inline). */
+  /** Worker threads actually started besides the calling thread (0 = all fits ran on the calling thread). */
   workers: number;
 }
 
@@ -172,10 +177,14 @@ function workerEntry(): URL | null {
   return null;
 }
 
-/** Runs the tasks on `workers` threads; resolves with each task's votes, by task id. */
-async function runOnWorkers(
-  entry: URL,
-  workers: number,
+/**
+ * Runs the tasks on the calling thread and on `workerThreads` worker threads, all taking from one queue
+ * (biggest first). A worker always has a second task queued, so it never waits while the calling thread is busy
+ * with a fit. Resolves with each task's votes, by task id.
+ */
+async function runTasks(
+  entry: URL | null,
+  workerThreads: number,
   plans: FoldPlan[],
   tasks: Task[],
   onDone: () => void,
@@ -183,37 +192,52 @@ async function runOnWorkers(
   const results: Int32Array[] = new Array(tasks.length);
   const queue = [...tasks];
   const folds = plans.map((p) => ({ X: p.X, y: p.y, testX: p.testX }));
-  const pool = Array.from({ length: workers }, () => new Worker(entry, { workerData: { folds } }));
+  const pool =
+    entry === null ? [] : Array.from({ length: workerThreads }, () => new Worker(entry, { workerData: { folds } }));
+  let failed: unknown = null;
   try {
-    await Promise.all(
-      pool.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            const next = (): void => {
-              const task = queue.shift();
-              if (task === undefined) {
-                resolve();
-                return;
-              }
-              worker.postMessage(task);
-            };
-            worker.on('message', (msg: { id: number; votes?: Int32Array; error?: string }) => {
-              if (msg.error !== undefined || msg.votes === undefined) {
-                reject(new Error(`search worker failed: ${msg.error ?? 'no votes'}`));
-                return;
-              }
-              results[msg.id] = msg.votes;
-              onDone();
-              next();
-            });
-            worker.on('error', reject);
-            worker.on('exit', (code) => {
-              if (queue.length > 0 || code !== 0) reject(new Error(`search worker exited with code ${code}`));
-            });
-            next();
-          }),
-      ),
+    const lanes = pool.map(
+      (worker) =>
+        new Promise<void>((resolve, reject) => {
+          let inFlight = 0;
+          const feed = (): void => {
+            while (inFlight < 2 && queue.length > 0 && failed === null) {
+              worker.postMessage(queue.shift());
+              inFlight++;
+            }
+            if (inFlight === 0) resolve();
+          };
+          worker.on('message', (msg: { id: number; votes?: Int32Array; error?: string }) => {
+            inFlight--;
+            if (msg.error !== undefined || msg.votes === undefined) {
+              failed = new Error(`search worker failed: ${msg.error ?? 'no votes'}`);
+              reject(failed);
+              return;
+            }
+            results[msg.id] = msg.votes;
+            onDone();
+            feed();
+          });
+          worker.on('error', (err) => {
+            failed = err;
+            reject(err);
+          });
+          worker.on('exit', (code) => {
+            if (inFlight > 0) reject(new Error(`search worker exited with code ${code}`));
+          });
+          feed();
+        }),
     );
+    const callingThread = (async () => {
+      for (let task = queue.shift(); task !== undefined && failed === null; task = queue.shift()) {
+        const plan = plans[task.fold] as FoldPlan;
+        results[task.id] = fitAndVote(plan.X, plan.y, plan.testX, task.options);
+        onDone();
+        // let the workers' results in (and hand them their next tasks) between two fits
+        if (pool.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await Promise.all([...lanes, callingThread]);
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
   }
@@ -247,18 +271,10 @@ export async function randomizedSearch(
     opts.onProgress?.(done, total);
   };
   const entry = workerEntry();
-  const workers = entry === null ? 0 : Math.min(opts.workers ?? availableParallelism(), tasks.length);
-  let votes: Int32Array[];
-  if (entry !== null && workers > 0) {
-    votes = await runOnWorkers(entry, workers, plans, ordered, onDone);
-  } else {
-    votes = new Array(tasks.length);
-    for (const task of ordered) {
-      const plan = plans[task.fold] as FoldPlan;
-      votes[task.id] = fitAndVote(plan.X, plan.y, plan.testX, task.options);
-      onDone();
-    }
-  }
+  // `workers` counts the threads that fit forests, the calling thread included
+  const threads = Math.max(1, Math.min(opts.workers ?? availableParallelism(), tasks.length));
+  const workerThreads = entry === null ? 0 : threads - 1;
+  const votes = await runTasks(entry, workerThreads, plans, ordered, onDone);
 
   const results: CandidateResult[] = candidates.map((params, c) => {
     const scores = plans.map((plan, f) => {
@@ -282,6 +298,6 @@ export async function randomizedSearch(
     best: best.params,
     cvMean: best.mean,
     cvSd: best.sd,
-    workers,
+    workers: workerThreads,
   };
 }
