@@ -218,8 +218,10 @@ export async function loadDataset(
     // rows and a rollback removes it), filled by COPY, indexed once, then attached. Moving a million rows is then
     // a catalogue change, not a second copy. The random suffix keeps concurrent attempts apart.
     const staging = `${partitionName(datasetId)}_s${randomBytes(4).toString('hex')}`;
+    // The CHECK, declared before the COPY, is verified row by row as rows arrive and lets ATTACH skip its scan.
     await client.query(
-      `CREATE TABLE ${staging} (LIKE passengers INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+      `CREATE TABLE ${staging} (LIKE passengers INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+         CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}'));
        ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
     );
     const { rows, rejected } = await copyRecords(client, records, staging);
@@ -264,9 +266,9 @@ export async function loadDataset(
         options.startedAt,
       ],
     );
-    // The CHECK lets ATTACH skip its validation scan; the unique index becomes the partition's primary key.
+    // One index build (sorted in memory) becomes the partition's primary key.
     await client.query(
-      `ALTER TABLE ${staging} ADD CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}');
+      `SET LOCAL maintenance_work_mem = '256MB';
        CREATE UNIQUE INDEX ${staging}_pkey ON ${staging} (dataset_id, passenger_id);
        ALTER TABLE passengers ATTACH PARTITION ${staging} FOR VALUES IN ('${datasetId}');
        ALTER TABLE ${staging} RENAME TO ${partitionName(datasetId)};`,
