@@ -115,6 +115,8 @@ describe('loadModel', () => {
       expect(p.probability).toBe(compiled.votes(p.features) / compiled.nTrees);
       expect(p.survived).toBe(p.probability > 0.5);
     });
+    // a batch is scored tree by tree, a single passenger row by row: the same answers
+    expect(passengers.map((p) => model.predict([p])[0])).toEqual(predictions);
   });
 
   it('never returns a half-working model: a bad artifact throws ARTIFACT_INVALID', () => {

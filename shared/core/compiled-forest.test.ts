@@ -60,6 +60,19 @@ describe('compileForest', () => {
     expect(library.predictProbability([[0, 0]], 1)).toEqual([0.000001]);
   });
 
+  it('votesBatch gives exactly the per-row votes (and the library votes) on every row, in order', () => {
+    const compiled = compileForest(forest);
+    const rows = [...data.X, ...data.fit.X];
+    const batch = compiled.votesBatch(rows);
+    expect(Array.from(batch)).toEqual(rows.map((row) => compiled.votes(row)));
+    expect(Array.from(batch)).toEqual(libraryVotes(forest, rows));
+    // short rows and NaN go right in both walks; one row and no rows work too
+    const odd = [[], [Number.NaN, 1, 2], data.X[0]!.slice(0, 3), data.X[1]!.map(() => Number.NaN)];
+    expect(Array.from(compiled.votesBatch(odd))).toEqual(odd.map((row) => compiled.votes(row)));
+    expect(Array.from(compiled.votesBatch([data.X[2]!]))).toEqual([compiled.votes(data.X[2]!)]);
+    expect(compiled.votesBatch([])).toHaveLength(0);
+  });
+
   it('matches probability = votes / nTrees on every row', () => {
     const compiled = compileForest(forest);
     for (const row of data.X) expect(compiled.probability(row)).toBe(compiled.votes(row) / compiled.nTrees);

@@ -16,6 +16,11 @@ export interface CompiledForest {
   votes(row: ArrayLike<number>): number;
   /** Share of trees voting for class 1: votes / nTrees (every tree counts, the first one included). */
   probability(row: ArrayLike<number>): number;
+  /**
+   * `votes` of every row, in order (identical counts). Walks tree by tree over all rows, so each tree's nodes
+   * stay in cache while the rows pass through it: several times faster than row by row for large batches.
+   */
+  votesBatch(rows: readonly ArrayLike<number>[]): Int32Array;
 }
 
 interface NodeJson {
@@ -115,18 +120,53 @@ export function compileForest(forestJson: unknown): CompiledForest {
   const rootsA = Int32Array.from(roots);
   const nTrees = rootsA.length;
 
+  // A split's two children are allocated together, so right = left + 1 for every split node: the walk steps
+  // to left + (row[f] < threshold ? 0 : 1), which is the same comparison as `row[column] < splitValue`
+  // (NaN and a missing column go right in both forms).
+  for (let n = 0; n < featureA.length; n++) {
+    if ((featureA[n] as number) >= 0 && rightA[n] !== (leftA[n] as number) + 1) throw invalid('unexpected node layout');
+  }
+
   const votes = (row: ArrayLike<number>): number => {
     let count = 0;
     for (let t = 0; t < nTrees; t++) {
       let n = rootsA[t] as number;
       let f = featureA[n] as number;
       while (f >= 0) {
-        n = (row[f] as number) < (thresholdA[n] as number) ? (leftA[n] as number) : (rightA[n] as number);
+        n = (row[f] as number) < (thresholdA[n] as number) ? (leftA[n] as number) : (leftA[n] as number) + 1;
         f = featureA[n] as number;
       }
       if (leftA[n] === 1) count++;
     }
     return count;
+  };
+
+  const votesBatch = (rows: readonly ArrayLike<number>[]): Int32Array => {
+    const nRows = rows.length;
+    const width = nFeatures;
+    // Row-major copy: rows may be plain arrays of any length (a missing column reads as NaN, which goes right
+    // exactly as `undefined < splitValue` does).
+    const flat = new Float64Array(nRows * width);
+    for (let r = 0; r < nRows; r++) {
+      const row = rows[r] as ArrayLike<number>;
+      const base = r * width;
+      for (let c = 0; c < width; c++) flat[base + c] = c < row.length ? (row[c] as number) : Number.NaN;
+    }
+    const counts = new Int32Array(nRows);
+    for (let t = 0; t < nTrees; t++) {
+      const root = rootsA[t] as number;
+      const rootFeature = featureA[root] as number;
+      for (let r = 0, base = 0; r < nRows; r++, base += width) {
+        let n = root;
+        let f = rootFeature;
+        while (f >= 0) {
+          n = (flat[base + f] as number) < (thresholdA[n] as number) ? (leftA[n] as number) : (leftA[n] as number) + 1;
+          f = featureA[n] as number;
+        }
+        if (leftA[n] === 1) counts[r] = (counts[r] as number) + 1;
+      }
+    }
+    return counts;
   };
 
   return {
@@ -135,5 +175,6 @@ export function compileForest(forestJson: unknown): CompiledForest {
     nFeatures,
     votes,
     probability: (row) => votes(row) / nTrees,
+    votesBatch,
   };
 }

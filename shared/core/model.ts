@@ -31,11 +31,14 @@ export function loadModel(json: unknown): ServingModel {
     artifact,
     version: artifact.modelVersion,
     forest: compiled,
-    predict: (passengers) =>
-      passengers.map((p) => {
-        const features = featurize(artifact.recipe, p);
-        const probability = compiled.probability(features);
+    predict: (passengers) => {
+      const rows = passengers.map((p) => featurize(artifact.recipe, p));
+      // Tree by tree over the whole batch (identical votes); a single row walks the trees directly.
+      const votes = rows.length > 1 ? compiled.votesBatch(rows) : null;
+      return rows.map((features, i) => {
+        const probability = votes === null ? compiled.probability(features) : (votes[i] as number) / compiled.nTrees;
         return { survived: predictedLabel(probability) === 1, probability, features };
-      }),
+      });
+    },
   };
 }
