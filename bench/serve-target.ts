@@ -1,12 +1,15 @@
 /**
  * A server process for bench/serve.ts (the load generator runs in another process):
  *   --mode=app  the real service (buildApp) with a model, drift detection and metrics on;
- *   --mode=bare a bare node:http server that reads the body and answers a constant JSON.
+ *   --mode=bare a bare node:http server that reads the body and answers a constant JSON;
+ *   --mode=floor a trivial fastify app (the service's fastify options) whose POST /v1/predict parses the JSON
+ *               body and answers the same constant JSON: the framework floor for a POST with a body.
  * Prints `listening <port>` on stdout once ready.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Fastify from 'fastify';
 import { buildApp } from '../service/app.ts';
 import { ModelRegistry } from '../service/model-registry.ts';
 import { MemoryModelSource } from '../service/testing.ts';
@@ -30,8 +33,19 @@ async function main(): Promise<void> {
     server.listen(0, '127.0.0.1', () => console.log(`listening ${(server.address() as AddressInfo).port}`));
     return;
   }
+  if (mode === 'floor') {
+    const answer = JSON.stringify({ predictions: [{ survived: true, probability: 0.9 }], modelVersion: 'floor' });
+    const app = Fastify({ logger: false, bodyLimit: 1 << 20, trustProxy: true, return503OnClosing: true });
+    app.post('/v1/predict', async (_request, reply) => {
+      reply.header('content-type', 'application/json');
+      return answer;
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    console.log(`listening ${(app.server.address() as AddressInfo).port}`);
+    return;
+  }
   if (mode !== 'app' || !artifactFile)
-    throw new Error('usage: serve-target.ts --mode=app --artifact=FILE | --mode=bare');
+    throw new Error('usage: serve-target.ts --mode=app --artifact=FILE | --mode=bare | --mode=floor');
   const logger = createLogger({ minSeverity: 'ERROR' });
   const source = new MemoryModelSource();
   source.promote(JSON.parse(readFileSync(artifactFile, 'utf8')));

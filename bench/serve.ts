@@ -2,7 +2,9 @@
  * `npm run bench:serve`: the service's serving speed against a bare node:http server measured in the same run.
  *
  *   1. throughput and latency: POST /v1/predict with one passenger (drift detection and metrics on), 16
- *      connections for 10 s, against a bare node:http server answering a constant JSON to the same request;
+ *      connections for 10 s, against a bare node:http server answering a constant JSON to the same request,
+ *      and against a trivial fastify POST route answering that constant (the framework floor: what fastify's
+ *      POST-with-a-JSON-body path costs before the service does anything);
  *   2. a 1,000-passenger batch, sent one at a time (client-side round trip);
  *   3. a 60 s soak at 16 connections, sampling the server's RSS every second.
  *
@@ -58,7 +60,7 @@ async function bundleTarget(): Promise<string> {
   return outfile;
 }
 
-function start(script: string, mode: 'app' | 'bare', artifactFile?: string): Promise<Target> {
+function start(script: string, mode: 'app' | 'bare' | 'floor', artifactFile?: string): Promise<Target> {
   const child: ChildProcess = spawn(
     process.execPath,
     [script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : [])],
@@ -176,6 +178,11 @@ async function main(): Promise<void> {
   const { result: baseline, cpuPerRequestUs: bareCpu } = await measured(bare, one, DURATION);
   await bare.stop();
 
+  const trivial = await start(script, 'floor');
+  await load(trivial.url, one, 2); // warm-up
+  const { result: floorPost, cpuPerRequestUs: floorPostCpu } = await measured(trivial, one, DURATION);
+  await trivial.stop();
+
   const app = await start(script, 'app', artifactFile);
   await load(app.url, one, 2); // warm-up: JIT, first window evaluations
   const { result: served, cpuPerRequestUs: servedCpu } = await measured(app, one, DURATION);
@@ -235,7 +242,18 @@ async function main(): Promise<void> {
       `${verdict(served.latency.p99 <= TARGETS.p99Ms)} (p99 <= ${TARGETS.p99Ms} ms)`,
     ],
     ['bare latency p50 / p99', `${baseline.latency.p50} / ${baseline.latency.p99} ms`, ''],
-    ['service GET /healthz req/s (the framework floor)', floor.requests.average.toFixed(0), ''],
+    ['service GET /healthz req/s', floor.requests.average.toFixed(0), ''],
+    [
+      'framework floor: trivial fastify POST route req/s, ratio to bare',
+      `${floorPost.requests.average.toFixed(0)}, ${(floorPost.requests.average / baseline.requests.average).toFixed(2)}`,
+      '',
+    ],
+    [
+      'framework floor: CPU per request, CPU-bound ratio (bare CPU / floor CPU)',
+      `${floorPostCpu.toFixed(0)} us, ${(bareCpu / floorPostCpu).toFixed(2)}`,
+      '',
+    ],
+    ['framework floor latency p50 / p99', `${floorPost.latency.p50} / ${floorPost.latency.p99} ms`, ''],
     ['errors, non-2xx, timeouts', String(failures), verdict(failures === 0)],
     [
       '1,000-passenger batch p50 / p95 / max',
