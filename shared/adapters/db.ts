@@ -266,10 +266,12 @@ export async function loadDataset(
         options.startedAt,
       ],
     );
-    // One index build (sorted in memory) becomes the partition's primary key.
+    // One index build (sorted in memory) becomes the partition's primary key. It must be a PRIMARY KEY, not just
+    // a unique index: ATTACH matches the parent's primary key only to a child's primary key, and would otherwise
+    // build a second, identical index (as long again as the first).
     await client.query(
       `SET LOCAL maintenance_work_mem = '256MB';
-       CREATE UNIQUE INDEX ${staging}_pkey ON ${staging} (dataset_id, passenger_id);
+       ALTER TABLE ${staging} ADD CONSTRAINT ${staging}_pkey PRIMARY KEY (dataset_id, passenger_id);
        ALTER TABLE passengers ATTACH PARTITION ${staging} FOR VALUES IN ('${datasetId}');
        ALTER TABLE ${staging} RENAME TO ${partitionName(datasetId)};`,
     );
