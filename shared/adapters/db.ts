@@ -187,8 +187,12 @@ function copyLine(line: number, p: Passenger | LabelledPassenger): string {
 const PASSENGER_COLUMNS =
   'line, passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked';
 
-/** Flush threshold for COPY data: few large writes beat many small ones. */
-const COPY_CHUNK_CHARS = 256 * 1024;
+/**
+ * COPY data is encoded row by row into Buffers of this size, each handed to the COPY stream whole: few large
+ * writes, and no large concatenated string for the stream to flatten and encode again (that alone cost more
+ * CPU than the index build).
+ */
+const COPY_CHUNK_BYTES = 1 << 20;
 
 /**
  * Loads one dataset: streams the validated records with COPY into a staging table, then, under an advisory lock
@@ -321,31 +325,52 @@ async function copyRecords(
   let rows = 0;
   const rejected: Array<{ line: number; reason: string; raw: string }> = [];
   const copy = client.query(copyStreams.from(`COPY ${table} (${PASSENGER_COLUMNS}) FROM STDIN (FREEZE)`));
+  // The COPY's own failure (a cut connection, a rejected row): once it happened the stream has no connection left,
+  // and a write would throw a TypeError of its own instead.
+  let copyError: Error | undefined;
   const finished = new Promise<void>((resolve, reject) => {
     copy.on('finish', resolve);
-    copy.on('error', reject);
+    copy.on('error', (err: Error) => {
+      copyError ??= err;
+      reject(err);
+    });
   });
   // Surface a COPY failure even while we are waiting on the source.
   finished.catch(() => {});
-  let buffer = '';
-  const flush = async (): Promise<void> => {
-    const chunk = buffer;
-    buffer = '';
+  // A fresh Buffer per chunk: the stream may still hold the previous one until the socket has taken it.
+  let buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+  let used = 0;
+  const send = async (chunk: Buffer): Promise<void> => {
+    if (copyError) throw copyError;
     if (!copy.write(chunk)) {
       await Promise.race([once(copy, 'drain'), finished]);
     }
   };
+  const flush = async (): Promise<void> => {
+    const chunk = buffer.subarray(0, used);
+    buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
+    used = 0;
+    await send(chunk);
+  };
   try {
     for await (const record of records) {
       if (record.kind === 'row') {
-        buffer += copyLine(record.line, record.passenger);
+        const text = copyLine(record.line, record.passenger);
         rows++;
-        if (buffer.length >= COPY_CHUNK_CHARS) await flush();
+        // A UTF-16 code unit is at most 3 bytes of UTF-8.
+        if (used + 3 * text.length > COPY_CHUNK_BYTES) {
+          if (used > 0) await flush();
+          if (3 * text.length > COPY_CHUNK_BYTES) {
+            await send(Buffer.from(text, 'utf8'));
+            continue;
+          }
+        }
+        used += buffer.write(text, used, 'utf8');
       } else {
         rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
       }
     }
-    if (buffer.length > 0) await flush();
+    if (used > 0) await flush();
     copy.end();
     await finished;
     return { rows, rejected };
