@@ -5,13 +5,14 @@
  * The request-level drift verdict (KS against the training reference) is repeated in each prediction in short
  * form, so a Vertex AI client that reads only `predictions` still sees it.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type AppContext, requireModel } from '../context.ts';
 import { readInstances } from '../instances.ts';
+import type { ScoredRequest } from '../scoring.ts';
 
 const pValueMap = { type: 'object', additionalProperties: { type: 'number' } } as const;
 
-const responseSchema = {
+export const responseSchema = {
   200: {
     type: 'object',
     required: ['predictions', 'modelVersion', 'drift'],
@@ -46,19 +47,62 @@ const responseSchema = {
   },
 } as const;
 
+/**
+ * The 200 answer as JSON text, byte for byte what fast-json-stringify writes from `responseSchema` (keys in the
+ * schema's order, numbers as `'' + n`, ±Infinity as null, NaN refused with an error as fast-json-stringify
+ * does), but in one pass with the request's short drift verdict written once and repeated in every prediction:
+ * the schema serializer is a tenth of a one-passenger request and several milliseconds of a 1,000-row batch.
+ * `predict.test.ts` checks the bytes against fastify's serializer for the schema.
+ */
+export function serializePrediction(scored: ScoredRequest): string {
+  const drift = scored.drift;
+  const drifted = stringArray(drift.drifted);
+  const isDrift = drift.isDrift ? 'true' : 'false';
+  const tail = `,"drift":{"isDrift":${isDrift},"drifted":${drifted}}}`;
+  let out = '{"predictions":[';
+  const predictions = scored.predictions;
+  for (let i = 0; i < predictions.length; i++) {
+    const p = predictions[i]!;
+    out += `${i === 0 ? '' : ','}{"survived":${p.survived ? 'true' : 'false'},"probability":${number(p.probability)}${tail}`;
+  }
+  out += `],"modelVersion":${JSON.stringify(scored.modelVersion)}`;
+  out += `,"drift":{"isDrift":${isDrift},"threshold":${number(drift.threshold)},"drifted":${drifted}`;
+  out += `,"pValues":${numberMap(drift.pValues)},"statistics":${numberMap(drift.statistics)}}}`;
+  return out;
+}
+
+function number(n: number): string {
+  // biome-ignore lint/suspicious/noSelfCompare: NaN test, as fast-json-stringify does it
+  if (n !== n) throw new Error(`The value "${n}" cannot be converted to a number.`);
+  return n === Number.POSITIVE_INFINITY || n === Number.NEGATIVE_INFINITY ? 'null' : `${n}`;
+}
+
+function stringArray(xs: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < xs.length; i++) out += (i === 0 ? '' : ',') + JSON.stringify(xs[i]);
+  return `${out}]`;
+}
+
+function numberMap(map: Record<string, number>): string {
+  let out = '{';
+  let first = true;
+  for (const key of Object.keys(map)) {
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${number(map[key]!)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
 export function predictRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const handler = async (request: { body: unknown }) => {
+  const handler = async (request: { body: unknown }, reply: FastifyReply) => {
     const stopTimer = ctx.metrics.latency.startTimer({ route: 'api' });
     const passengers = readInstances(request.body, ctx.options.maxBatch);
     const served = requireModel(ctx.models);
     const scored = ctx.scorer(served, passengers);
-    const short = { isDrift: scored.drift.isDrift, drifted: scored.drift.drifted };
-    const body = {
-      predictions: scored.predictions.map((p) => ({ survived: p.survived, probability: p.probability, drift: short })),
-      modelVersion: scored.modelVersion,
-      drift: scored.drift,
-    };
     stopTimer();
+    const body = serializePrediction(scored);
+    // A string with a JSON content type is sent as it is (the schema below documents it and serves tests).
+    reply.header('content-type', 'application/json; charset=utf-8');
     return body;
   };
   app.post('/v1/predict', { schema: { response: responseSchema } }, handler);
