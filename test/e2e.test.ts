@@ -96,6 +96,15 @@ describe('the local pipeline, upload to served model', () => {
     const model = JSON.parse(artifact.toString('utf8')) as { metrics: unknown; modelVersion: string };
     expect(model.modelVersion).toBe(result.modelVersion);
     expect(model.metrics).toEqual(result.metrics);
+    // Every function's log lines carry the execution's id (the workflow sends it with each call).
+    const executionId = first.name.split('/').pop() ?? '';
+    for (const fn of ['load', 'process', 'train']) {
+      const lines = readFileSync(path.join(stack.logDir, `${fn}.log`), 'utf8').split('\n');
+      expect(
+        lines.some((l) => l.includes(`"executionId":"${executionId}"`)),
+        fn,
+      ).toBe(true);
+    }
   });
 
   it('the service serves the promoted model', async () => {
