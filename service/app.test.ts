@@ -358,6 +358,21 @@ describe('window drift alerts', () => {
     expect(text).toContain('drift_alerts_total{result="rate_limited"} 1');
   });
 
+  it('feeds the window after answering, one request at a time and in order', async () => {
+    const t = await testApp(artifact, { driftWindow: 5, driftEvery: 5 });
+    const odd = Array.from({ length: 5 }, (_, i) => rawPassenger({ PassengerId: i + 1, Age: 1000, Fare: -500 }));
+    // both answered before the window is fed: still two evaluations (into drift, then out of it)
+    const first = predict(t, { instances: odd });
+    const second = predict(t, { instances: ordinary.slice(0, 5) });
+    expect((await first).statusCode).toBe(200);
+    expect((await second).statusCode).toBe(200);
+    const drift = (await t.app.inject({ method: 'GET', url: '/v1/drift' })).json();
+    expect(drift).toMatchObject({ evaluated: true, isDrift: false, rowsSeen: 10, windowRows: 5 });
+    await t.app.close();
+    expect(t.alerts).toHaveLength(1);
+    expect(t.logs.some((l) => l.message.includes('no longer drifts'))).toBe(true);
+  });
+
   it('logs an ERROR and keeps serving when the alert cannot be published', async () => {
     const t = await testApp(artifact, {
       driftWindow: 5,

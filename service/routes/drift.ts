@@ -5,6 +5,7 @@ import { type AppContext, requireModel } from '../context.ts';
 export function driftRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get('/v1/drift', async () => {
     const served = requireModel(ctx.models);
+    ctx.driftMonitor.settle();
     const window = served.windowDrift;
     const state = window.state();
     const last = state.last;

@@ -157,6 +157,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
       return sendHtml(reply, messagePage('No model yet', 'No model is loaded yet. Train one, then come back.'), 503);
     }
     const a = served.model.artifact;
+    ctx.driftMonitor.settle();
     const state = served.windowDrift.state();
     return sendHtml(
       reply,
