@@ -177,7 +177,32 @@ function copyText(value: string | null): string {
     ? value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r')
     : value;
 }
-const copyNumber = (value: number | null): string => (value === null ? '\\N' : String(value));
+const copyNumber = (value: number | null): string => (value === null ? '\\N' : decimalText(value));
+
+const ZEROS = ['', '0', '00', '000'];
+/**
+ * A number as COPY text, fast for the usual ages and fares (at most 4 decimals): `String` of a fractional double
+ * costs more than the rest of a row's COPY line. Exact: when `n / 10^4 === value` for an integer `n`, `value` is the
+ * double nearest the decimal `n / 10^4`, which is what Postgres reads back from the digits written here.
+ */
+function decimalText(value: number): string {
+  if (value >= 0 && value < 1e9) {
+    const scaled = Math.round(value * 10_000);
+    if (scaled / 10_000 === value) {
+      const whole = Math.floor(scaled / 10_000);
+      let fraction = scaled - whole * 10_000;
+      if (fraction === 0) return String(whole);
+      let digits = 4;
+      while (fraction % 10 === 0) {
+        fraction /= 10;
+        digits--;
+      }
+      const text = String(fraction);
+      return `${whole}.${ZEROS[digits - text.length]}${text}`;
+    }
+  }
+  return String(value);
+}
 
 function copyLine(line: number, p: Passenger | LabelledPassenger): string {
   const survived = 'survived' in p ? String(p.survived) : '\\N';
