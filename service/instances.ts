@@ -17,15 +17,16 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function parseServingPassenger(record: Record<string, unknown>, where: string): Passenger {
   let checked = record;
   const kept: { age?: number; fare?: number } = {};
-  for (const [key, value] of Object.entries(record)) {
-    const column = key.trim().toLowerCase();
-    if (column !== 'age' && column !== 'fare') continue;
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    // the value test first (most fields are not negative numbers), then the column name
     const n =
       typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-    if (Number.isFinite(n) && n < 0) {
-      checked = { ...checked, [key]: -n };
-      kept[column] = n;
-    }
+    if (!(Number.isFinite(n) && n < 0)) continue;
+    const column = key.trim().toLowerCase();
+    if (column !== 'age' && column !== 'fare') continue;
+    checked = { ...checked, [key]: -n };
+    kept[column] = n;
   }
   const passenger = parsePassengerRecord(checked, where);
   return kept.age === undefined && kept.fare === undefined ? passenger : { ...passenger, ...kept };
