@@ -19,8 +19,17 @@ export class PortInUseError extends Error {
   }
 }
 
+/**
+ * How long an idle keep-alive connection stays open. Google's clients keep idle sockets for reuse; if the server
+ * closes one first (Node's default is 5 s) a request written on it at that moment fails with EPIPE or ECONNRESET.
+ * Google's front ends keep idle connections far longer, so the emulators do too.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 10 * 60_000;
+
 /** Starts listening and resolves with the bound port (the real one when `port` is 0). */
 export function listenHttp(server: Server, port: number, host: string, what: string): Promise<number> {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
