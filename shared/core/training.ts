@@ -7,7 +7,7 @@ import { compileForest } from './compiled-forest.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
 import { evaluate, type TestMetrics } from './metrics.ts';
 import type { FeatureName } from './schema.ts';
-import { randomizedSearch, type SearchResult, type SearchSpace } from './search.ts';
+import { randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
 
 export type { ForestParams } from './forest.ts';
@@ -27,19 +27,10 @@ export interface TrainingInput {
   test: Matrices;
 }
 
-export interface TrainingOptions {
-  /** Candidates of the randomized search (default 10). */
-  candidates?: number;
-  /** Cross-validation folds (default 5). */
-  folds?: number;
-  /** Seed of everything random in the run (default 42). */
-  seed?: number;
-  /** Worker threads for the search (0 = inline; default: available parallelism). */
-  workers?: number;
-  space?: SearchSpace;
-  /** Called after each fit: candidates x folds of the search, then the refit. */
-  onProgress?: (done: number, total: number) => void;
-}
+/**
+ * The search's options, passed through; `onProgress` here also counts the refit (candidates x folds + 1).
+ */
+export type TrainingOptions = SearchOptions;
 
 export interface TrainingResult {
   /** The refitted forest, as `ml-random-forest` JSON. */
