@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLoadHandler } from '../functions/load/handler.ts';
 import { datasetIdFor, readDatasetPassengers, readRejectedRows } from '../shared/adapters/db.ts';
+import { CORPUS_DIR, readCorpus } from './support/bad-csv.ts';
 import { count, DATA_BUCKET, type DataPlaneEnv, post, startDataPlane, upload } from './support/data-plane.ts';
 
 const TITANIC = fs.readFileSync(new URL('../data/titanic.csv', import.meta.url), 'utf8');
@@ -148,21 +149,7 @@ describe('load refuses a file over its limits with a 422 naming the cause', () =
   }
 });
 
-/** The shared corpus of bad CSVs (data/bad-csv/expected.json holds what validation makes of each file). */
-interface CorpusCase {
-  file: string;
-  case: string;
-  requireSurvived: boolean;
-  error?: { code: string; message: string };
-  rows?: Array<number | { line: number; passenger: Record<string, unknown> }>;
-  rejected?: Array<{ line: number; reason: string }>;
-}
-const CORPUS_DIR = new URL('../data/bad-csv/', import.meta.url);
-const CORPUS = (
-  fs.existsSync(new URL('expected.json', CORPUS_DIR))
-    ? JSON.parse(fs.readFileSync(new URL('expected.json', CORPUS_DIR), 'utf8'))
-    : []
-) as CorpusCase[];
+const CORPUS = readCorpus();
 
 describe('load on the bad-CSV corpus', () => {
   it('has the shared corpus to run', () => {

@@ -1,24 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { CORPUS_DIR, readCorpus } from '../../test/support/bad-csv.ts';
 import { AppError } from '../errors.ts';
 import { type CsvRecord, MAX_ROW_BYTES, parsePassengerRecord, readPassengerCsv, validatePassengerCsv } from './csv.ts';
 import type { LabelledPassenger } from './schema.ts';
 
-const CORPUS = new URL('../../data/bad-csv/', import.meta.url);
+const CORPUS = CORPUS_DIR;
 const TITANIC = new URL('../../data/titanic.csv', import.meta.url);
 const HEADER = 'PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked';
 
-interface CorpusCase {
-  file: string;
-  case: string;
-  requireSurvived: boolean;
-  error?: { code: string; message: string };
-  rows?: Array<number | { line: number; passenger: Record<string, unknown> }>;
-  rejected?: Array<{ line: number; reason: string }>;
-}
-
-const corpus = JSON.parse(readFileSync(new URL('expected.json', CORPUS), 'utf8')) as CorpusCase[];
+const corpus = readCorpus();
 
 async function outcome(source: Parameters<typeof readPassengerCsv>[0], requireSurvived: boolean) {
   try {
