@@ -6,6 +6,7 @@
  */
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import { isTransientDbError } from '../shared/adapters/db.ts';
+import { isTransientPublishError } from '../shared/adapters/events.ts';
 import { isTransientStorageError } from '../shared/adapters/storage.ts';
 import { AppError } from '../shared/errors.ts';
 import { type Logger, traceFields } from '../shared/log.ts';
@@ -32,6 +33,8 @@ export function toAppError(err: unknown): AppError {
     return new AppError('UNAVAILABLE', 'the database is unavailable', undefined, { cause: err });
   if (isTransientStorageError(err))
     return new AppError('UNAVAILABLE', 'cloud storage is unavailable', undefined, { cause: err });
+  if (isTransientPublishError(err))
+    return new AppError('UNAVAILABLE', 'Pub/Sub is unavailable', undefined, { cause: err });
   return new AppError('INTERNAL', undefined, undefined, { cause: err });
 }
 

@@ -15,3 +15,12 @@ export async function publishJson(
 ): Promise<string> {
   return pubsub.topic(topic).publishMessage({ data: Buffer.from(JSON.stringify(payload)), attributes });
 }
+
+/** gRPC status codes a retry can fix: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE. */
+const TRANSIENT_GRPC_CODES = new Set([4, 8, 10, 14]);
+
+/** True for a publish failure a retry can fix (the client has already retried these for a while by then). */
+export function isTransientPublishError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && TRANSIENT_GRPC_CODES.has(code);
+}
