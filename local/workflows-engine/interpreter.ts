@@ -228,6 +228,15 @@ class Interpreter {
     const emits = body.kind !== 'try' || body.body[0]?.name !== step.name;
     let result: Value | undefined;
     if (emits) this.opts.onStep?.({ type: 'step-start', ...base, ...(call ? { call } : {}) });
+    const endStep = (end: { outcome: 'ok'; result?: Value } | { outcome: 'error'; error: Value }): void =>
+      this.opts.onStep?.({
+        type: 'step-end',
+        ...base,
+        ...(call ? { call } : {}),
+        ...(url ? { url } : {}),
+        durationMs: performance.now() - started,
+        ...end,
+      });
     try {
       let signal: Signal = NORMAL;
       switch (body.kind) {
@@ -263,31 +272,13 @@ class Interpreter {
         case 'next':
           break;
       }
-      if (emits)
-        this.opts.onStep?.({
-          type: 'step-end',
-          ...base,
-          ...(call ? { call } : {}),
-          ...(url ? { url } : {}),
-          durationMs: performance.now() - started,
-          outcome: 'ok',
-          ...(body.kind === 'call' ? { result: result ?? null } : {}),
-        });
+      if (emits) endStep({ outcome: 'ok', ...(body.kind === 'call' ? { result: result ?? null } : {}) });
       if (signal.type !== 'normal') return signal;
       return step.next === undefined ? NORMAL : nextSignal(step.next);
     } catch (err) {
       const wfErr = toWorkflowError(err);
       wfErr.where ??= { routine: frame.routine.name, step: step.name, line: step.loc.line, column: step.loc.column };
-      if (emits)
-        this.opts.onStep?.({
-          type: 'step-end',
-          ...base,
-          ...(call ? { call } : {}),
-          ...(url ? { url } : {}),
-          durationMs: performance.now() - started,
-          outcome: 'error',
-          error: wfErr.value,
-        });
+      if (emits) endStep({ outcome: 'error', error: wfErr.value });
       throw wfErr;
     }
   }
