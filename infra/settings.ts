@@ -29,6 +29,7 @@ export interface Settings {
   };
   service: {
     image: string;
+    /** allUsers may invoke the service (the web form and the JSON API become public). */
     public: boolean;
     minInstances: number;
     maxInstances: number;

@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import type { Settings } from '../settings.ts';
 import type { Cache } from './cache.ts';
 import type { Network } from './network.ts';
 import { allowSecretAccess, type StoredSecret, storeSecret } from './secret.ts';
@@ -8,20 +9,11 @@ export const SERVICE_PORT = 8080;
 export const METRICS_PATH = '/metrics';
 export const PUSH_PATH = '/events/model-published';
 
-export interface ServingServiceArgs {
+/** The service's own settings (image, scaling, sidecar) and what it is wired to. */
+export type ServingServiceArgs = Settings['service'] & {
   project: string;
   region: string;
   serviceName: string;
-  image: string;
-  sidecarImage: string;
-  scrapeInterval: string;
-  /** allUsers may invoke the service (the web form and the JSON API become public). */
-  public: boolean;
-  minInstances: number;
-  maxInstances: number;
-  concurrency: number;
-  cpu: string;
-  memory: string;
   logLevel: string;
   /** The feature store, for `/v1/passengers`: REDIS_URL, and the AUTH string and CA from Secret Manager. */
   cache: Cache;
@@ -30,7 +22,7 @@ export interface ServingServiceArgs {
   driftAlertsTopic: gcp.pubsub.Topic;
   network?: Network;
   deletionProtection: boolean;
-}
+};
 
 /**
  * The Cloud Run v2 prediction service with the Managed Service for Prometheus sidecar scraping its /metrics,
