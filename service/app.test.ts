@@ -1,27 +1,19 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';
 import { ERROR_CATALOGUE } from '../shared/errors.ts';
-import { buildTestApp, rawPassenger, type TestApp, tinyArtifact, titanicInstances } from './testing.ts';
+import { testAppsClosedAfterEach } from './test-apps.ts';
+import { rawPassenger, type TestApp, tinyArtifact, titanicInstances } from './testing.ts';
 
 let artifact: ModelArtifact;
 let ordinary: Array<Record<string, unknown>>;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
   artifact = await tinyArtifact();
   ordinary = await titanicInstances(40);
 });
 
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((t) => t.app.close()));
-});
-
-async function testApp(...args: Parameters<typeof buildTestApp>): Promise<TestApp> {
-  const t = await buildTestApp(...args);
-  apps.push(t);
-  return t;
-}
+const testApp = testAppsClosedAfterEach();
 
 async function metricValue(t: TestApp, name: string, labels = ''): Promise<number> {
   const res = await t.app.inject({ method: 'GET', url: '/metrics' });

@@ -1,35 +1,19 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
 import type { EntityReader } from './context.ts';
 import { artifactObjectName, ModelRegistry, ModelSourceError } from './model-registry.ts';
-import {
-  buildTestApp,
-  MemoryModelSource,
-  memoryLogger,
-  rawPassenger,
-  type TestApp,
-  tinyArtifact,
-  withVersion,
-} from './testing.ts';
+import { testAppsClosedAfterEach } from './test-apps.ts';
+import { MemoryModelSource, memoryLogger, rawPassenger, type TestApp, tinyArtifact, withVersion } from './testing.ts';
 
 let v1: ModelArtifact;
 let v2: ModelArtifact;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
   v1 = await tinyArtifact();
   v2 = withVersion(v1, 'tiny-2');
 });
 
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((t) => t.app.close()));
-});
-
-async function testApp(...args: Parameters<typeof buildTestApp>): Promise<TestApp> {
-  const t = await buildTestApp(...args);
-  apps.push(t);
-  return t;
-}
+const testApp = testAppsClosedAfterEach();
 
 const push = (t: TestApp, headers: Record<string, string> = {}) =>
   t.app.inject({

@@ -1,20 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFeatureStore, createRedis } from '../shared/adapters/feature-store.ts';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { readPassengerCsv } from '../shared/core/csv.ts';
 import { transform } from '../shared/core/features.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { connect, deleteByPrefix, startRedisServer, uniquePrefix } from '../test/support/redis.ts';
-import { buildTestApp, rawPassenger, type TestApp, tinyArtifact } from './testing.ts';
+import { testAppsClosedAfterEach } from './test-apps.ts';
+import { rawPassenger, type TestApp, tinyArtifact } from './testing.ts';
 
 const FEATURE_SET = 'fs-test-1';
 let artifact: ModelArtifact;
 let passengers: LabelledPassenger[];
 let admin: Redis;
 const prefix = uniquePrefix('svc');
-const apps: TestApp[] = [];
+const testApp = testAppsClosedAfterEach();
 const clients: Redis[] = [];
 
 /** Writes the first 100 titanic passengers (80 train, 20 test) as feature set FEATURE_SET under `keyPrefix`. */
@@ -47,10 +48,6 @@ beforeAll(async () => {
   await writeFeatureSet(admin, prefix);
 });
 
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((t) => t.app.close()));
-});
-
 afterAll(async () => {
   await deleteByPrefix(admin, prefix);
   await Promise.all([admin, ...clients].map((c) => c.quit().catch(() => {})));
@@ -59,9 +56,7 @@ afterAll(async () => {
 async function appWithRedis(url: string, keyPrefix = prefix): Promise<TestApp> {
   const redis = createRedis({ url, commandTimeoutMs: 1_000 });
   clients.push(redis);
-  const t = await buildTestApp(artifact, { featureStore: createFeatureStore(redis, { prefix: keyPrefix }) });
-  apps.push(t);
-  return t;
+  return testApp(artifact, { featureStore: createFeatureStore(redis, { prefix: keyPrefix }) });
 }
 
 describe('GET /v1/passengers/:id', () => {
@@ -132,8 +127,7 @@ describe('GET /v1/passengers/:id', () => {
   });
 
   it('answers 503 when the instance has no feature store configured', async () => {
-    const t = await buildTestApp(artifact);
-    apps.push(t);
+    const t = await testApp(artifact);
     const res = await t.app.inject({ method: 'GET', url: '/v1/passengers/1' });
     expect(res.statusCode).toBe(503);
     expect(res.json().error.message).toContain('REDIS_URL');

@@ -1,25 +1,18 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';
-import { buildTestApp, type TestApp, tinyArtifact } from './testing.ts';
+import { testAppsClosedAfterEach } from './test-apps.ts';
+import { type TestApp, tinyArtifact } from './testing.ts';
 import { DEFAULT_FORM, type FormValues } from './ui/pages.ts';
 
 let artifact: ModelArtifact;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
   artifact = await tinyArtifact();
 });
 
-afterEach(async () => {
-  await Promise.all(apps.splice(0).map((t) => t.app.close()));
-});
-
-async function testApp(withModel = true): Promise<TestApp> {
-  const t = await buildTestApp(withModel ? artifact : null);
-  apps.push(t);
-  return t;
-}
+const buildApp = testAppsClosedAfterEach();
+const testApp = (withModel = true): Promise<TestApp> => buildApp(withModel ? artifact : null);
 
 const submit = (t: TestApp, values: Partial<FormValues>) =>
   t.app.inject({
