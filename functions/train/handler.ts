@@ -7,7 +7,6 @@
  * `ifGenerationMatch` on the generation read, retrying the read-compare-write when another trainer got there
  * first, and never moves the pointer to a model created before the one it names.
  */
-import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { getModel, markModelPromoted, registerModel } from '../../shared/adapters/db.ts';
@@ -15,7 +14,7 @@ import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { type FeatureStore, unpackRows } from '../../shared/adapters/feature-store.ts';
 import { PreconditionFailedError, readJson, writeJson } from '../../shared/adapters/storage.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
-import type { SearchSpace } from '../../shared/core/search.ts';
+import { foldViewFor, modelVersionFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -23,17 +22,13 @@ import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge
 
 export const MODEL_POINTER = 'models/latest.json';
 
-export interface TrainConfig {
+/** The search settings (SEARCH_CANDIDATES, SEARCH_SEED; unset ones take the core's defaults) and the rest. */
+export interface TrainConfig extends SearchSettings {
   modelsBucket: string;
   /** MIN_ACCURACY: the quality gate on test accuracy. */
   minAccuracy: number;
-  /** SEARCH_CANDIDATES, SEARCH_SEED, TRAIN_WORKERS. */
-  candidates: number;
-  seed: number;
+  /** TRAIN_WORKERS: threads fitting forests (results do not depend on it). */
   workers?: number | undefined;
-  folds?: number | undefined;
-  /** A smaller search space (tests); part of the model version when given. */
-  space?: SearchSpace | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
   topic: string;
 }
@@ -66,15 +61,12 @@ export interface ModelPointer {
   promotedAt: string;
 }
 
-export function modelVersionFor(featureSetVersion: string, config: TrainConfig): string {
-  const params = JSON.stringify({
-    featureSetVersion,
-    candidates: config.candidates,
-    folds: config.folds ?? 5,
-    seed: config.seed,
-    space: config.space ?? null,
-  });
-  return `m-${createHash('sha256').update(params).digest('hex').slice(0, 16)}`;
+export { modelVersionFor };
+
+/** The search settings of a train config (the other fields are not the search's). */
+function searchSettings(config: TrainConfig): SearchSettings {
+  const { candidates, folds, repeats, seed, space } = config;
+  return { candidates, folds, repeats, seed, space };
 }
 
 export function parseTrainRequest(body: unknown): { featureSetVersion: string } {
@@ -103,14 +95,18 @@ async function obtainArtifact(deps: TrainDeps, featureSetVersion: string, modelV
   const m = await deps.featureStore.readMatrices(featureSetVersion);
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
+  const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
   const training = await trainModel(
-    { featureNames: m.meta.featureNames, train, synthetic: unpackRows(m.synthetic), test: unpackRows(m.test) },
     {
-      candidates: config.candidates,
-      seed: config.seed,
-      ...(config.folds === undefined ? {} : { folds: config.folds }),
+      featureNames: m.meta.featureNames,
+      train,
+      synthetic: unpackRows(m.synthetic),
+      test: unpackRows(m.test),
+      ...(foldView === undefined ? {} : { foldView }),
+    },
+    {
+      ...resolveSearchOptions(searchSettings(config)),
       ...(config.workers === undefined ? {} : { workers: config.workers }),
-      ...(config.space === undefined ? {} : { space: config.space }),
     },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });
@@ -187,7 +183,7 @@ export async function promoteModel(
 
 export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string, log: Logger): Promise<TrainResult> {
   const { config } = deps;
-  const modelVersion = modelVersionFor(featureSetVersion, config);
+  const modelVersion = modelVersionFor(featureSetVersion, searchSettings(config));
   const uri = `gs://${config.modelsBucket}/${artifactObject(modelVersion)}`;
 
   let record = await getModel(deps.pool, modelVersion);

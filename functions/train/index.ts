@@ -3,6 +3,7 @@ import os from 'node:os';
 import { http } from '@google-cloud/functions-framework';
 import { createPool, migrate } from '../../shared/adapters/db.ts';
 import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
+import { SEARCH_DEFAULTS } from '../../shared/core/pipeline.ts';
 import {
   functionLogger,
   loadFunctionConfig,
@@ -23,8 +24,8 @@ const config = loadFunctionConfig('train', process.env, (r) => ({
   train: {
     modelsBucket: r.string('MODELS_BUCKET'),
     minAccuracy: r.number('MIN_ACCURACY', { default: 0.75, min: 0, max: 1 }),
-    candidates: r.int('SEARCH_CANDIDATES', { default: 10, min: 1 }),
-    seed: r.int('SEARCH_SEED', { default: 42 }),
+    candidates: r.int('SEARCH_CANDIDATES', { default: SEARCH_DEFAULTS.candidates, min: 1 }),
+    seed: r.int('SEARCH_SEED', { default: SEARCH_DEFAULTS.seed }),
     workers: r.int('TRAIN_WORKERS', { default: os.availableParallelism(), min: 0 }),
     topic: r.string('MODEL_PUBLISHED_TOPIC', { default: 'model-published' }),
   },

@@ -34,31 +34,29 @@ export interface SearchSpace {
 }
 
 /**
- * The default space. Tree counts of 100-150: on the Titanic training split, candidates with 200 trees scored no
- * better in CV than those with 100-150, and cost a third more (likewise depth 16 against depth <= 12);
- * `maxFeatures` is a per-tree column count (the library draws columns per tree, not per split);
- * `gainThreshold` and `minNumSamples` are what mostly decide the tree size, so both are searched.
+ * What the search does, every field given: the defaults are resolved once, in `pipeline.ts`
+ * (`resolveSearchOptions`), so the values that decide a result are the values a model version is hashed from.
  */
-export const DEFAULT_SPACE: SearchSpace = {
-  nEstimators: [100, 120, 150],
-  maxFeatures: [4, 5, 6, 7, 8, 9],
-  maxDepth: [6, 8, 10, 12],
-  minNumSamples: [2, 3, 5, 8],
-  gainThreshold: [0, 0.001, 0.005, 0.01],
-};
-
 export interface SearchOptions {
-  /** Number of candidates drawn (default 10). */
-  candidates?: number;
-  /** Number of folds (default 5). */
-  folds?: number;
-  seed?: number;
+  /** Number of candidates drawn. */
+  candidates: number;
+  /** Number of folds of one stratified k-fold pass. */
+  folds: number;
+  /** Stratified k-fold passes, each with its own shuffle (repeat `r` is seeded `seed + r`). */
+  repeats: number;
+  seed: number;
+  space: SearchSpace;
+  /**
+   * The training split's rows as one fold sees them, given the indices of that fold's held-out rows. Needed when
+   * features come from labels (recipe v2's group outcomes): a fold's features are then fitted on its training
+   * rows only. Without it every fold sees `X`.
+   */
+  foldView?: FoldView;
   /**
    * Threads fitting forests, the calling thread included (so 2 = the calling thread + 1 worker thread; 0 or 1 =
    * the calling thread alone). Default: the machine's available parallelism.
    */
   workers?: number;
-  space?: SearchSpace;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -71,9 +69,14 @@ export interface CandidateResult {
   sd: number;
 }
 
+/** The training split's rows as the fold holding out `heldOut` (indices into the split) sees them. */
+export type FoldView = (heldOut: readonly number[]) => number[][];
+
 export interface SearchResult {
   scoring: 'accuracy';
   folds: number;
+  /** Stratified k-fold passes; each candidate has `folds x repeats` scores. */
+  repeats: number;
   seed: number;
   candidates: CandidateResult[];
   /** Index into `candidates` of the best mean score (the first one on a tie). */
@@ -99,21 +102,37 @@ export interface FoldPlan {
   testY: number[];
 }
 
-export function planFolds(X: readonly number[][], y: readonly number[], k: number, seed: number): FoldPlan[] {
-  return stratifiedKFold(y, k, seed).map((fold, f) => {
-    const fitX = fold.train.map((i) => X[i] as number[]);
-    const fitY = fold.train.map((i) => y[i] as number);
-    const synthetic = smote(fitX, fitY, { seed: seed + f });
-    return {
-      fitIndices: fold.train,
-      scoredIndices: fold.test,
-      X: [...fitX, ...synthetic.X],
-      y: [...fitY, ...synthetic.y],
-      syntheticCount: synthetic.X.length,
-      testX: fold.test.map((i) => X[i] as number[]),
-      testY: fold.test.map((i) => y[i] as number),
-    };
-  });
+/**
+ * The folds of `repeats` stratified k-fold passes (pass `r` shuffled with `seed + r`; pass 0 is the single pass
+ * of a non-repeated search). The SMOTE rows of fold `f` of pass `r` are seeded `seed + r * k + f`.
+ */
+export function planFolds(
+  X: readonly number[][],
+  y: readonly number[],
+  k: number,
+  seed: number,
+  repeats = 1,
+  foldView?: FoldView,
+): FoldPlan[] {
+  const plans: FoldPlan[] = [];
+  for (let r = 0; r < repeats; r++) {
+    stratifiedKFold(y, k, seed + r).forEach((fold, f) => {
+      const seen = foldView === undefined ? X : foldView(fold.test);
+      const fitX = fold.train.map((i) => seen[i] as number[]);
+      const fitY = fold.train.map((i) => y[i] as number);
+      const synthetic = smote(fitX, fitY, { seed: seed + r * k + f });
+      plans.push({
+        fitIndices: fold.train,
+        scoredIndices: fold.test,
+        X: [...fitX, ...synthetic.X],
+        y: [...fitY, ...synthetic.y],
+        syntheticCount: synthetic.X.length,
+        testX: fold.test.map((i) => seen[i] as number[]),
+        testY: fold.test.map((i) => y[i] as number),
+      });
+    });
+  }
+  return plans;
 }
 
 /** Draws `count` distinct parameter sets from the grid (all of it if smaller), seeded. */
@@ -247,13 +266,12 @@ async function runTasks(
 export async function randomizedSearch(
   X: readonly number[][],
   y: readonly number[],
-  opts: SearchOptions = {},
+  opts: SearchOptions,
 ): Promise<SearchResult> {
-  const k = opts.folds ?? 5;
-  const seed = opts.seed ?? 42;
+  const { folds: k, seed, repeats } = opts;
   const nFeatures = X[0]?.length ?? 0;
-  const candidates = sampleCandidates(opts.space ?? DEFAULT_SPACE, opts.candidates ?? 10, seed, nFeatures);
-  const plans = planFolds(X, y, k, seed);
+  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);
+  const plans = planFolds(X, y, k, seed, repeats, opts.foldView);
 
   // Biggest forests first, so the last tasks to finish are short ones (balances the threads).
   const tasks: Task[] = [];
@@ -291,7 +309,8 @@ export async function randomizedSearch(
   const best = results[bestIndex] as CandidateResult;
   return {
     scoring: 'accuracy',
-    folds: plans.length,
+    folds: k,
+    repeats,
     seed,
     candidates: results,
     bestIndex,

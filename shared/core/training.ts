@@ -7,7 +7,7 @@ import { compileForest } from './compiled-forest.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
 import { evaluate, type TestMetrics } from './metrics.ts';
 import type { FeatureName } from './schema.ts';
-import { randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
+import { type FoldView, randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
 
 export type { ForestParams } from './forest.ts';
@@ -25,12 +25,14 @@ export interface TrainingInput {
   /** SMOTE rows of the whole training split, if already computed (else computed here with the search seed). */
   synthetic?: Matrices;
   test: Matrices;
+  /** The training split as each cross-validation fold sees it, when its features come from labels (recipe v2). */
+  foldView?: FoldView;
 }
 
 /**
  * The search's options, passed through; `onProgress` here also counts the refit (candidates x folds + 1).
  */
-export type TrainingOptions = SearchOptions;
+export type TrainingOptions = Omit<SearchOptions, 'foldView'>;
 
 export interface TrainingResult {
   /** The refitted forest, as `ml-random-forest` JSON. */
@@ -43,19 +45,16 @@ export interface TrainingResult {
   seconds: number;
 }
 
-export async function trainModel(input: TrainingInput, opts: TrainingOptions = {}): Promise<TrainingResult> {
+export async function trainModel(input: TrainingInput, opts: TrainingOptions): Promise<TrainingResult> {
   const started = performance.now();
-  const seed = opts.seed ?? 42;
+  const { seed } = opts;
   const { train, test, featureNames } = input;
   if (train.X.length === 0 || test.X.length === 0) throw new RangeError('training and test splits must not be empty');
 
   let searchTotal = 0;
   const search = await randomizedSearch(train.X, train.y, {
-    candidates: opts.candidates ?? 10,
-    folds: opts.folds ?? 5,
-    seed,
-    ...(opts.workers === undefined ? {} : { workers: opts.workers }),
-    ...(opts.space === undefined ? {} : { space: opts.space }),
+    ...opts,
+    ...(input.foldView === undefined ? {} : { foldView: input.foldView }),
     onProgress: (done, total) => {
       searchTotal = total;
       opts.onProgress?.(done, total + 1);
