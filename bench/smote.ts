@@ -9,7 +9,7 @@ import { loadavg } from 'node:os';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { fitRecipe, transform } from '../shared/core/features.ts';
 import { smote } from '../shared/core/smote.ts';
-import { syntheticPassengers } from '../shared/core/testdata/synthetic.ts';
+import { syntheticPassengers } from '../test/support/synthetic.ts';
 
 const { values } = parseArgs({
   options: {

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { syntheticPassengers } from '../../test/support/synthetic.ts';
 import { readPassengerCsv } from './csv.ts';
 import { fitRecipe, transform } from './features.ts';
 import type { LabelledPassenger } from './schema.ts';
 import { smote } from './smote.ts';
 import { stratifiedSplit } from './split.ts';
-import { syntheticPassengers } from './testdata/synthetic.ts';
 
 /** The Titanic training split, featurized: what the pipeline hands to SMOTE. */
 const { rows } = await readPassengerCsv(readFileSync(new URL('../../data/titanic.csv', import.meta.url)), {

@@ -4,9 +4,9 @@
  * Empty ages and fares stay empty. For tests and benchmarks that need more rows than the 891 real ones.
  */
 import { readFileSync } from 'node:fs';
-import { readPassengerCsv } from '../csv.ts';
-import { createRng, type Rng } from '../rng.ts';
-import type { LabelledPassenger } from '../schema.ts';
+import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { createRng, type Rng } from '../../shared/core/rng.ts';
+import type { LabelledPassenger } from '../../shared/core/schema.ts';
 import { TITANIC_CSV } from './titanic.ts';
 
 const gauss = (rng: Rng): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
