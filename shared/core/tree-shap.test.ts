@@ -3,7 +3,7 @@ import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
 import { bootstrapCovers, preorder, rowCovers } from './covers.ts';
 import { type ForestParams, trainForest } from './forest.ts';
-import { loadTitanic, type TitanicData } from './testdata/titanic.ts';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { createExplainer } from './tree-shap.ts';
 
 /**
