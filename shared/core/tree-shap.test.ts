@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
 import { bootstrapCovers, preorder, rowCovers } from './covers.ts';
 import { type ForestParams, trainForest } from './forest.ts';
-import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { createExplainer } from './tree-shap.ts';
 
 /**
