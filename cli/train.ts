@@ -11,17 +11,17 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { buildArtifact } from '../core/artifact.ts';
-import { readPassengerCsv } from '../core/csv.ts';
+import { buildArtifact } from '../shared/core/artifact.ts';
+import { readPassengerCsv } from '../shared/core/csv.ts';
 import {
   prepareFeatureSet,
   resolveFeatureSetOptions,
   resolveSearchOptions,
   SEARCH_DEFAULTS,
   trainingInputOf,
-} from '../core/pipeline.ts';
-import { type LabelledPassenger, RECIPE_VERSIONS, type RecipeVersion } from '../core/schema.ts';
-import { trainModel } from '../core/training.ts';
+} from '../shared/core/pipeline.ts';
+import { type LabelledPassenger, RECIPE_VERSIONS, type RecipeVersion } from '../shared/core/schema.ts';
+import { trainModel } from '../shared/core/training.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE =

@@ -1,12 +1,12 @@
 /** The Titanic data as the training code sees it (recipe v1, seeded 80/20 split), for the forest tests. */
 import { readFileSync } from 'node:fs';
-import { readPassengerCsv } from '../csv.ts';
-import { type FeatureRecipe, transform } from '../features.ts';
-import { prepareFeatureSet, resolveFeatureSetOptions, trainingInputOf } from '../pipeline.ts';
-import type { LabelledPassenger, RecipeVersion } from '../schema.ts';
-import type { TrainingInput } from '../training.ts';
+import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { type FeatureRecipe, transform } from '../../shared/core/features.ts';
+import { prepareFeatureSet, resolveFeatureSetOptions, trainingInputOf } from '../../shared/core/pipeline.ts';
+import type { LabelledPassenger, RecipeVersion } from '../../shared/core/schema.ts';
+import type { TrainingInput } from '../../shared/core/training.ts';
 
-export const TITANIC_CSV = new URL('../../../data/titanic.csv', import.meta.url);
+export const TITANIC_CSV = new URL('../../data/titanic.csv', import.meta.url);
 
 export interface TitanicData {
   passengers: LabelledPassenger[];
