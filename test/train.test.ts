@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processDataset } from '../functions/process/handler.ts';
 import { makeTrainHandler, modelVersionFor, promoteModel, type TrainConfig } from '../functions/train/handler.ts';
-import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub-emulator.ts';
+import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
 import { getModel, listModels, loadDataset } from '../shared/adapters/db.ts';
 import { createFeatureStore } from '../shared/adapters/feature-store.ts';
 import { MODEL_POINTER_OBJECT as MODEL_POINTER, sha256Hex } from '../shared/adapters/model-store.ts';
