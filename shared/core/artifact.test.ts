@@ -5,7 +5,7 @@ import { compileForest } from './compiled-forest.ts';
 import { loadModel } from './model.ts';
 import { FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
-import { loadTitanic, type TitanicData } from './testdata/titanic.ts';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { trainModel } from './training.ts';
 
 const TINY: SearchSpace = {
