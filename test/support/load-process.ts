@@ -6,7 +6,7 @@
  */
 import pg from 'pg';
 import { loadObject } from '../../functions/load/handler.ts';
-import { localStorageClient } from '../../local/gcs-emulator.ts';
+import { localStorageClient } from '../../local/gcs/gcs-emulator.ts';
 import { AppError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
 
