@@ -20,7 +20,11 @@ export interface Attribution {
   approximationError: number;
 }
 
-export function attributionOf(explainer: ModelExplainer, features: ArrayLike<number>, probability: number): Attribution {
+export function attributionOf(
+  explainer: ModelExplainer,
+  features: ArrayLike<number>,
+  probability: number,
+): Attribution {
   const phi = explainer.contributions(features);
   const featureAttributions: Record<string, number> = {};
   let total = explainer.baseValue;

@@ -75,7 +75,11 @@ describe('POST /v1/explain', () => {
   it('explains a model whose artifact predates covers, and says the covers come from its reference rows', async () => {
     const { covers: _c, featureSources: _f, shapImportances: _s, ...rest } = artifact;
     const t = await testApp({ ...rest, formatVersion: 1 });
-    const res = await t.app.inject({ method: 'POST', url: '/v1/explain', payload: { instances: instances.slice(0, 20) } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/explain',
+      payload: { instances: instances.slice(0, 20) },
+    });
     expect(res.statusCode).toBe(200);
     const answer = res.json() as ExplainAnswer;
     expect(answer.explanationMetadata.covers).toBe('reference');

@@ -146,7 +146,7 @@ describe('explanations from the artifact', () => {
         data.input.test.X.length,
     );
     const recorded = FEATURE_NAMES.map((name) => artifact.shapImportances?.[name] as number);
-    recorded.forEach((v, j) => expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12));
+    for (const [j, v] of recorded.entries()) expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12);
     expect(Math.max(...recorded)).toBeGreaterThan(0.01);
   });
 
