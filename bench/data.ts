@@ -23,7 +23,7 @@ import { loadObject } from '../functions/load/handler.ts';
 import { localStorageClient, startGcsEmulator } from '../local/gcs/gcs-emulator.ts';
 import { migrate } from '../shared/adapters/db.ts';
 import { createFeatureStore, type FeatureSetInput } from '../shared/adapters/feature-store.ts';
-import { readPassengerCsv } from '../shared/core/csv.ts';
+import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import type { FeatureRecipe } from '../shared/core/features.ts';
 import { createRng, type Rng } from '../shared/core/rng.ts';
 import { FEATURE_NAMES, type LabelledPassenger } from '../shared/core/schema.ts';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { featureSetVersionFor, makeProcessHandler } from '../functions/process/handler.ts';
 import { loadDataset } from '../shared/adapters/db.ts';
 import { createFeatureStore, createRedis } from '../shared/adapters/feature-store.ts';
-import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';
 import { type DataPlaneEnv, post, startDataPlane } from './support/data-plane.ts';
 import { connect, countByPrefix, deleteByPrefix, startCuttingProxy, uniquePrefix } from './support/redis.ts';

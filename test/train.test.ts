@@ -21,7 +21,7 @@ import { getModel, listModels, loadDataset } from '../shared/adapters/db.ts';
 import { createFeatureStore } from '../shared/adapters/feature-store.ts';
 import { readJson, writeJson } from '../shared/adapters/storage.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';
-import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { type DataPlaneEnv, MODELS_BUCKET, post, startDataPlane } from './support/data-plane.ts';
 import { connect, deleteByPrefix, uniquePrefix } from './support/redis.ts';
 

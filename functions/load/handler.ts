@@ -10,7 +10,7 @@ import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db.ts';
 import { getObjectMetadata, isTransientStorageError, readObjectStream } from '../../shared/adapters/storage.ts';
-import { validatePassengerCsv } from '../../shared/core/csv.ts';
+import { validatePassengerCsv } from '../../shared/core/csv-stream.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/pg.ts';
-import type { CsvRecord } from '../core/csv.ts';
+import type { CsvRecord } from '../core/csv-stream.ts';
 import type { LabelledPassenger } from '../core/schema.ts';
 import { AppError } from '../errors.ts';
 import {

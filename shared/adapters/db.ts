@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import type { CsvRecord } from '../core/csv.ts';
+import type { CsvRecord } from '../core/csv-stream.ts';
 import type { LabelledPassenger, Passenger, Pclass, Port, Sex } from '../core/schema.ts';
 import { AppError } from '../errors.ts';
 import { MIGRATIONS, type Migration } from './migrations.ts';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
 import { buildArtifact } from '../../shared/core/artifact.ts';
-import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import { fitRecipe, transform } from '../../shared/core/features.ts';
 import type { LabelledPassenger } from '../../shared/core/schema.ts';
 import { stratifiedSplit } from '../../shared/core/split.ts';
