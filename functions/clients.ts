@@ -4,7 +4,7 @@
  */
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
-import type { PgConfig } from '../shared/adapters/db.ts';
+import type { PgConfig } from '../shared/adapters/db/pool.ts';
 import type { RedisConfig } from '../shared/adapters/feature-store.ts';
 import { type Env, type EnvReader, parseConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';

@@ -5,7 +5,7 @@
  * mistake keeps its 4xx, and anything else is a 500 whose details stay in the log, never in the response.
  */
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
-import { isTransientDbError } from '../shared/adapters/db.ts';
+import { isTransientDbError } from '../shared/adapters/db/pool.ts';
 import { isTransientPublishError } from '../shared/adapters/events.ts';
 import { isTransientStorageError } from '../shared/adapters/storage.ts';
 import { AppError } from '../shared/errors.ts';

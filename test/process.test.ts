@@ -7,7 +7,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { featureSetVersionFor, makeProcessHandler } from '../functions/process/handler.ts';
-import { loadDataset } from '../shared/adapters/db.ts';
+import { loadDataset } from '../shared/adapters/db/datasets.ts';
 import { createFeatureStore, createRedis } from '../shared/adapters/feature-store.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';

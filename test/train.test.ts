@@ -17,7 +17,8 @@ import {
   type TrainConfig,
 } from '../functions/train/handler.ts';
 import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
-import { getModel, listModels, loadDataset } from '../shared/adapters/db.ts';
+import { loadDataset } from '../shared/adapters/db/datasets.ts';
+import { getModel, listModels } from '../shared/adapters/db/model-records.ts';
 import { createFeatureStore } from '../shared/adapters/feature-store.ts';
 import { readJson, writeJson } from '../shared/adapters/storage.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';

@@ -8,7 +8,7 @@
 import { Transform } from 'node:stream';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
-import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db.ts';
+import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db/datasets.ts';
 import { getObjectMetadata, isTransientStorageError, readObjectStream } from '../../shared/adapters/storage.ts';
 import { validatePassengerCsv } from '../../shared/core/csv-stream.ts';
 import { AppError } from '../../shared/errors.ts';

@@ -1,6 +1,7 @@
 /** Entry point of the `process` function: configuration, clients, registration. */
 import { http } from '@google-cloud/functions-framework';
-import { createPool, migrate } from '../../shared/adapters/db.ts';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
+import { createPool } from '../../shared/adapters/db/pool.ts';
 import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
 import { functionLogger, loadFunctionConfig, readCommon, readPgConfig, readRedisConfig } from '../clients.ts';
 import { onceUntilSuccess } from '../edge.ts';

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
-import { getModel, markModelPromoted, registerModel } from '../../shared/adapters/db.ts';
+import { getModel, markModelPromoted, registerModel } from '../../shared/adapters/db/model-records.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { type FeatureStore, unpackRows } from '../../shared/adapters/feature-store.ts';
 import { PreconditionFailedError, readJson, writeJson } from '../../shared/adapters/storage.ts';

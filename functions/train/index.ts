@@ -1,7 +1,8 @@
 /** Entry point of the `train` function: configuration, clients, registration. */
 import os from 'node:os';
 import { http } from '@google-cloud/functions-framework';
-import { createPool, migrate } from '../../shared/adapters/db.ts';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
+import { createPool } from '../../shared/adapters/db/pool.ts';
 import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
 import {
   functionLogger,

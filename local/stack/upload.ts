@@ -11,8 +11,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Storage } from '@google-cloud/storage';
 import { createExecutionsClient } from '../../shared/adapters/workflows.ts';
-import { findExecutionFor, waitForExecution } from './executions.ts';
 import { localStorageClient } from '../gcs/gcs-emulator.ts';
+import { findExecutionFor, waitForExecution } from './executions.ts';
 import { STATE_FILE } from './stack.ts';
 
 const { values, positionals } = parseArgs({

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { AppError } from '../errors.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from './artifact.ts';
 import { compileForest } from './compiled-forest.ts';
 import { loadModel } from './model.ts';
 import { FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
-import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { trainModel } from './training.ts';
 
 const TINY: SearchSpace = {
