@@ -22,7 +22,7 @@ import { Redis } from 'ioredis';
 import { loadObject } from '../functions/load/handler.ts';
 import { localStorageClient, startGcsEmulator } from '../local/gcs/gcs-emulator.ts';
 import { migrate } from '../shared/adapters/db/migrations.ts';
-import { createFeatureStore, type FeatureSetInput } from '../shared/adapters/feature-store.ts';
+import { createFeatureStore, type FeatureSetInput } from '../shared/adapters/feature-store/store.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import type { FeatureRecipe } from '../shared/core/features.ts';
 import { createRng, type Rng } from '../shared/core/rng.ts';

@@ -19,7 +19,7 @@ import {
 import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
 import { loadDataset } from '../shared/adapters/db/datasets.ts';
 import { getModel, listModels } from '../shared/adapters/db/model-records.ts';
-import { createFeatureStore } from '../shared/adapters/feature-store.ts';
+import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
 import { readJson, writeJson } from '../shared/adapters/storage.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';

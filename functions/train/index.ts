@@ -3,7 +3,8 @@ import os from 'node:os';
 import { http } from '@google-cloud/functions-framework';
 import { migrate } from '../../shared/adapters/db/migrations.ts';
 import { createPool } from '../../shared/adapters/db/pool.ts';
-import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
+import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
+import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import {
   functionLogger,
   loadFunctionConfig,
