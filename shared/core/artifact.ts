@@ -8,9 +8,9 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
+import type { TestMetrics } from './evaluation.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
-import type { TestMetrics } from './metrics.ts';
 import { FEATURE_NAMES, type FeatureName } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';

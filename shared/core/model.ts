@@ -5,8 +5,8 @@
  */
 import { type ModelArtifact, readArtifact } from './artifact.ts';
 import type { CompiledForest } from './compiled-forest.ts';
+import { predictedLabel } from './evaluation.ts';
 import { featurize } from './features.ts';
-import { predictedLabel } from './metrics.ts';
 import type { Passenger } from './schema.ts';
 
 export interface Prediction {
@@ -17,7 +17,7 @@ export interface Prediction {
   features: number[];
 }
 
-export interface ServingModel {
+export interface Predictor {
   readonly artifact: ModelArtifact;
   readonly version: string;
   readonly forest: CompiledForest;
@@ -25,7 +25,7 @@ export interface ServingModel {
 }
 
 /** Validates the artifact (AppError ARTIFACT_INVALID otherwise) and compiles it for serving. */
-export function loadModel(json: unknown): ServingModel {
+export function loadModel(json: unknown): Predictor {
   const { artifact, compiled } = readArtifact(json);
   return {
     artifact,
