@@ -7,6 +7,32 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { CsvRecord } from '../../core/csv-stream.ts';
 import type { LabelledPassenger, Passenger } from '../../core/schema.ts';
+import { AppError } from '../../errors.ts';
+
+/** What a COPY of validated records may reject before it gives up (a subset of the load's options). */
+export interface CopyLimits {
+  /** Largest accepted share of rejected rows (0..1). */
+  maxRejectedShare: number;
+  /**
+   * An upper bound on the valid rows still to come, asked after each rejected row: once even that many could not
+   * bring the share under `maxRejectedShare`, the load stops there instead of reading the rest of the file.
+   */
+  maxRowsLeft?: () => number;
+  /** Rejected rows stored with their reason and text, the first ones by line; the rest are only counted. */
+  keepRejected?: { rows: number; bytes: number };
+}
+
+/**
+ * By default the first 1,000 rejected rows (and at most 1 MiB of their reasons and text) are kept: enough to show
+ * what is wrong with a file, while a file of bad rows costs no more memory than a file of good ones.
+ */
+export const KEEP_REJECTED = { rows: 1000, bytes: 1 << 20 };
+
+export interface RejectedRow {
+  line: number;
+  reason: string;
+  raw: string;
+}
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; `\N` is NULL. */
 function copyText(value: string | null): string {
@@ -57,14 +83,25 @@ const PASSENGER_COLUMNS =
  */
 const COPY_CHUNK_BYTES = 1 << 20;
 
-/** Streams the valid rows into the staging table with COPY; returns their count and the rejected rows. */
+export const firstReasons = (rejected: readonly RejectedRow[]) =>
+  rejected.slice(0, 5).map((r) => ({ line: r.line, reason: r.reason }));
+
+/**
+ * Streams the valid rows into the staging table with COPY; returns their count, the rejected rows kept (the first
+ * ones, up to `options.keepRejected`) and the count of all rejected rows. Throws CSV_TOO_MANY_REJECTED as soon as
+ * the rows still to come (`options.maxRowsLeft`) could no longer bring the rejected share under the limit.
+ */
 export async function copyRecords(
   client: pg.PoolClient,
   records: AsyncIterable<CsvRecord>,
   table: string,
-): Promise<{ rows: number; rejected: Array<{ line: number; reason: string; raw: string }> }> {
+  options: CopyLimits,
+): Promise<{ rows: number; rejected: RejectedRow[]; rejectedCount: number }> {
+  const keep = options.keepRejected ?? KEEP_REJECTED;
   let rows = 0;
-  const rejected: Array<{ line: number; reason: string; raw: string }> = [];
+  const rejected: RejectedRow[] = [];
+  let rejectedCount = 0;
+  let keptBytes = 0;
   const copy = client.query(copyStreams.from(`COPY ${table} (${PASSENGER_COLUMNS}) FROM STDIN (FREEZE)`));
   // The COPY's own failure (a cut connection, a rejected row): once it happened the stream has no connection left,
   // and a write would throw a TypeError of its own instead.
@@ -108,13 +145,35 @@ export async function copyRecords(
         }
         used += buffer.write(text, used, 'utf8');
       } else {
-        rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
+        rejectedCount++;
+        const size = 2 * (record.reason.length + record.raw.length);
+        if (rejected.length < keep.rows && keptBytes + size <= keep.bytes) {
+          rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
+          keptBytes += size;
+        }
+        if (options.maxRowsLeft !== undefined) {
+          const seen = rows + rejectedCount;
+          // Even if every row still to come were valid, the share would stay above the limit.
+          if (rejectedCount / (seen + options.maxRowsLeft()) > options.maxRejectedShare) {
+            throw new AppError(
+              'CSV_TOO_MANY_REJECTED',
+              `${rejectedCount} of the first ${seen} rows were rejected (up to line ${record.line}): more than the allowed share of ${options.maxRejectedShare} whatever the rest of the file holds`,
+              {
+                rejected: rejectedCount,
+                checked: seen,
+                line: record.line,
+                maxRejectedShare: options.maxRejectedShare,
+                firstReasons: firstReasons(rejected),
+              },
+            );
+          }
+        }
       }
     }
     if (used > 0) await flush();
     copy.end();
     await finished;
-    return { rows, rejected };
+    return { rows, rejected, rejectedCount };
   } catch (err) {
     // Abort the COPY (the server gets CopyFail) and surface the source's error, not the abort's.
     copy.destroy(err instanceof Error ? err : new Error(String(err)));

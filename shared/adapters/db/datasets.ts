@@ -11,7 +11,7 @@ import type pg from 'pg';
 import type { CsvRecord } from '../../core/csv-stream.ts';
 import type { LabelledPassenger, Pclass, Port, Sex } from '../../core/schema.ts';
 import { AppError } from '../../errors.ts';
-import { copyRecords } from './copy.ts';
+import { type CopyLimits, copyRecords, firstReasons } from './copy.ts';
 import { isTransientDbError } from './pool.ts';
 
 export interface DatasetSource {
@@ -70,9 +70,7 @@ export async function getDataset(db: pg.Pool, datasetId: string): Promise<Datase
   return rows[0] ?? null;
 }
 
-export interface LoadOptions {
-  /** Largest accepted share of rejected rows (0..1); above it the whole file is refused. */
-  maxRejectedShare: number;
+export interface LoadOptions extends CopyLimits {
   /** When the load started (recorded as the dataset's `created_at`). */
   startedAt: Date;
 }
@@ -111,7 +109,7 @@ export async function loadDataset(
          CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}'));
        ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
     );
-    const { rows, rejected } = await copyRecords(client, records, staging);
+    const { rows, rejected, rejectedCount } = await copyRecords(client, records, staging, options);
 
     // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
@@ -121,7 +119,6 @@ export async function loadDataset(
       return { datasetId: existing.id, rows: existing.rowCount, rejected: existing.rejectedCount, alreadyLoaded: true };
     }
 
-    const rejectedCount = rejected.length;
     const total = rows + rejectedCount;
     if (rows === 0 || rejectedCount / total > options.maxRejectedShare) {
       await client.query('ROLLBACK');
@@ -132,7 +129,7 @@ export async function loadDataset(
           rejected: rejectedCount,
           total,
           maxRejectedShare: options.maxRejectedShare,
-          firstReasons: rejected.slice(0, 5).map((r) => ({ line: r.line, reason: r.reason })),
+          firstReasons: firstReasons(rejected),
         },
       );
     }
