@@ -14,17 +14,28 @@ export interface ModelRecord {
   params: Record<string, unknown>;
   promoted: boolean;
   createdAt: Date;
+  /** The promotion decision taken when it was registered (reason code, figures); null before migration 2. */
+  decision: Record<string, unknown> | null;
+  /** Trained on a dataset that failed validation. */
+  suspect: boolean;
 }
 
 const MODEL_COLUMNS = `version, dataset_id AS "datasetId", feature_set_version AS "featureSetVersion", uri, metrics, params,
-  promoted, created_at AS "createdAt"`;
+  promoted, created_at AS "createdAt", decision, suspect`;
 
 /** Registers a model; registering the same version again keeps the first record and returns it. */
-export async function registerModel(db: pg.Pool, model: Omit<ModelRecord, 'promoted'>): Promise<ModelRecord> {
+export async function registerModel(
+  db: pg.Pool,
+  model: Omit<ModelRecord, 'promoted' | 'decision' | 'suspect'> & {
+    decision?: Record<string, unknown> | null;
+    suspect?: boolean;
+  },
+): Promise<ModelRecord> {
   await db.query(
-    `INSERT INTO models (version, dataset_id, feature_set_version, uri, metrics, params, created_at)
-     SELECT $1, (SELECT id FROM datasets WHERE id = $2), $3, $4, $5, $6, $7
-     ON CONFLICT (version) DO NOTHING`,
+    `INSERT INTO models (version, dataset_id, feature_set_version, uri, metrics, params, created_at, decision, suspect)
+     SELECT $1, (SELECT id FROM datasets WHERE id = $2), $3, $4, $5, $6, $7, $8, $9
+     ON CONFLICT (version) DO UPDATE SET decision = COALESCE(models.decision, EXCLUDED.decision),
+       suspect = models.suspect OR (models.decision IS NULL AND EXCLUDED.suspect)`,
     [
       model.version,
       model.datasetId,
@@ -33,6 +44,8 @@ export async function registerModel(db: pg.Pool, model: Omit<ModelRecord, 'promo
       JSON.stringify(model.metrics),
       JSON.stringify(model.params),
       model.createdAt,
+      model.decision ? JSON.stringify(model.decision) : null,
+      model.suspect ?? false,
     ],
   );
   const stored = await getModel(db, model.version);
