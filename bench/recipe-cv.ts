@@ -12,10 +12,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
-import { readPassengerCsv } from '../shared/core/csv.ts';
+import { readPassengerCsv } from '../shared/core/csv-stream.ts';
+import { accuracy, mean, predictedLabel, standardDeviation } from '../shared/core/evaluation.ts';
 import { fitRecipe, transform } from '../shared/core/features.ts';
 import { type ForestParams, trainForest } from '../shared/core/forest.ts';
-import { accuracy, mean, predictedLabel, standardDeviation } from '../shared/core/metrics.ts';
 import { createRng } from '../shared/core/rng.ts';
 import type { LabelledPassenger, RecipeVersion } from '../shared/core/schema.ts';
 import { smote } from '../shared/core/smote.ts';

@@ -1,10 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PointerCorruptError, sha256Hex } from '../shared/adapters/model-store.ts';
 import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, type ModelArtifact } from '../shared/core/artifact.ts';
+import {
+  MemoryModelSource,
+  memoryLogger,
+  rawPassenger,
+  type TestApp,
+  tinyArtifact,
+  withVersion,
+} from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import type { EntityReader } from './context.ts';
 import { artifactObjectName, ModelRegistry, ModelSourceError } from './model-registry.ts';
-import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
-import { MemoryModelSource, memoryLogger, rawPassenger, type TestApp, tinyArtifact, withVersion } from '../test/support/service.ts';
 
 let v1: ModelArtifact;
 let v2: ModelArtifact;

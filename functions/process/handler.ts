@@ -7,8 +7,8 @@
  * the complete set and writes nothing.
  */
 import type pg from 'pg';
-import { getDataset, readDatasetPassengers } from '../../shared/adapters/db.ts';
-import type { FeatureStore } from '../../shared/adapters/feature-store.ts';
+import { getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
+import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import {
   type FeatureSetOptions,
   featureSetVersionFor,

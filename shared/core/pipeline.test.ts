@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readPassengerCsv } from './csv.ts';
+import { readPassengerCsv } from './csv-stream.ts';
 import { fitRecipe, transform } from './features.ts';
 import {
   DEFAULT_SPACE,

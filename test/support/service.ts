@@ -12,7 +12,7 @@ import type { DriftAlert } from '../../service/drift-monitor.ts';
 import { ModelRegistry, type ModelSource } from '../../service/model-registry.ts';
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
 import { buildArtifact } from '../../shared/core/artifact.ts';
-import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import { prepareFeatureSet, resolveFeatureSetOptions, trainingInputOf } from '../../shared/core/pipeline.ts';
 import type { LabelledPassenger, RecipeVersion } from '../../shared/core/schema.ts';
 import { trainModel } from '../../shared/core/training.ts';
