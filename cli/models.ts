@@ -19,7 +19,9 @@ import pg from 'pg';
 import { localStorageClient } from '../local/gcs/gcs-emulator.ts';
 import { localPubSubClient } from '../local/pubsub/pubsub-emulator.ts';
 import { readStackState } from '../local/stack/stack.ts';
-import { getModel, listModels, type ModelRecord, migrate } from '../shared/adapters/db.ts';
+import { migrate } from '../shared/adapters/db/migrations.ts';
+import { getModel, listModels, type ModelRecord } from '../shared/adapters/db/model-records.ts';
+import { datasetSuspicion, listPromotions, recordPromotion } from '../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../shared/adapters/events.ts';
 import {
   gcsModelStore,
@@ -31,7 +33,6 @@ import {
   pointerFor,
   sha256Hex,
 } from '../shared/adapters/model-store.ts';
-import { datasetSuspicion, listPromotions, recordPromotion } from '../shared/adapters/promotions.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';
 import { AppError } from '../shared/errors.ts';
 import { runCli, UsageError } from './run.ts';

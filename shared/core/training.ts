@@ -5,14 +5,14 @@
  */
 import { compileForest } from './compiled-forest.ts';
 import { bootstrapCovers, type NodeCovers } from './covers.ts';
+import { evaluate, type TestMetrics } from './evaluation.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
-import { evaluate, type TestMetrics } from './metrics.ts';
 import type { FeatureName } from './schema.ts';
 import { randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
 
+export type { TestMetrics } from './evaluation.ts';
 export type { ForestParams } from './forest.ts';
-export type { TestMetrics } from './metrics.ts';
 
 export interface Matrices {
   X: number[][];
