@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: [
       'shared/**/*.test.ts',
+      'cli/**/*.test.ts',
       'functions/**/*.test.ts',
       'service/**/*.test.ts',
       'local/**/*.test.ts',

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadObject } from '../functions/load/handler.ts';
-import { localStorageClient, startGcsEmulator } from '../local/gcs-emulator.ts';
+import { localStorageClient, startGcsEmulator } from '../local/gcs/gcs-emulator.ts';
 import { migrate } from '../shared/adapters/db.ts';
 import { createFeatureStore, type FeatureSetInput } from '../shared/adapters/feature-store.ts';
 import { readPassengerCsv } from '../shared/core/csv.ts';

@@ -7,8 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { KSDrift, ks2samp, WindowDrift } from '../shared/core/drift.ts';
+import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';
+import { ks2samp } from '../shared/core/stats/index.ts';
 
 /** Recipe-v1-like features from data/titanic.csv, enough for realistic values and ties (not the product's recipe). */
 function titanicFeatures(): number[][] {

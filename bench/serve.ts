@@ -20,7 +20,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import { readInstances } from '../service/instances.ts';
-import { tinyArtifact, titanicInstances } from '../service/testing.ts';
+import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
 import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
 import { loadModel } from '../shared/core/model.ts';
 

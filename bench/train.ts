@@ -16,7 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
-import { loadTitanic } from '../shared/core/testdata/titanic.ts';
+import { loadTitanic } from '../test/support/titanic.ts';
 import { trainModel } from '../shared/core/training.ts';
 
 const PYTHON = '/usr/bin/python3';

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_OVERRIDES, ofType, PROJECT, type ProgramRun, runProgram } from './test-harness.ts';
+import { DEFAULT_OVERRIDES, ofType, PROJECT, type ProgramRun, runProgram } from '../test/support/pulumi.ts';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'infra-public-'));
 vi.mock('./bundle.ts', async (importOriginal) => {

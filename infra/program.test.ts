@@ -22,7 +22,7 @@ import {
   REGION,
   runProgram,
   stackConfig,
-} from './test-harness.ts';
+} from '../test/support/pulumi.ts';
 
 const WORKFLOW_FILE = path.join(REPO_ROOT, 'workflows', 'training.yaml');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'infra-program-'));

@@ -8,9 +8,9 @@ import { transform } from '../shared/core/features.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { startBlackHole } from '../test/support/hang.ts';
 import { connect, deleteByPrefix, startRedisServer, uniquePrefix } from '../test/support/redis.ts';
+import { rawPassenger, type TestApp, tinyArtifact } from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import { DEFAULT_OPTIONS } from './app.ts';
-import { testAppsClosedAfterEach } from './test-apps.ts';
-import { rawPassenger, type TestApp, tinyArtifact } from './testing.ts';
 
 const FEATURE_SET = 'fs-test-1';
 let artifact: ModelArtifact;

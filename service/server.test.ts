@@ -7,10 +7,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GcsEmulator, localStorageClient, startGcsEmulator } from '../local/gcs-emulator.ts';
+import { type GcsEmulator, localStorageClient, startGcsEmulator } from '../local/gcs/gcs-emulator.ts';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { freePort } from '../test/support/redis.ts';
-import { rawPassenger, tinyArtifact, withVersion } from './testing.ts';
+import { rawPassenger, tinyArtifact, withVersion } from '../test/support/service.ts';
 
 const BUCKET = 'models';
 let gcs: GcsEmulator;

@@ -16,7 +16,7 @@ function run(script: string, args: string[]): Promise<{ code: number; stdout: st
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'shared/cli', script), ...args],
+      ['--import', 'tsx', join(ROOT, 'cli', script), ...args],
       { cwd: ROOT, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;

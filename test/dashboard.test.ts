@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startWorkflowsEngine, type WorkflowsEngine } from '../local/workflows-engine/server.ts';
-import { buildTestApp, type TestApp, tinyArtifact, titanicInstances } from '../service/testing.ts';
+import { buildTestApp, type TestApp, tinyArtifact, titanicInstances } from './support/service.ts';
 import { dashboardExpressions } from './support/dashboard.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -11,9 +11,9 @@ import type { ExecutionsClient } from '@google-cloud/workflows';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ExecutionOutcome, findExecutionFor, waitForExecution } from '../local/executions.ts';
-import { localStorageClient } from '../local/gcs-emulator.ts';
-import { DEFAULT_PORTS, type LocalPorts, type LocalStack, ROOT, startLocalStack } from '../local/stack.ts';
+import { type ExecutionOutcome, findExecutionFor, waitForExecution } from '../local/stack/executions.ts';
+import { localStorageClient } from '../local/gcs/gcs-emulator.ts';
+import { DEFAULT_PORTS, type LocalPorts, type LocalStack, ROOT, startLocalStack } from '../local/stack/stack.ts';
 import { createExecutionsClient } from '../shared/adapters/workflows.ts';
 import { freePorts } from './support/ports.ts';
 

@@ -15,7 +15,7 @@ import { storageClient } from '../functions/clients.ts';
 import { makeLoadHandler } from '../functions/load/handler.ts';
 import { makeProcessHandler, processDataset } from '../functions/process/handler.ts';
 import { makeTrainHandler, modelVersionFor, type TrainConfig } from '../functions/train/handler.ts';
-import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub-emulator.ts';
+import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
 import { createPool, loadDataset } from '../shared/adapters/db.ts';
 import { createFeatureStore, createRedis } from '../shared/adapters/feature-store.ts';
 import { validatePassengerCsv } from '../shared/core/csv.ts';

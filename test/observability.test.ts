@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_PORTS } from '../local/stack.ts';
+import { DEFAULT_PORTS } from '../local/stack/stack.ts';
 import { createMetrics } from '../service/metrics.ts';
 import { dashboardExpressions } from './support/dashboard.ts';
 

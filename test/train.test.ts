@@ -16,7 +16,7 @@ import {
   promoteModel,
   type TrainConfig,
 } from '../functions/train/handler.ts';
-import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub-emulator.ts';
+import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
 import { getModel, listModels, loadDataset } from '../shared/adapters/db.ts';
 import { createFeatureStore } from '../shared/adapters/feature-store.ts';
 import { readJson, writeJson } from '../shared/adapters/storage.ts';

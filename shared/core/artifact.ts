@@ -8,6 +8,8 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
+import type { NodeCovers } from './covers.ts';
+import { declareSources, type PassengerField } from './feature-sources.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
 import type { TestMetrics } from './metrics.ts';
@@ -15,7 +17,11 @@ import { FEATURE_NAMES, type FeatureName } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';
 
-export const ARTIFACT_FORMAT_VERSION = 1;
+/**
+ * Format versions (each adds optional fields; the reader accepts every version up to this one):
+ * 1 the first; 4 node covers for TreeSHAP (`covers`) and the raw fields of each feature (`featureSources`).
+ */
+export const ARTIFACT_FORMAT_VERSION = 4;
 
 export interface DriftReference {
   featureNames: FeatureName[];
@@ -24,7 +30,7 @@ export interface DriftReference {
 }
 
 export interface ModelArtifact {
-  formatVersion: 1;
+  formatVersion: number;
   modelVersion: string;
   createdAt: string;
   lineage: { datasetId: string | null; featureSetVersion: string | null };
@@ -36,6 +42,10 @@ export interface ModelArtifact {
   metrics: TestMetrics;
   importances: Record<string, number>;
   driftReference: DriftReference;
+  /** Format 4: rows of each tree's bootstrap sample that reached each node (TreeSHAP's covers). */
+  covers?: NodeCovers;
+  /** Format 4: the raw passenger fields each feature is computed from (see `feature-sources.ts`). */
+  featureSources?: Record<string, PassengerField[]>;
 }
 
 export interface BuildArtifactInput {
@@ -64,6 +74,8 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     metrics: input.training.metrics,
     importances: input.training.importances,
     driftReference: { featureNames: [...names], columns },
+    covers: input.training.covers,
+    featureSources: declareSources(input.recipe.version, names),
   };
 }
 
@@ -81,9 +93,9 @@ const forestParams = {
   },
 } as const;
 
-/** JSON Schema (draft 7) of format version 1. */
+/** JSON Schema (draft 7) of every format version up to ARTIFACT_FORMAT_VERSION. */
 export const ARTIFACT_SCHEMA = {
-  $id: 'https://survival-pipeline/model-artifact-v1.json',
+  $id: 'https://survival-pipeline/model-artifact.json',
   type: 'object',
   required: [
     'formatVersion',
@@ -99,7 +111,7 @@ export const ARTIFACT_SCHEMA = {
     'driftReference',
   ],
   properties: {
-    formatVersion: { const: 1 },
+    formatVersion: { type: 'integer', minimum: 1, maximum: ARTIFACT_FORMAT_VERSION },
     modelVersion: { type: 'string', minLength: 1 },
     createdAt: { type: 'string', minLength: 1 },
     lineage: {
@@ -190,6 +202,18 @@ export const ARTIFACT_SCHEMA = {
         featureNames: { type: 'array', items: { type: 'string' } },
         columns: { type: 'array', items: numberArray },
       },
+    },
+    covers: {
+      type: 'object',
+      required: ['source', 'trees'],
+      properties: {
+        source: { const: 'bootstrap' },
+        trees: { type: 'array', items: { type: 'array', items: { type: 'number', minimum: 0 } } },
+      },
+    },
+    featureSources: {
+      type: 'object',
+      additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
     },
   },
 } as const;

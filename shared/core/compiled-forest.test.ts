@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../errors.ts';
 import { compileForest } from './compiled-forest.ts';
 import { libraryVotes, trainForest } from './forest.ts';
-import { loadTitanic, type TitanicData } from './testdata/titanic.ts';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 
 let data: TitanicData;
 let forest: object;

@@ -1,6 +1,6 @@
 /**
  * The ml-cart / ml-random-forest patches (patches/*.patch) must build exactly the trees the published
- * packages build. The pristine files of both packages are kept as text fixtures (testdata/*-pristine.*.txt,
+ * packages build. The pristine files of both packages are kept as text fixtures (test/support/pristine/*-pristine.*.txt,
  * byte-identical to the npm tarballs) and loaded here beside the patched, installed ones.
  */
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { RandomForestClassifier } from 'ml-random-forest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { forestOptions } from './forest.ts';
-import { loadTitanic, type TitanicData } from './testdata/titanic.ts';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -24,7 +24,7 @@ function loadCommonJs<T>(fixture: string, packageMain: string, overrides: Record
   const base = createRequire(require.resolve(packageMain));
   const localRequire = (id: string): unknown => (id in overrides ? overrides[id] : base(id));
   const module = { exports: {} as Record<string, unknown> };
-  const source = readFileSync(new URL(`./testdata/${fixture}`, import.meta.url), 'utf8');
+  const source = readFileSync(new URL(`../../test/support/pristine/${fixture}`, import.meta.url), 'utf8');
   new Function('exports', 'require', 'module', source)(module.exports, localRequire, module);
   return module.exports as T;
 }

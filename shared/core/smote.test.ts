@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { syntheticPassengers } from '../../test/support/synthetic.ts';
 import { readPassengerCsv } from './csv.ts';
 import { fitRecipe, transform } from './features.ts';
 import type { LabelledPassenger } from './schema.ts';
@@ -144,5 +145,19 @@ describe('smote on small hand-made sets', () => {
     expect(() => smote([[1], [2]], [0])).toThrow('X has 2 rows but y has 1 labels');
     expect(() => smote([[1], [2, 3]], [0, 1])).toThrow('row 1 has 2 values, row 0 has 1');
     expect(() => smote([[1], [2]], [0, 1], { k: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('smote through the k-d tree', () => {
+  it('gives rows identical to the brute-force neighbours on 5,000 synthetic passengers, for two seeds', async () => {
+    const many = await syntheticPassengers(5000);
+    const manyX = transform(fitRecipe(many), many);
+    const manyY = many.map((p) => p.survived as number);
+    for (const seed of [42, 7]) {
+      const tree = smote(manyX, manyY, { seed, index: 'kd-tree' });
+      const brute = smote(manyX, manyY, { seed, index: 'brute-force' });
+      expect(tree.X.length).toBeGreaterThan(1000);
+      expect(tree).toEqual(brute);
+    }
   });
 });

@@ -11,6 +11,7 @@
  *
  * Returns only the synthetic rows (grouped by class, ascending label); the caller appends them to the real ones.
  */
+import { KdTree } from './kd-tree.ts';
 import { createRng } from './rng.ts';
 
 export interface SmoteOptions {
@@ -18,6 +19,11 @@ export interface SmoteOptions {
   k?: number;
   /** Default 42. */
   seed?: number;
+  /**
+   * How neighbours are found: through a k-d tree (default; n log n) or by the brute-force scan it replaced
+   * (quadratic; kept as the reference the tree is tested against). Both give the same neighbours, so the same rows.
+   */
+  index?: 'kd-tree' | 'brute-force';
 }
 
 export function smote(
@@ -25,7 +31,7 @@ export function smote(
   y: readonly number[],
   opts: SmoteOptions = {},
 ): { X: number[][]; y: number[] } {
-  const { k = 5, seed = 42 } = opts;
+  const { k = 5, seed = 42, index = 'kd-tree' } = opts;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`k must be a positive integer, got ${k}`);
   if (X.length !== y.length) throw new RangeError(`X has ${X.length} rows but y has ${y.length} labels`);
   const width = X[0]?.length ?? 0;
@@ -50,7 +56,7 @@ export function smote(
     if (needed === 0) continue;
     const points = members.map((i) => X[i] as number[]);
     const kUsed = Math.min(k, points.length - 1);
-    const neighbours = kUsed > 0 ? new LazyNeighbours(points, kUsed) : null;
+    const neighbours = kUsed > 0 ? new LazyNeighbours(points, kUsed, index) : null;
     for (let s = 0; s < needed; s++) {
       let base: number[];
       let neighbour: number[];
@@ -80,18 +86,20 @@ export function smote(
 /**
  * The k nearest other points of each point (positions in `points`, nearest first, ties to the earlier
  * position), computed the first time a point is drawn as a base: when few synthetic rows are needed, most
- * points never are. Brute force, O(n * d) per point: fine for the class sizes this product trains on
- * (thousands of rows), quadratic in the class size at worst.
+ * points never are. Through a k-d tree (`kd-tree.ts`), or by brute force, O(n * d) per point. Points with a
+ * non-finite value always take the brute force, whose comparisons define what NaN does.
  */
 export class LazyNeighbours {
   private readonly flat: Float64Array;
   private readonly width: number;
   private readonly cache: Array<Int32Array | undefined>;
   private readonly bestDist: Float64Array;
+  private readonly tree: KdTree | null;
 
   constructor(
     points: readonly (readonly number[])[],
     private readonly k: number,
+    index: 'kd-tree' | 'brute-force' = 'kd-tree',
   ) {
     this.width = points[0]?.length ?? 0;
     this.flat = new Float64Array(points.length * this.width);
@@ -100,11 +108,17 @@ export class LazyNeighbours {
     });
     this.cache = new Array(points.length);
     this.bestDist = new Float64Array(k);
+    this.tree = index === 'kd-tree' && this.flat.every(Number.isFinite) ? new KdTree(this.flat, this.width) : null;
   }
 
   of(i: number): Int32Array {
     const cached = this.cache[i];
     if (cached !== undefined) return cached;
+    if (this.tree !== null) {
+      const found = this.tree.neighboursOf(i, this.k);
+      this.cache[i] = found;
+      return found;
+    }
     const { flat, width, k, bestDist } = this;
     const n = flat.length / (width || 1);
     const best = new Int32Array(k);

@@ -3,7 +3,7 @@
  * records every request and answers with the statuses it is told, in order (then 200 for the rest).
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { closeHttp, httpUrl, listenHttp } from './listen.ts';
+import { closeHttp, httpUrl, listenHttp } from '../../local/net/listen.ts';
 
 export interface ReceivedRequest {
   method: string;

@@ -3,7 +3,7 @@
  * endpoint): POST, and on anything but a 2xx (or no answer) try again after an exponentially growing delay,
  * up to a bound. Deliveries run in the background and are tracked, so an emulator's close() can stop them.
  */
-import type { Logger } from '../shared/log.ts';
+import type { Logger } from '../../shared/log.ts';
 
 export interface RetryPolicy {
   /** Total attempts per delivery, the first included. */

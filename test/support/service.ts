@@ -7,19 +7,19 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ModelArtifact } from '../shared/core/artifact.ts';
-import { buildArtifact } from '../shared/core/artifact.ts';
-import { readPassengerCsv } from '../shared/core/csv.ts';
-import { fitRecipe, transform } from '../shared/core/features.ts';
-import type { LabelledPassenger } from '../shared/core/schema.ts';
-import { stratifiedSplit } from '../shared/core/split.ts';
-import { trainModel } from '../shared/core/training.ts';
-import { createLogger, type Logger } from '../shared/log.ts';
-import { type AppDeps, buildApp } from './app.ts';
-import type { DriftAlert } from './drift-monitor.ts';
-import { ModelRegistry, type ModelSource } from './model-registry.ts';
+import type { ModelArtifact } from '../../shared/core/artifact.ts';
+import { buildArtifact } from '../../shared/core/artifact.ts';
+import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { fitRecipe, transform } from '../../shared/core/features.ts';
+import type { LabelledPassenger } from '../../shared/core/schema.ts';
+import { stratifiedSplit } from '../../shared/core/split.ts';
+import { trainModel } from '../../shared/core/training.ts';
+import { createLogger, type Logger } from '../../shared/log.ts';
+import { type AppDeps, buildApp } from '../../service/app.ts';
+import type { DriftAlert } from '../../service/drift-monitor.ts';
+import { ModelRegistry, type ModelSource } from '../../service/model-registry.ts';
 
-const TITANIC = new URL('../data/titanic.csv', import.meta.url);
+const TITANIC = new URL('../../data/titanic.csv', import.meta.url);
 
 export interface TinyModelOptions {
   modelVersion?: string;
@@ -36,7 +36,7 @@ export async function tinyArtifact(opts: TinyModelOptions = {}): Promise<ModelAr
   const hash = createHash('sha256')
     .update(JSON.stringify(opts))
     .update(await readFile(TITANIC));
-  const coreDir = new URL('../shared/core/', import.meta.url);
+  const coreDir = new URL('../../shared/core/', import.meta.url);
   for (const name of (await readdir(coreDir)).filter((n) => /\.(ts|mjs)$/.test(n) && !n.endsWith('.test.ts')).sort()) {
     hash.update(name).update(await readFile(new URL(name, coreDir)));
   }

@@ -1,13 +1,13 @@
 /** The Titanic data as the training code sees it (recipe v1, seeded 80/20 split), for the forest tests. */
 import { readFileSync } from 'node:fs';
-import { readPassengerCsv } from '../csv.ts';
-import { type FeatureRecipe, fitRecipe, transform } from '../features.ts';
-import type { LabelledPassenger } from '../schema.ts';
-import { smote } from '../smote.ts';
-import { stratifiedSplit } from '../split.ts';
-import type { TrainingInput } from '../training.ts';
+import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { type FeatureRecipe, fitRecipe, transform } from '../../shared/core/features.ts';
+import type { LabelledPassenger } from '../../shared/core/schema.ts';
+import { smote } from '../../shared/core/smote.ts';
+import { stratifiedSplit } from '../../shared/core/split.ts';
+import type { TrainingInput } from '../../shared/core/training.ts';
 
-export const TITANIC_CSV = new URL('../../../data/titanic.csv', import.meta.url);
+export const TITANIC_CSV = new URL('../../data/titanic.csv', import.meta.url);
 
 export interface TitanicData {
   passengers: LabelledPassenger[];

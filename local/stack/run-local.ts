@@ -1,14 +1,14 @@
 /**
  * `npm run local`: the whole pipeline on this machine, with no cloud account and no docker. Starts the stack
- * (local/stack.ts), uploads data/titanic.csv to the data bucket (unless --no-seed), shows the execution step
+ * (local/stack/stack.ts), uploads data/titanic.csv to the data bucket (unless --no-seed), shows the execution step
  * by step, then serves the model until Ctrl-C.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createExecutionsClient } from '../shared/adapters/workflows.ts';
+import { createExecutionsClient } from '../../shared/adapters/workflows.ts';
 import { findExecutionFor, waitForExecution } from './executions.ts';
-import { localStorageClient } from './gcs-emulator.ts';
+import { localStorageClient } from '../gcs/gcs-emulator.ts';
 import { createStepReporter, type StepReporter } from './progress.ts';
 import { DEFAULT_PORTS, type LocalPorts, ROOT, startLocalStack } from './stack.ts';
 

@@ -27,8 +27,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
-import { createLogger, type Logger } from '../shared/log.ts';
-import { DeliveryQueue, type RetryPolicy } from './delivery.ts';
+import { createLogger, type Logger } from '../../shared/log.ts';
+import { DeliveryQueue, type RetryPolicy } from '../net/delivery.ts';
 import {
   checkPreconditions,
   GcsError,
@@ -40,7 +40,7 @@ import {
   type Preconditions,
   type Staging,
 } from './gcs-store.ts';
-import { closeHttp, httpUrl, listenHttp } from './listen.ts';
+import { closeHttp, httpUrl, listenHttp } from '../net/listen.ts';
 
 export interface GcsEmulatorOptions {
   /** 0 (the default) picks a free port. */

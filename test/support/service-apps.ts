@@ -1,6 +1,6 @@
-/** For the service's test files: apps built here are closed after each test (kept apart from testing.ts, which benches import). */
+/** For the service's test files: apps built here are closed after each test (kept apart from service.ts, which benches import). */
 import { afterEach } from 'vitest';
-import { buildTestApp, type TestApp } from './testing.ts';
+import { buildTestApp, type TestApp } from './service.ts';
 
 export function testAppsClosedAfterEach(): typeof buildTestApp {
   const apps: TestApp[] = [];

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { REPO_ROOT } from './bundle.ts';
+import { REPO_ROOT } from '../../infra/bundle.ts';
 
 export const PROJECT = 'test-project';
 export const PROJECT_NUMBER = '123456789012';

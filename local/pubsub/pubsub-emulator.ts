@@ -21,9 +21,9 @@ import path from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { createLogger, type Logger } from '../shared/log.ts';
-import { DeliveryQueue, type HttpDelivery, type RetryPolicy } from './delivery.ts';
-import { assertPortAvailable, PortInUseError } from './listen.ts';
+import { createLogger, type Logger } from '../../shared/log.ts';
+import { DeliveryQueue, type HttpDelivery, type RetryPolicy } from '../net/delivery.ts';
+import { assertPortAvailable, PortInUseError } from '../net/listen.ts';
 import {
   Broker,
   durationMs,

@@ -9,9 +9,9 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { validatePassengerCsv } from '../core/csv.ts';
-import { loadModel } from '../core/model.ts';
-import type { Passenger } from '../core/schema.ts';
+import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { loadModel } from '../shared/core/model.ts';
+import type { Passenger } from '../shared/core/schema.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE = 'usage: npm run predict -- --model model.json <csv> [--skip-invalid]';

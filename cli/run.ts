@@ -1,7 +1,7 @@
 /** The edge of the CLIs: runs `main` when the file is the entry point, maps errors to a message and exit code. */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isAppError } from '../errors.ts';
+import { isAppError } from '../shared/errors.ts';
 
 /** Bad command-line usage: exit code 2 with the message. */
 export class UsageError extends Error {

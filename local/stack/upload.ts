@@ -10,9 +10,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Storage } from '@google-cloud/storage';
-import { createExecutionsClient } from '../shared/adapters/workflows.ts';
+import { createExecutionsClient } from '../../shared/adapters/workflows.ts';
 import { findExecutionFor, waitForExecution } from './executions.ts';
-import { localStorageClient } from './gcs-emulator.ts';
+import { localStorageClient } from '../gcs/gcs-emulator.ts';
 import { STATE_FILE } from './stack.ts';
 
 const { values, positionals } = parseArgs({

@@ -9,13 +9,13 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { startGcsEmulator } from './gcs-emulator.ts';
+import { startGcsEmulator } from '../gcs/gcs-emulator.ts';
 import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
-import { localPubSubClient, startPubSubEmulator } from './pubsub-emulator.ts';
+import { localPubSubClient, startPubSubEmulator } from '../pubsub/pubsub-emulator.ts';
 import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
-import { type EngineStepEvent, startWorkflowsEngine } from './workflows-engine/index.ts';
+import { type EngineStepEvent, startWorkflowsEngine } from '../workflows-engine/index.ts';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface LocalPorts {
   gcs: number;

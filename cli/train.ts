@@ -11,14 +11,14 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { buildArtifact } from '../core/artifact.ts';
-import { readPassengerCsv } from '../core/csv.ts';
-import { fitRecipe, transform } from '../core/features.ts';
-import type { LabelledPassenger } from '../core/schema.ts';
-import { DEFAULT_SPACE } from '../core/search.ts';
-import { smote } from '../core/smote.ts';
-import { stratifiedSplit } from '../core/split.ts';
-import { trainModel } from '../core/training.ts';
+import { buildArtifact } from '../shared/core/artifact.ts';
+import { readPassengerCsv } from '../shared/core/csv.ts';
+import { fitRecipe, transform } from '../shared/core/features.ts';
+import type { LabelledPassenger } from '../shared/core/schema.ts';
+import { DEFAULT_SPACE } from '../shared/core/search.ts';
+import { smote } from '../shared/core/smote.ts';
+import { stratifiedSplit } from '../shared/core/split.ts';
+import { trainModel } from '../shared/core/training.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE =

@@ -3,7 +3,7 @@
  * `main`) runs, then one line with its outcome and the figures that matter (rows, features, metrics).
  */
 import type { Writable } from 'node:stream';
-import type { EngineStepEvent } from './workflows-engine/index.ts';
+import type { EngineStepEvent } from '../workflows-engine/index.ts';
 
 export interface StepReporter {
   step(event: EngineStepEvent): void;
