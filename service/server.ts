@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     logger,
     driftWindow: config.driftWindow,
     driftEvery: config.driftEvery,
+    limits: config.modelLimits,
   });
 
   const app = buildApp({

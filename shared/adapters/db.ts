@@ -188,6 +188,25 @@ export interface LoadOptions {
   maxRejectedShare: number;
   /** When the load started (recorded as the dataset's `created_at`). */
   startedAt: Date;
+  /**
+   * An upper bound on the valid rows still to come, asked after each rejected row: once even that many could not
+   * bring the share under `maxRejectedShare`, the load stops there instead of reading the rest of the file.
+   */
+  maxRowsLeft?: () => number;
+  /** Rejected rows stored with their reason and text, the first ones by line; the rest are only counted. */
+  keepRejected?: { rows: number; bytes: number };
+}
+
+/**
+ * By default the first 1,000 rejected rows (and at most 1 MiB of their reasons and text) are kept: enough to show
+ * what is wrong with a file, while a file of bad rows costs no more memory than a file of good ones.
+ */
+export const KEEP_REJECTED = { rows: 1000, bytes: 1 << 20 };
+
+interface RejectedRow {
+  line: number;
+  reason: string;
+  raw: string;
 }
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; `\N` is NULL. */
@@ -273,7 +292,7 @@ export async function loadDataset(
          CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}'));
        ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
     );
-    const { rows, rejected } = await copyRecords(client, records, staging);
+    const { rows, rejected, rejectedCount } = await copyRecords(client, records, staging, options);
 
     // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
@@ -283,7 +302,6 @@ export async function loadDataset(
       return { datasetId: existing.id, rows: existing.rowCount, rejected: existing.rejectedCount, alreadyLoaded: true };
     }
 
-    const rejectedCount = rejected.length;
     const total = rows + rejectedCount;
     if (rows === 0 || rejectedCount / total > options.maxRejectedShare) {
       await client.query('ROLLBACK');
@@ -294,7 +312,7 @@ export async function loadDataset(
           rejected: rejectedCount,
           total,
           maxRejectedShare: options.maxRejectedShare,
-          firstReasons: rejected.slice(0, 5).map((r) => ({ line: r.line, reason: r.reason })),
+          firstReasons: firstReasons(rejected),
         },
       );
     }
@@ -361,14 +379,25 @@ function partitionName(datasetId: string): string {
   return `passengers_${datasetId.slice(3)}`;
 }
 
-/** Streams the valid rows into the staging table with COPY; returns their count and the rejected rows. */
+const firstReasons = (rejected: readonly RejectedRow[]) =>
+  rejected.slice(0, 5).map((r) => ({ line: r.line, reason: r.reason }));
+
+/**
+ * Streams the valid rows into the staging table with COPY; returns their count, the rejected rows kept (the first
+ * ones, up to `options.keepRejected`) and the count of all rejected rows. Throws CSV_TOO_MANY_REJECTED as soon as
+ * the rows still to come (`options.maxRowsLeft`) could no longer bring the rejected share under the limit.
+ */
 async function copyRecords(
   client: pg.PoolClient,
   records: AsyncIterable<CsvRecord>,
   table: string,
-): Promise<{ rows: number; rejected: Array<{ line: number; reason: string; raw: string }> }> {
+  options: LoadOptions,
+): Promise<{ rows: number; rejected: RejectedRow[]; rejectedCount: number }> {
+  const keep = options.keepRejected ?? KEEP_REJECTED;
   let rows = 0;
-  const rejected: Array<{ line: number; reason: string; raw: string }> = [];
+  const rejected: RejectedRow[] = [];
+  let rejectedCount = 0;
+  let keptBytes = 0;
   const copy = client.query(copyStreams.from(`COPY ${table} (${PASSENGER_COLUMNS}) FROM STDIN (FREEZE)`));
   // The COPY's own failure (a cut connection, a rejected row): once it happened the stream has no connection left,
   // and a write would throw a TypeError of its own instead.
@@ -412,13 +441,35 @@ async function copyRecords(
         }
         used += buffer.write(text, used, 'utf8');
       } else {
-        rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
+        rejectedCount++;
+        const size = 2 * (record.reason.length + record.raw.length);
+        if (rejected.length < keep.rows && keptBytes + size <= keep.bytes) {
+          rejected.push({ line: record.line, reason: record.reason, raw: record.raw });
+          keptBytes += size;
+        }
+        if (options.maxRowsLeft !== undefined) {
+          const seen = rows + rejectedCount;
+          // Even if every row still to come were valid, the share would stay above the limit.
+          if (rejectedCount / (seen + options.maxRowsLeft()) > options.maxRejectedShare) {
+            throw new AppError(
+              'CSV_TOO_MANY_REJECTED',
+              `${rejectedCount} of the first ${seen} rows were rejected (up to line ${record.line}): more than the allowed share of ${options.maxRejectedShare} whatever the rest of the file holds`,
+              {
+                rejected: rejectedCount,
+                checked: seen,
+                line: record.line,
+                maxRejectedShare: options.maxRejectedShare,
+                firstReasons: firstReasons(rejected),
+              },
+            );
+          }
+        }
       }
     }
     if (used > 0) await flush();
     copy.end();
     await finished;
-    return { rows, rejected };
+    return { rows, rejected, rejectedCount };
   } catch (err) {
     // Abort the COPY (the server gets CopyFail) and surface the source's error, not the abort's.
     copy.destroy(err instanceof Error ? err : new Error(String(err)));
@@ -485,17 +536,28 @@ export interface ModelRecord {
   params: Record<string, unknown>;
   promoted: boolean;
   createdAt: Date;
+  /** The promotion decision taken when it was registered (reason code, figures); null before migration 2. */
+  decision: Record<string, unknown> | null;
+  /** Trained on a dataset that failed validation. */
+  suspect: boolean;
 }
 
 const MODEL_COLUMNS = `version, dataset_id AS "datasetId", feature_set_version AS "featureSetVersion", uri, metrics, params,
-  promoted, created_at AS "createdAt"`;
+  promoted, created_at AS "createdAt", decision, suspect`;
 
 /** Registers a model; registering the same version again keeps the first record and returns it. */
-export async function registerModel(db: pg.Pool, model: Omit<ModelRecord, 'promoted'>): Promise<ModelRecord> {
+export async function registerModel(
+  db: pg.Pool,
+  model: Omit<ModelRecord, 'promoted' | 'decision' | 'suspect'> & {
+    decision?: Record<string, unknown> | null;
+    suspect?: boolean;
+  },
+): Promise<ModelRecord> {
   await db.query(
-    `INSERT INTO models (version, dataset_id, feature_set_version, uri, metrics, params, created_at)
-     SELECT $1, (SELECT id FROM datasets WHERE id = $2), $3, $4, $5, $6, $7
-     ON CONFLICT (version) DO NOTHING`,
+    `INSERT INTO models (version, dataset_id, feature_set_version, uri, metrics, params, created_at, decision, suspect)
+     SELECT $1, (SELECT id FROM datasets WHERE id = $2), $3, $4, $5, $6, $7, $8, $9
+     ON CONFLICT (version) DO UPDATE SET decision = COALESCE(models.decision, EXCLUDED.decision),
+       suspect = models.suspect OR (models.decision IS NULL AND EXCLUDED.suspect)`,
     [
       model.version,
       model.datasetId,
@@ -504,6 +566,8 @@ export async function registerModel(db: pg.Pool, model: Omit<ModelRecord, 'promo
       JSON.stringify(model.metrics),
       JSON.stringify(model.params),
       model.createdAt,
+      model.decision ? JSON.stringify(model.decision) : null,
+      model.suspect ?? false,
     ],
   );
   const stored = await getModel(db, model.version);

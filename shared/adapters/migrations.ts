@@ -72,4 +72,28 @@ CREATE TABLE models (
 CREATE INDEX models_feature_set_idx ON models (feature_set_version);
 `,
   },
+  {
+    version: 2,
+    name: 'promotion_decisions_and_history',
+    sql: `
+-- The promotion decision of every registered model (reason code and figures), and suspect datasets: a dataset
+-- that failed validation is kept for inspection, marked, and its model is never promoted automatically.
+ALTER TABLE models ADD COLUMN decision jsonb;
+ALTER TABLE models ADD COLUMN suspect boolean NOT NULL DEFAULT false;
+ALTER TABLE datasets ADD COLUMN suspect boolean NOT NULL DEFAULT false;
+ALTER TABLE datasets ADD COLUMN suspect_reasons jsonb;
+
+-- Every move of models/latest.json: train's promotions, operators' forced promotions and rollbacks.
+CREATE TABLE promotions (
+  id               bigserial PRIMARY KEY,
+  model_version    text NOT NULL REFERENCES models (version),
+  previous_version text,
+  action           text NOT NULL CHECK (action IN ('promote', 'force-promote', 'rollback')),
+  actor            text NOT NULL,
+  reason           text NOT NULL,
+  at               timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX promotions_at_idx ON promotions (at);
+`,
+  },
 ];

@@ -44,6 +44,30 @@ export type CsvRecord =
 export interface CsvOptions {
   /** True for training data: the header must have Survived and every row a 0 or 1 in it. */
   requireSurvived: boolean;
+  /** Updated as the input is read, so a consumer can bound what is still to come (see `CsvProgress`). */
+  progress?: CsvProgress;
+}
+
+/**
+ * How far validation has got. When a consumer receives a record, every record that starts within the first
+ * `bytes` bytes of the input, except those of the last `PIECE_BYTES` and one unfinished row, has been yielded.
+ * So the input's remaining bytes bound the valid rows still to come: see `maxRowsLeft`.
+ */
+export interface CsvProgress {
+  /** Bytes of input handed to the parser so far. */
+  bytes: number;
+  /** Bytes of the shortest row that can be valid under the header read (0 until the header is read). */
+  minRowBytes: number;
+}
+
+/**
+ * An upper bound on the valid rows that can still follow, for an input of `totalBytes` bytes: every row not yet
+ * yielded lies in the unread bytes, the piece being read, or the one unfinished row.
+ */
+export function maxRowsLeft(progress: CsvProgress, totalBytes: number): number {
+  if (progress.minRowBytes === 0) return Number.POSITIVE_INFINITY;
+  const unread = Math.max(0, totalBytes - progress.bytes);
+  return Math.floor((unread + PIECE_BYTES) / progress.minRowBytes) + 1;
 }
 
 /** A whole file (string or Buffer) or its chunks in order (a Node Readable, a GCS download stream...). */
@@ -92,6 +116,7 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
       headerLine = start;
       width = fields.length;
       freeText = freeTextPositions(columns, width);
+      if (opts.progress) opts.progress.minRowBytes = minValidRowBytes(width);
       return null;
     }
     dataRows++;
@@ -110,6 +135,7 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
       for (const piece of pieces(chunk)) {
         const nul = piece.indexOf(0);
         parser.write(nul === -1 ? piece : piece.subarray(0, nul));
+        if (opts.progress) opts.progress.bytes += piece.length;
         for (let fields = parser.read(); fields !== null; fields = parser.read()) {
           const record = handle(fields);
           if (record !== null) yield record;
@@ -478,6 +504,14 @@ function countLineBreaks(fields: readonly string[], positions: readonly number[]
     for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) breaks++;
   }
   return breaks;
+}
+
+/**
+ * The fewest bytes a valid row of `width` fields can take: a comma between fields, one digit each for
+ * PassengerId, Survived, Pclass, SibSp and Parch, "male" for Sex, and every other field empty.
+ */
+function minValidRowBytes(width: number): number {
+  return width - 1 + 5 + 4;
 }
 
 /** Positions of the fields a valid row may hold anything in: Name, Ticket, Cabin and the unknown columns. */
