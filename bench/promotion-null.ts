@@ -10,9 +10,9 @@
  */
 import { parseArgs } from 'node:util';
 import { buildArtifact } from '../shared/core/artifact.ts';
-import { readPassengerCsv } from '../shared/core/csv.ts';
+import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { fitRecipe, transform } from '../shared/core/features.ts';
-import { loadModel, type ServingModel } from '../shared/core/model.ts';
+import { loadModel, type Predictor } from '../shared/core/model.ts';
 import { judgeChallenger } from '../shared/core/promotion.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { stratifiedSplit } from '../shared/core/split.ts';
@@ -35,7 +35,7 @@ async function passengersOf(csv: string): Promise<LabelledPassenger[]> {
   return rows.map((r) => r.passenger as LabelledPassenger);
 }
 
-async function trainChampion(): Promise<ServingModel> {
+async function trainChampion(): Promise<Predictor> {
   const passengers = await passengersOf(TITANIC_CSV_TEXT);
   const split = stratifiedSplit(
     passengers.map((p) => p.survived),

@@ -15,7 +15,7 @@ import {
 } from '../shared/adapters/model-store.ts';
 import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from '../shared/core/artifact.ts';
 import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
-import { loadModel, type ServingModel } from '../shared/core/model.ts';
+import { loadModel, type Predictor } from '../shared/core/model.ts';
 import type { Passenger } from '../shared/core/schema.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
@@ -33,7 +33,7 @@ export interface ModelSource {
 
 /** Everything a request needs from one model, built once per load. */
 export interface ServedModel {
-  readonly model: ServingModel;
+  readonly model: Predictor;
   readonly version: string;
   /** Generation of `models/latest.json` this model was loaded from. */
   readonly pointerGeneration: string;

@@ -16,9 +16,11 @@ import { makeLoadHandler } from '../functions/load/handler.ts';
 import { makeProcessHandler, processDataset } from '../functions/process/handler.ts';
 import { makeTrainHandler, modelVersionFor, type TrainConfig } from '../functions/train/handler.ts';
 import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
-import { createPool, loadDataset } from '../shared/adapters/db.ts';
-import { createFeatureStore, createRedis } from '../shared/adapters/feature-store.ts';
-import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { loadDataset } from '../shared/adapters/db/datasets.ts';
+import { createPool } from '../shared/adapters/db/pool.ts';
+import { createRedis } from '../shared/adapters/feature-store/redis-client.ts';
+import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
+import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import {
   count,
   DATA_BUCKET,

@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processDataset } from '../functions/process/handler.ts';
 import { makeTrainHandler, modelVersionFor, promoteModel, type TrainConfig } from '../functions/train/handler.ts';
 import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
-import { getModel, listModels, loadDataset } from '../shared/adapters/db.ts';
-import { createFeatureStore } from '../shared/adapters/feature-store.ts';
+import { loadDataset } from '../shared/adapters/db/datasets.ts';
+import { getModel, listModels } from '../shared/adapters/db/model-records.ts';
+import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
 import { MODEL_POINTER_OBJECT as MODEL_POINTER, sha256Hex } from '../shared/adapters/model-store.ts';
 import { readJson, writeJson } from '../shared/adapters/storage.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';
-import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { type DataPlaneEnv, MODELS_BUCKET, post, startDataPlane } from './support/data-plane.ts';
 import { connect, deleteByPrefix, uniquePrefix } from './support/redis.ts';
 

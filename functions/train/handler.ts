@@ -12,9 +12,11 @@
 import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
-import { getModel, readDatasetPassengers, registerModel } from '../../shared/adapters/db.ts';
+import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
+import { getModel, registerModel } from '../../shared/adapters/db/model-records.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
-import { type FeatureStore, unpackRows } from '../../shared/adapters/feature-store.ts';
+import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
+import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import {
   gcsModelStore,
   type ModelPointer,
@@ -27,7 +29,7 @@ import {
 } from '../../shared/adapters/model-store.ts';
 import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/promotions.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
-import { loadModel, type ServingModel } from '../../shared/core/model.ts';
+import { loadModel, type Predictor } from '../../shared/core/model.ts';
 import {
   type Comparison,
   decidePromotion,
@@ -180,7 +182,7 @@ async function readChampion(
   store: ModelStore,
   config: TrainConfig,
   log: Logger,
-): Promise<{ read: PointerRead; model: ServingModel } | null> {
+): Promise<{ read: PointerRead; model: Predictor } | null> {
   let read: PointerRead | null;
   try {
     read = await store.readPointer();

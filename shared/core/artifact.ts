@@ -9,17 +9,18 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
 import type { NodeCovers } from './covers.ts';
+import type { TestMetrics } from './evaluation.ts';
 import { declareSources, type PassengerField } from './feature-sources.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
-import type { TestMetrics } from './metrics.ts';
 import { FEATURE_NAMES, type FeatureName } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';
 
 /**
  * Format versions (each adds optional fields; the reader accepts every version up to this one):
- * 1 the first; 4 node covers for TreeSHAP (`covers`) and the raw fields of each feature (`featureSources`).
+ * 1 the first; 4 node covers for TreeSHAP (`covers`), the raw fields of each feature (`featureSources`) and the
+ * mean |SHAP| over the test split (`shapImportances`).
  */
 export const ARTIFACT_FORMAT_VERSION = 4;
 
@@ -46,6 +47,8 @@ export interface ModelArtifact {
   covers?: NodeCovers;
   /** Format 4: the raw passenger fields each feature is computed from (see `feature-sources.ts`). */
   featureSources?: Record<string, PassengerField[]>;
+  /** Format 4: mean |SHAP| of each feature over the test split (`metrics.n` rows), in probability units. */
+  shapImportances?: Record<string, number>;
 }
 
 export interface BuildArtifactInput {
@@ -76,6 +79,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     driftReference: { featureNames: [...names], columns },
     covers: input.training.covers,
     featureSources: declareSources(input.recipe.version, names),
+    shapImportances: input.training.shapImportances,
   };
 }
 
@@ -214,6 +218,7 @@ export const ARTIFACT_SCHEMA = {
         trees: { type: 'array', items: { type: 'array', items: { type: 'number', minimum: 0 } } },
       },
     },
+    shapImportances: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
     featureSources: {
       type: 'object',
       additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },

@@ -6,9 +6,9 @@
 import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, type ModelArtifact, readArtifact } from './artifact.ts';
 import type { CompiledForest } from './compiled-forest.ts';
 import { type CoverSource, rowCovers } from './covers.ts';
+import { predictedLabel } from './evaluation.ts';
 import { type PassengerField, sourcesOf } from './feature-sources.ts';
 import { featurize } from './features.ts';
-import { predictedLabel } from './metrics.ts';
 import type { Passenger } from './schema.ts';
 import { createExplainer } from './tree-shap.ts';
 
@@ -36,7 +36,7 @@ export interface ModelExplainer {
   contributions(features: ArrayLike<number>): Float64Array;
 }
 
-export interface ServingModel {
+export interface Predictor {
   readonly artifact: ModelArtifact;
   readonly version: string;
   readonly forest: CompiledForest;
@@ -66,7 +66,7 @@ export function explainerOf(artifact: ModelArtifact, compiled: CompiledForest): 
 }
 
 /** Validates the artifact (AppError ARTIFACT_INVALID otherwise) and compiles it for serving. */
-export function loadModel(json: unknown, limits: ArtifactLimits = DEFAULT_ARTIFACT_LIMITS): ServingModel {
+export function loadModel(json: unknown, limits: ArtifactLimits = DEFAULT_ARTIFACT_LIMITS): Predictor {
   const { artifact, compiled } = readArtifact(json, limits);
   return {
     artifact,

@@ -5,8 +5,8 @@
  * and meets the floor alone. Every outcome has a stable reason code (docs/errors.md, "Promotion outcomes").
  */
 import type { ModelArtifact } from './artifact.ts';
-import { predictedLabel } from './metrics.ts';
-import type { ServingModel } from './model.ts';
+import { predictedLabel } from './evaluation.ts';
+import type { Predictor } from './model.ts';
 import type { LabelledPassenger } from './schema.ts';
 import { DEFAULT_VALIDATION, type ValidationReport, type ValidationThresholds, validateDataset } from './validation.ts';
 
@@ -181,8 +181,8 @@ export function trainedRows(artifact: ModelArtifact): Set<string> {
 
 /** Validation of the new dataset and the paired comparison, both against the champion. */
 export function judgeChallenger(
-  champion: ServingModel,
-  challenger: ServingModel,
+  champion: Predictor,
+  challenger: Predictor,
   passengers: readonly LabelledPassenger[],
   thresholds: ValidationThresholds = DEFAULT_VALIDATION,
 ): { validation: ValidationReport; comparison: Comparison } {

@@ -1,22 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support/pg.ts';
-import type { CsvRecord } from '../core/csv.ts';
-import type { LabelledPassenger } from '../core/schema.ts';
-import { AppError } from '../errors.ts';
-import {
-  createPool,
-  DB_TIMEOUTS,
-  datasetIdFor,
-  getModel,
-  isTransientDbError,
-  loadDataset,
-  markModelPromoted,
-  migrate,
-  readDatasetPassengers,
-  readRejectedRows,
-  registerModel,
-} from './db.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/pg.ts';
+import type { CsvRecord } from '../../core/csv-stream.ts';
+import type { LabelledPassenger } from '../../core/schema.ts';
+import { AppError } from '../../errors.ts';
+import { datasetIdFor, loadDataset, readDatasetPassengers, readRejectedRows } from './datasets.ts';
+import { MIGRATIONS, migrate } from './migrations.ts';
+import { getModel, markModelPromoted, registerModel } from './model-records.ts';
+import { createPool, DB_TIMEOUTS, isTransientDbError } from './pool.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {

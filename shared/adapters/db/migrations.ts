@@ -2,6 +2,7 @@
  * Versioned schema migrations, embedded as strings so the esbuild bundle of a function carries them.
  * Append only: a migration that has shipped is never edited; a change is a new entry with the next version.
  */
+import type pg from 'pg';
 export interface Migration {
   version: number;
   name: string;
@@ -97,3 +98,39 @@ CREATE INDEX promotions_at_idx ON promotions (at);
 `,
   },
 ];
+
+/** A fixed advisory-lock key (the ASCII of "schemamg") serialising migrations across instances. */
+const MIGRATION_LOCK_KEY = '7308044230282929511';
+
+/**
+ * Applies the migrations not yet recorded in `schema_migrations`, in order, in one transaction under a
+ * transaction-scoped advisory lock: two instances starting at once apply each migration exactly once.
+ * Returns the versions applied by this call.
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+    return applied;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
