@@ -63,6 +63,8 @@ export interface TrainConfig extends SearchSettings {
   workers?: number | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
   topic: string;
+  /** PUBSUB_PUBLISH_TIMEOUT_MS: the publish of model-published gives up (503, retried by the workflow) after this. */
+  publishTimeoutMs?: number;
 }
 
 export interface TrainDeps extends EdgeDeps {
@@ -344,6 +346,7 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
     config.topic,
     { modelVersion, uri, promoted },
     { modelVersion, promoted: String(promoted) },
+    config.publishTimeoutMs === undefined ? {} : { timeoutMs: config.publishTimeoutMs },
   );
   return { modelVersion, metrics: record.metrics as unknown as TestMetrics, promoted, uri, decision };
 }
