@@ -8,23 +8,34 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
+import type { DriftReference as TypedDriftReference } from './drift.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
 import type { TestMetrics } from './metrics.ts';
-import { FEATURE_NAMES, type FeatureName } from './schema.ts';
+import { FEATURE_KINDS, FEATURE_NAMES, type FeatureKind, type FeatureName } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';
 
-export const ARTIFACT_FORMAT_VERSION = 1;
+/**
+ * Format versions: 1 the seed's; 2 recipe v2's group table; 3 the drift reference marks each feature continuous or
+ * categorical (`driftReference.featureTypes`). Each version only adds optional fields, so every version from 1 up
+ * to this one is read.
+ */
+export const ARTIFACT_FORMAT_VERSION = 3;
 
 export interface DriftReference {
   featureNames: FeatureName[];
+  /**
+   * Format 3: each feature's type, which decides its drift test (KS or chi-squared). Older artifacts lack it and
+   * get the types of their feature names (see `driftReferenceOf`).
+   */
+  featureTypes?: FeatureKind[];
   /** One array per feature: the training split's real rows (before SMOTE), column-major. */
   columns: number[][];
 }
 
 export interface ModelArtifact {
-  formatVersion: 1;
+  formatVersion: number;
   modelVersion: string;
   createdAt: string;
   lineage: { datasetId: string | null; featureSetVersion: string | null };
@@ -63,7 +74,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     search: input.training.search,
     metrics: input.training.metrics,
     importances: input.training.importances,
-    driftReference: { featureNames: [...names], columns },
+    driftReference: { featureNames: [...names], featureTypes: names.map((name) => FEATURE_KINDS[name]), columns },
   };
 }
 
@@ -81,9 +92,9 @@ const forestParams = {
   },
 } as const;
 
-/** JSON Schema (draft 7) of format version 1. */
+/** JSON Schema (draft 7) of the format, every version up to ARTIFACT_FORMAT_VERSION. */
 export const ARTIFACT_SCHEMA = {
-  $id: 'https://survival-pipeline/model-artifact-v1.json',
+  $id: 'https://survival-pipeline/model-artifact.json',
   type: 'object',
   required: [
     'formatVersion',
@@ -99,7 +110,7 @@ export const ARTIFACT_SCHEMA = {
     'driftReference',
   ],
   properties: {
-    formatVersion: { const: 1 },
+    formatVersion: { type: 'integer', minimum: 1, maximum: ARTIFACT_FORMAT_VERSION },
     modelVersion: { type: 'string', minLength: 1 },
     createdAt: { type: 'string', minLength: 1 },
     lineage: {
@@ -188,6 +199,7 @@ export const ARTIFACT_SCHEMA = {
       required: ['featureNames', 'columns'],
       properties: {
         featureNames: { type: 'array', items: { type: 'string' } },
+        featureTypes: { type: 'array', items: { enum: ['continuous', 'categorical'] } },
         columns: { type: 'array', items: numberArray },
       },
     },
@@ -257,6 +269,12 @@ export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled
   if (!sameNames(artifact.driftReference.featureNames, artifact.recipe.featureNames)) {
     throw invalid('drift reference features differ from the recipe features');
   }
+  const types = artifact.driftReference.featureTypes;
+  if (types !== undefined && types.length !== artifact.driftReference.featureNames.length) {
+    throw invalid(
+      `drift reference has ${types.length} feature types for ${artifact.driftReference.featureNames.length} features`,
+    );
+  }
   const columns = artifact.driftReference.columns;
   const rows = columns[0]?.length ?? 0;
   if (columns.length !== artifact.recipe.featureNames.length || rows === 0 || columns.some((c) => c.length !== rows)) {
@@ -269,4 +287,20 @@ export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled
     );
   }
   return { artifact, compiled };
+}
+
+/**
+ * The drift reference with every feature's type: the artifact's own (format 3), or for an older artifact the type
+ * its feature name has in the recipe (FEATURE_KINDS). A feature with neither is ARTIFACT_INVALID, naming it.
+ */
+export function driftReferenceOf(artifact: ModelArtifact): TypedDriftReference {
+  const { featureNames, columns } = artifact.driftReference;
+  const featureTypes =
+    artifact.driftReference.featureTypes ??
+    featureNames.map((name) => {
+      const kind = (FEATURE_KINDS as Readonly<Record<string, FeatureKind | undefined>>)[name];
+      if (kind === undefined) throw invalid(`drift reference feature ${name} has no type and is not a known feature`);
+      return kind;
+    });
+  return { featureNames, featureTypes, columns };
 }
