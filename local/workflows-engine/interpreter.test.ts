@@ -629,6 +629,310 @@ custom_predicate:
   });
 });
 
+/**
+ * `parallel`, as Google's syntax reference ("Parallel steps") and its samples describe it: branches and `for`
+ * iterations run concurrently, each with its own variables, writing the enclosing scope only through `shared`;
+ * `concurrency_limit` queues the rest; under `continueAll` a failing branch does not stop the others, and the step
+ * then raises an `UnhandledBranchError`.
+ */
+describe('parallel steps', () => {
+  /** A sleep that counts how many sleepers are waiting at once (the branches' concurrency). */
+  function countingSleep(ms = 20) {
+    const state = { now: 0, peak: 0, calls: 0 };
+    const sleep = (delay: number) => {
+      state.calls++;
+      state.now++;
+      state.peak = Math.max(state.peak, state.now);
+      return new Promise<void>((resolve) =>
+        setTimeout(
+          () => {
+            state.now--;
+            resolve();
+          },
+          ms + delay / 1000,
+        ),
+      );
+    };
+    return { state, sleep };
+  }
+
+  it('runs branches concurrently; each writes a shared map and keeps its own variables', async () => {
+    const { state, sleep } = countingSleep();
+    const out = await run(
+      `
+- init:
+    assign:
+      - input: ["apples", "oranges"]
+      - my_result: {}
+- parallelStep:
+    parallel:
+      shared: [my_result]
+      branches:
+        - getStock:
+            steps:
+              - wait1:
+                  call: sys.sleep
+                  args:
+                    seconds: 1
+              - assignResult1:
+                  assign:
+                    - my_result["getStock"]: \${input[0]}
+                    - temp: 1
+        - orderStock:
+            steps:
+              - wait2:
+                  call: sys.sleep
+                  args:
+                    seconds: 1
+              - assignResult2:
+                  assign:
+                    - my_result.orderStock: \${input[1]}
+                    - temp: 2
+- done:
+    return: \${[my_result, default(map.get({}, "x"), "none"), get_type(default(temp, null))]}
+`,
+      { sleep },
+    );
+    expect(out).toEqual([{ getStock: 'apples', orderStock: 'oranges' }, 'none', 'null']);
+    expect(state.calls).toBe(2);
+    expect(state.peak).toBe(2);
+  });
+
+  it('runs the iterations of a parallel for concurrently, each with its own loop variable, and sums into a shared total', async () => {
+    const { state, sleep } = countingSleep();
+    const out = await run(
+      `
+- init:
+    assign:
+      - total: 0
+      - seen: {}
+- loop:
+    parallel:
+      shared: [total, seen]
+      for:
+        value: n
+        index: i
+        range: [1, 10]
+        steps:
+          - wait:
+              call: sys.sleep
+              args:
+                seconds: \${11 - n}
+          - add:
+              assign:
+                - total: \${total + n}
+                - seen[string(i)]: \${n * n}
+                - local: \${n}
+- done:
+    return: \${[total, seen, default(map.get(seen, "9"), 0), len(keys(seen))]}
+`,
+      { sleep },
+    );
+    expect(out).toEqual([
+      55,
+      Object.fromEntries(Array.from({ length: 10 }, (_, i) => [String(i), (i + 1) ** 2])),
+      100,
+      10,
+    ]);
+    expect(state.peak).toBe(10);
+  });
+
+  it('queues branches past concurrency_limit, a literal or an expression', async () => {
+    for (const [limit, expected] of [
+      ['2', 2],
+      ['${1 + 2}', 3],
+    ] as const) {
+      const { state, sleep } = countingSleep();
+      const out = await run(
+        `
+- init:
+    assign:
+      - done: 0
+- loop:
+    parallel:
+      shared: [done]
+      concurrency_limit: ${limit}
+      for:
+        value: n
+        in: [1, 2, 3, 4, 5, 6, 7]
+        steps:
+          - wait:
+              call: sys.sleep
+              args:
+                seconds: 1
+          - count:
+              assign:
+                - done: \${done + 1}
+- r:
+    return: \${done}
+`,
+        { sleep },
+      );
+      expect(out).toBe(7);
+      expect(state.calls).toBe(7);
+      expect(state.peak).toBe(expected);
+    }
+  });
+
+  it('rejects a concurrency_limit that is not a positive integer', async () => {
+    const err = await failure(
+      '- p:\n    parallel:\n      concurrency_limit: 0\n      for:\n        value: v\n        in: [1]\n        steps:\n          - s:\n              assign:\n                - x: 1\n',
+    );
+    expect(err).toMatchObject({ tags: ['ValueError'] });
+    expect((err as { message: string }).message).toMatch(/concurrency_limit must be a positive integer/);
+  });
+
+  it('refuses a branch assignment to an enclosing variable not listed in shared, and a shared variable not yet assigned', async () => {
+    const branches = (assign: string, shared = '[]') => `
+- init:
+    assign:
+      - input: 1
+      - m: {}
+- p:
+    parallel:
+      shared: ${shared}
+      branches:
+        - a:
+            steps:
+              - s:
+                  assign:
+                    - ${assign}
+        - b:
+            steps:
+              - s2:
+                  assign:
+                    - ok: 1
+`;
+    for (const assign of ['input: 5', 'm.key: 5']) {
+      const err = (await failure(branches(assign))) as {
+        tags: string[];
+        branches: Array<{ id: string; error: Value }>;
+      };
+      expect(err.tags).toEqual(['UnhandledBranchError']);
+      expect(err.branches).toHaveLength(1);
+      expect(err.branches[0]).toMatchObject({ id: 'a', error: { tags: ['SystemError'] } });
+      expect(JSON.stringify(err.branches[0]!.error)).toMatch(/list it in \\"shared\\"/);
+    }
+    expect(await run(`${branches('input: 5', '[input]')}- r:\n    return: \${input}\n`)).toBe(5);
+    const missing = await failure(branches('late: 1', '[late]'));
+    expect(missing).toMatchObject({ tags: ['SystemError'] });
+    expect((missing as { message: string }).message).toMatch(/shared variable "late" must be assigned before/);
+  });
+
+  it('lets the other branches finish when one fails (continueAll), then raises UnhandledBranchError listing the failures in order', async () => {
+    const out = await run(
+      `
+- init:
+    assign:
+      - finished: []
+- guarded:
+    try:
+      steps:
+        - p:
+            parallel:
+              shared: [finished]
+              for:
+                value: n
+                range: [0, 5]
+                steps:
+                  - wait:
+                      call: sys.sleep
+                      args:
+                        seconds: \${5 - n}
+                  - check:
+                      switch:
+                        - condition: \${n % 2 != 0}
+                          raise: \${"odd number " + string(n)}
+                  - keep:
+                      assign:
+                        - finished: \${list.concat(finished, n)}
+    except:
+      as: e
+      steps:
+        - r:
+            return: \${[e, finished]}
+`,
+      { sleep: (ms) => new Promise((r) => setTimeout(r, ms / 100)) },
+    );
+    const [error, finished] = out as [Record<string, Value>, number[]];
+    expect(error).toEqual({
+      message: 'UnhandledBranchError: One or more branches or iterations encountered an unhandled runtime error',
+      tags: ['UnhandledBranchError'],
+      branches: [
+        { id: '1', error: 'odd number 1' },
+        { id: '3', error: 'odd number 3' },
+        { id: '5', error: 'odd number 5' },
+      ],
+      totalUnhandledErrors: 3,
+      truncated: false,
+    });
+    // every even iteration ran to its end, in the order of its (shorter) sleep
+    expect(finished).toEqual([4, 2, 0]);
+  });
+
+  it('retries and catches inside a branch like anywhere else, and fails the execution when nobody catches the branch error', async () => {
+    const out = await run(
+      `
+- init:
+    assign:
+      - codes: {}
+- p:
+    parallel:
+      shared: [codes]
+      branches:
+        - flaky:
+            steps:
+              - getFlaky:
+                  try:
+                    call: http.get
+                    args:
+                      url: ${base}/flaky/2?id=parallel
+                    result: r
+                  retry:
+                    predicate: \${http.default_retry_predicate}
+                    max_retries: 3
+                    backoff:
+                      initial_delay: 1
+                      max_delay: 1
+                      multiplier: 1
+              - keepFlaky:
+                  assign:
+                    - codes.flaky: \${r.body.attempt}
+        - missing:
+            steps:
+              - getMissing:
+                  try:
+                    call: http.get
+                    args:
+                      url: ${base}/status/404
+                  except:
+                    as: e
+                    steps:
+                      - keepMissing:
+                          assign:
+                            - codes.missing: \${e.code}
+- r:
+    return: \${codes}
+`,
+      { sleep: async () => {} },
+    );
+    expect(out).toEqual({ flaky: 3, missing: 404 });
+    const uncaught = await failure(
+      '- p:\n    parallel:\n      branches:\n        - a:\n            steps:\n              - boom:\n                  raise: {code: 7}\n',
+    );
+    expect(uncaught).toMatchObject({ tags: ['UnhandledBranchError'], branches: [{ id: 'a', error: { code: 7 } }] });
+  });
+
+  it('does not let return, break or a jump leave a branch', async () => {
+    for (const step of ['return: 1', 'next: break', 'next: after']) {
+      const err = (await failure(
+        `- p:\n    parallel:\n      for:\n        value: v\n        in: [1]\n        steps:\n          - s:\n              ${step}\n- after:\n    return: 2\n`,
+      )) as { branches: Array<{ error: { message: string } }> };
+      expect(err.branches[0]!.error.message).toMatch(/cannot leave a parallel branch/);
+    }
+  });
+});
+
 describe('loading', () => {
   const loadError = (source: string): string => {
     try {
@@ -640,9 +944,28 @@ describe('loading', () => {
   };
 
   it('rejects unsupported syntax at load time with the line of the offending step', () => {
-    expect(loadError('- a:\n    assign:\n      - x: 1\n- b:\n    parallel:\n      branches: []\n')).toMatch(
-      /^line 5, column 5: "parallel" steps are not supported/,
+    expect(
+      loadError(
+        '- a:\n    assign:\n      - x: 1\n- b:\n    call: http.get\n    args:\n      url: u\n      private_service_name: s\n',
+      ),
+    ).toMatch(/^line 8, .*unsupported argument "private_service_name"/);
+  });
+
+  it('rejects a malformed parallel step with its line', () => {
+    const par = (body: string) => loadError(`- a:\n    assign:\n      - x: 1\n- p:\n    parallel:\n${body}`);
+    const branch =
+      '        - one:\n            steps:\n              - s:\n                  assign:\n                    - y: 1\n';
+    expect(par(`      exception_policy: unhandled\n      branches:\n${branch}`)).toMatch(
+      /^line 6, .*exception_policy must be continueAll/,
     );
+    expect(par('      branches: []\n')).toMatch(/^line 6, .*branches must be a non-empty list/);
+    expect(par(`      branches:\n${branch}${branch.replace(/ s:/, ' t:')}`)).toMatch(/duplicate branch name "one"/);
+    expect(par(`      branches:\n${branch}      for:\n        value: v\n        in: [1]\n        steps: []\n`)).toMatch(
+      /^line 6, .*exactly one of branches or for/,
+    );
+    expect(par(`      shared: x\n      branches:\n${branch}`)).toMatch(/^line 6, .*shared must be a list/);
+    expect(par(`      concurency_limit: 2\n      branches:\n${branch}`)).toMatch(/unknown key "concurency_limit"/);
+    expect(par(`      branches:\n${branch}`)).toBe('loaded');
   });
 
   it('rejects unknown functions, call targets, next targets and step keys with their lines', () => {

@@ -6,6 +6,10 @@
  *   are local to the loop;
  * - `try` re-runs its whole block while the retry predicate says so and retries remain, sleeping
  *   `initial_delay`, then x`multiplier` each time, capped at `max_delay`; then `except` binds the error map to `as`;
+ * - `parallel` runs its branches, or the iterations of its `for`, concurrently (at most `concurrency_limit` at once,
+ *   the rest queued in order). Each branch or iteration has its own variables; it reads the enclosing ones, and may
+ *   assign only those listed in `shared`, which must exist before the step. Under `continueAll` an unhandled error
+ *   ends its own branch only; once every branch has finished, the step raises an `UnhandledBranchError` listing them;
  * - an uncaught error ends the execution with that error map.
  */
 import { performance } from 'node:perf_hooks';
@@ -13,7 +17,9 @@ import type { Expr } from './expression.ts';
 import { buildHttpRequest, performHttp } from './http.ts';
 import {
   type Branch,
+  type ForBody,
   HTTP_CALLS,
+  type ParallelBody,
   type Predicate,
   type Program,
   type RetryPolicy,
@@ -109,7 +115,14 @@ const MAX_CALL_DEPTH = 100;
 
 class Scope {
   private readonly vars = new Map<string, Value>();
-  constructor(private readonly parent?: Scope) {}
+  /**
+   * @param parent the enclosing scope
+   * @param shared set for the scope of a parallel branch or iteration: the enclosing variables it may assign
+   */
+  constructor(
+    private readonly parent?: Scope,
+    private readonly shared?: ReadonlySet<string>,
+  ) {}
   has(name: string): boolean {
     return this.vars.has(name) || (this.parent?.has(name) ?? false);
   }
@@ -125,13 +138,33 @@ class Scope {
         s.vars.set(name, value);
         return;
       }
+      if (s.shared && !s.shared.has(name)) {
+        if (s.parent?.has(name)) throw notShared(name);
+        break;
+      }
     }
     this.vars.set(name, value);
+  }
+  /** Throws unless assigning into `name` (e.g. `name.key: v`) is allowed from here. */
+  checkWritable(name: string): void {
+    for (let s: Scope | undefined = this; s; s = s.parent) {
+      if (s.vars.has(name)) return;
+      if (s.shared && !s.shared.has(name)) {
+        if (s.parent?.has(name)) throw notShared(name);
+        return;
+      }
+    }
   }
   define(name: string, value: Value): void {
     this.vars.set(name, value);
   }
 }
+
+const notShared = (name: string): WorkflowError =>
+  builtinError(
+    'SystemError',
+    `variable "${name}" is defined outside the parallel step: list it in "shared" to assign it from a branch`,
+  );
 
 interface Frame {
   routine: Routine;
@@ -269,6 +302,9 @@ class Interpreter {
         case 'for':
           signal = await this.execFor(body, frame);
           break;
+        case 'parallel':
+          await this.execParallel(body, frame);
+          break;
         case 'next':
           break;
       }
@@ -356,10 +392,93 @@ class Interpreter {
     return verdict;
   }
 
-  private async execFor(
-    body: { value: string; index?: string; in?: Template; range?: Template; steps: Step[] },
-    frame: Frame,
-  ): Promise<Signal> {
+  private async execFor(body: ForBody, frame: Frame): Promise<Signal> {
+    const items = await this.forItems(body, frame);
+    const loopFrame: Frame = { ...frame, scope: new Scope(frame.scope) };
+    for (let i = 0; i < items.length; i++) {
+      loopFrame.scope.define(body.value, items[i]!);
+      if (body.index !== undefined) loopFrame.scope.define(body.index, i);
+      const signal = await this.execSteps(body.steps, loopFrame);
+      if (signal.type === 'break') break;
+      if (signal.type === 'continue' || signal.type === 'normal') continue;
+      return signal;
+    }
+    return NORMAL;
+  }
+
+  /**
+   * Runs the branches (or iterations) concurrently, at most `concurrency_limit` at a time, each in its own scope.
+   * An unhandled error ends its branch only (`continueAll`); when all have finished, the errors are raised together
+   * as an `UnhandledBranchError` whose `branches` lists `{id, error}` in branch (or iteration) order, `id` being
+   * the branch name or the iteration's index as a string.
+   */
+  private async execParallel(body: ParallelBody, frame: Frame): Promise<void> {
+    for (const name of body.shared)
+      if (!frame.scope.has(name))
+        throw builtinError('SystemError', `shared variable "${name}" must be assigned before the parallel step`);
+    const shared = new Set(body.shared);
+    let limit = Number.POSITIVE_INFINITY;
+    if (body.concurrencyLimit !== undefined) {
+      const v = await this.evalTemplate(body.concurrencyLimit, frame);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+        throw builtinError('ValueError', `concurrency_limit must be a positive integer, got ${toText(v)}`);
+      limit = v;
+    }
+    const tasks: Array<{ id: string; run: () => Promise<Signal> }> = [];
+    if (body.branches) {
+      for (const branch of body.branches)
+        tasks.push({
+          id: branch.name,
+          run: () => this.execSteps(branch.steps, { ...frame, scope: new Scope(frame.scope, shared) }),
+        });
+    } else {
+      const loop = body.for!;
+      const items = await this.forItems(loop, frame);
+      items.forEach((item, i) => {
+        tasks.push({
+          id: String(i),
+          run: () => {
+            const scope = new Scope(frame.scope, shared);
+            scope.define(loop.value, item);
+            if (loop.index !== undefined) scope.define(loop.index, i);
+            return this.execSteps(loop.steps, { ...frame, scope });
+          },
+        });
+      });
+    }
+    const errors: Array<{ at: number; id: string; error: Value }> = [];
+    let nextTask = 0;
+    const lane = async (): Promise<void> => {
+      for (let at = nextTask++; at < tasks.length; at = nextTask++) {
+        const task = tasks[at]!;
+        try {
+          const signal = await task.run();
+          if (signal.type !== 'normal' && signal.type !== 'continue')
+            throw builtinError(
+              'SystemError',
+              `"${signal.type === 'jump' ? `next: ${signal.target}` : signal.type}" cannot leave a parallel branch`,
+            );
+        } catch (err) {
+          errors.push({ at, id: task.id, error: toWorkflowError(err).value });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, lane));
+    if (this.opts.signal?.aborted) throw builtinError('SystemError', 'the execution was stopped');
+    if (errors.length > 0) {
+      errors.sort((a, b) => a.at - b.at);
+      throw new WorkflowError({
+        message: 'UnhandledBranchError: One or more branches or iterations encountered an unhandled runtime error',
+        tags: ['UnhandledBranchError'],
+        branches: errors.map(({ id, error }) => ({ id, error })),
+        totalUnhandledErrors: errors.length,
+        truncated: false,
+      });
+    }
+  }
+
+  /** The values a `for` iterates over: the `in` list, or the inclusive `range`. */
+  private async forItems(body: ForBody, frame: Frame): Promise<Value[]> {
     let items: Value[];
     if (body.in) {
       const v = await this.evalTemplate(body.in, frame);
@@ -372,16 +491,7 @@ class Interpreter {
       items = [];
       for (let x = r[0]; x <= r[1]; x++) items.push(x);
     }
-    const loopFrame: Frame = { ...frame, scope: new Scope(frame.scope) };
-    for (let i = 0; i < items.length; i++) {
-      loopFrame.scope.define(body.value, items[i]!);
-      if (body.index !== undefined) loopFrame.scope.define(body.index, i);
-      const signal = await this.execSteps(body.steps, loopFrame);
-      if (signal.type === 'break') break;
-      if (signal.type === 'continue' || signal.type === 'normal') continue;
-      return signal;
-    }
-    return NORMAL;
+    return items;
   }
 
   private async call(target: string, args: ValueMap, frame: Frame, step: Step): Promise<Value> {
@@ -437,6 +547,7 @@ class Interpreter {
         cur = cur.obj;
       } else throw builtinError('SystemError', 'invalid assignment target');
     }
+    frame.scope.checkWritable(cur.name);
     let container = frame.scope.get(cur.name);
     for (let i = 0; i < path.length; i++) {
       const key = path[i]!;

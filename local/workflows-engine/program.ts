@@ -38,8 +38,31 @@ export type StepBody =
   | { kind: 'return'; value: Template }
   | { kind: 'raise'; value: Template }
   | { kind: 'try'; body: Step[]; retry?: RetryPolicy; except?: { as?: string; steps: Step[] } }
-  | { kind: 'for'; value: string; index?: string; in?: Template; range?: Template; steps: Step[] }
+  | ForBody
+  | ParallelBody
   | { kind: 'next' };
+
+export interface ForBody {
+  kind: 'for';
+  value: string;
+  index?: string;
+  in?: Template;
+  range?: Template;
+  steps: Step[];
+}
+
+/**
+ * `parallel`: branches, or a `for` loop whose iterations, run concurrently (Google's syntax reference, "Parallel
+ * steps"). `shared` names the variables of the enclosing scope that branches may assign; `concurrency_limit` caps the
+ * branches or iterations running at once; `exception_policy` is `continueAll`, the only documented policy.
+ */
+export interface ParallelBody {
+  kind: 'parallel';
+  shared: string[];
+  concurrencyLimit?: Template;
+  branches?: Array<{ name: string; loc: Loc; steps: Step[] }>;
+  for?: ForBody;
+}
 
 export interface Branch {
   loc: Loc;
@@ -244,6 +267,7 @@ export function loadWorkflow(source: string): Program {
     assign: ['assign', 'next'],
     switch: ['switch', 'next'],
     for: ['for', 'next'],
+    parallel: ['parallel', 'next'],
     steps: ['steps', 'next'],
     return: ['return'],
     raise: ['raise'],
@@ -253,7 +277,6 @@ export function loadWorkflow(source: string): Program {
   const step = (name: string, nameNode: Node, m: YAMLMap<Node, Node>, routine: RoutineBuild): Step => {
     const e = entries(m);
     for (const [key, { key: keyNode }] of e) {
-      if (key === 'parallel') fail(keyNode, '"parallel" steps are not supported by the local engine');
       if (!(key in ALLOWED) && !Object.values(ALLOWED).some((keys) => keys.includes(key)))
         fail(keyNode, `unknown step key "${key}"`);
     }
@@ -285,6 +308,9 @@ export function loadWorkflow(source: string): Program {
         break;
       case 'for':
         out.body = forBody(at('for'), routine);
+        break;
+      case 'parallel':
+        out.body = parallelBody(at('parallel'), routine);
         break;
       case 'try':
         out.body = tryBody(name, nameNode, at('try'), e.has('retry') ? at('retry') : undefined, at('except'), routine);
@@ -356,13 +382,50 @@ export function loadWorkflow(source: string): Program {
     return { kind: 'switch', branches };
   };
 
-  const forBody = (node: Node | null, routine: RoutineBuild): StepBody => {
+  const parallelBody = (node: Node | null, routine: RoutineBuild): ParallelBody => {
+    const e = entries(asMap(node, 'parallel'));
+    for (const [key, { key: keyNode }] of e)
+      if (!['exception_policy', 'shared', 'concurrency_limit', 'branches', 'for'].includes(key))
+        fail(keyNode, `unknown key "${key}" in parallel`);
+    if (e.has('branches') === e.has('for')) fail(node, 'parallel needs exactly one of branches or for');
+    const policy = e.get('exception_policy');
+    if (policy && plainString(policy.value, 'exception_policy') !== 'continueAll')
+      fail(policy.value, 'exception_policy must be continueAll (the only policy Workflows supports)');
+    const out: ParallelBody = { kind: 'parallel', shared: [] };
+    const shared = e.get('shared')?.value ?? null;
+    if (shared) {
+      if (!isSeq(shared)) fail(shared, 'shared must be a list of variable names');
+      out.shared = (shared as { items: Node[] }).items.map((n) => plainString(n, 'a shared variable'));
+    }
+    if (e.has('concurrency_limit')) out.concurrencyLimit = template(e.get('concurrency_limit')!.value);
+    if (e.has('for')) out.for = forBody(e.get('for')!.value, routine);
+    else {
+      const list = e.get('branches')!.value;
+      if (!list || !isSeq(list) || list.items.length === 0) return fail(list, 'branches must be a non-empty list');
+      const names = new Set<string>();
+      out.branches = list.items.map((item) => {
+        const m = asMap(item as Node, 'a branch');
+        if (m.items.length !== 1) fail(m, 'each branch must be a map with exactly one key, the branch name');
+        const pair = m.items[0]!;
+        const name = keyOf(pair.key);
+        if (names.has(name)) fail(pair.key, `duplicate branch name "${name}"`);
+        names.add(name);
+        const b = entries(asMap(pair.value, `branch "${name}"`));
+        for (const [key, { key: keyNode }] of b)
+          if (key !== 'steps') fail(keyNode, `unknown key "${key}" in branch "${name}"`);
+        return { name, loc: locOf(pair.key), steps: steps(b.get('steps')?.value ?? null, routine) };
+      });
+    }
+    return out;
+  };
+
+  const forBody = (node: Node | null, routine: RoutineBuild): ForBody => {
     const e = entries(asMap(node, 'for'));
     for (const [key, { key: keyNode }] of e)
       if (!['value', 'index', 'in', 'range', 'steps'].includes(key)) fail(keyNode, `unknown key "${key}" in for`);
     if (!e.has('value')) fail(node, 'for needs a value (the loop variable)');
     if (e.has('in') === e.has('range')) fail(node, 'for needs exactly one of in or range');
-    const body: StepBody = {
+    const body: ForBody = {
       kind: 'for',
       value: plainString(e.get('value')!.value, 'for value'),
       steps: steps(e.get('steps')?.value ?? null, routine),

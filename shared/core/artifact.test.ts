@@ -94,8 +94,8 @@ describe('parseArtifact', () => {
     );
   });
 
-  it('writes format 3, whose drift reference marks each feature continuous or categorical', () => {
-    expect(artifact.formatVersion).toBe(3);
+  it('writes format 3 or later, whose drift reference marks each feature continuous or categorical', () => {
+    expect(artifact.formatVersion).toBe(ARTIFACT_FORMAT_VERSION);
     expect(artifact.driftReference.featureTypes).toEqual(FEATURE_NAMES.map((name) => FEATURE_KINDS[name]));
     expect(artifact.driftReference.featureTypes?.filter((t) => t === 'categorical')).toHaveLength(6);
     expect(driftReferenceOf(parseArtifact(text)).featureTypes).toEqual(artifact.driftReference.featureTypes);
@@ -172,5 +172,59 @@ describe('loadModel', () => {
 
   it('never returns a half-working model: a bad artifact throws ARTIFACT_INVALID', () => {
     expect(() => loadModel('{"formatVersion": 1, "modelVer')).toThrow(AppError);
+  });
+});
+
+describe('explanations from the artifact', () => {
+  const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);
+
+  it('records the bootstrap covers of every tree and the raw fields of every feature (format 4)', () => {
+    expect(artifact.formatVersion).toBe(4);
+    expect(artifact.covers?.source).toBe('bootstrap');
+    expect(artifact.covers?.trees).toHaveLength(artifact.params.nEstimators);
+    // every tree's root holds every row of its bootstrap sample: the training split plus its SMOTE rows
+    const fitRows = data.input.train.X.length + (data.input.synthetic?.X.length ?? 0);
+    for (const tree of artifact.covers?.trees ?? []) expect(tree[0]).toBe(fitRows);
+    expect(artifact.featureSources?.Pclass_Fare).toEqual(['Pclass', 'Fare']);
+    expect(Object.keys(artifact.featureSources ?? {})).toEqual([...FEATURE_NAMES]);
+  });
+
+  it('explains the served probability exactly: base value + contributions = probability', () => {
+    const model = loadModel(text);
+    expect(model.explainer.coverSource).toBe('bootstrap');
+    for (const p of model.predict(data.passengers.slice(0, 100))) {
+      const phi = model.explainer.contributions(p.features);
+      expect(Math.abs(model.explainer.baseValue + sum(phi) - p.probability)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('explains a format 1 artifact from covers counted on its drift reference rows, and says so', () => {
+    const old = JSON.parse(text);
+    old.formatVersion = 1;
+    delete old.covers;
+    delete old.featureSources;
+    const model = loadModel(old);
+    expect(model.explainer.coverSource).toBe('reference');
+    expect(model.explainer.sources[1]).toEqual(['Sex']);
+    // the base value is then the mean served probability of the real training rows
+    const compiled = compileForest(artifact.forest);
+    const mean = sum(data.input.train.X.map((row) => compiled.probability(row))) / data.input.train.X.length;
+    expect(Math.abs(model.explainer.baseValue - mean)).toBeLessThan(1e-12);
+    for (const p of model.predict(data.passengers.slice(0, 100))) {
+      const phi = model.explainer.contributions(p.features);
+      expect(Math.abs(model.explainer.baseValue + sum(phi) - p.probability)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('refuses covers that do not fit the forest and sources that name no passenger field', () => {
+    const short = JSON.parse(text);
+    short.covers.trees[0].pop();
+    expect(() => loadModel(short)).toThrow(/node covers: tree 0 has \d+ nodes and \d+ covers/);
+    const unknown = JSON.parse(text);
+    unknown.featureSources.Title = ['Nickname'];
+    expect(() => loadModel(unknown)).toThrow(/feature Title names Nickname, which is not a passenger field/);
+    const negative = JSON.parse(text);
+    negative.covers.trees[0][0] = -1;
+    expectInvalid(negative, /\/covers\/trees\/0\/0/);
   });
 });

@@ -8,7 +8,9 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
+import type { NodeCovers } from './covers.ts';
 import type { DriftReference as TypedDriftReference } from './drift.ts';
+import { declareSources, type PassengerField } from './feature-sources.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
 import type { TestMetrics } from './metrics.ts';
@@ -17,11 +19,11 @@ import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';
 
 /**
- * Format versions: 1 the seed's; 2 recipe v2's group table; 3 the drift reference marks each feature continuous or
- * categorical (`driftReference.featureTypes`). Each version only adds optional fields, so every version from 1 up
- * to this one is read.
+ * Format versions (each adds optional fields; the reader accepts every version up to this one):
+ * 1 the first; 3 each drift-reference feature marked continuous or categorical (`driftReference.featureTypes`);
+ * 4 node covers for TreeSHAP (`covers`) and the raw fields of each feature (`featureSources`).
  */
-export const ARTIFACT_FORMAT_VERSION = 3;
+export const ARTIFACT_FORMAT_VERSION = 4;
 
 export interface DriftReference {
   featureNames: FeatureName[];
@@ -47,6 +49,10 @@ export interface ModelArtifact {
   metrics: TestMetrics;
   importances: Record<string, number>;
   driftReference: DriftReference;
+  /** Format 4: rows of each tree's bootstrap sample that reached each node (TreeSHAP's covers). */
+  covers?: NodeCovers;
+  /** Format 4: the raw passenger fields each feature is computed from (see `feature-sources.ts`). */
+  featureSources?: Record<string, PassengerField[]>;
 }
 
 export interface BuildArtifactInput {
@@ -75,6 +81,8 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     metrics: input.training.metrics,
     importances: input.training.importances,
     driftReference: { featureNames: [...names], featureTypes: names.map((name) => FEATURE_KINDS[name]), columns },
+    covers: input.training.covers,
+    featureSources: declareSources(input.recipe.version, names),
   };
 }
 
@@ -92,7 +100,7 @@ const forestParams = {
   },
 } as const;
 
-/** JSON Schema (draft 7) of the format, every version up to ARTIFACT_FORMAT_VERSION. */
+/** JSON Schema (draft 7) of every format version up to ARTIFACT_FORMAT_VERSION. */
 export const ARTIFACT_SCHEMA = {
   $id: 'https://survival-pipeline/model-artifact.json',
   type: 'object',
@@ -203,6 +211,18 @@ export const ARTIFACT_SCHEMA = {
         columns: { type: 'array', items: numberArray },
       },
     },
+    covers: {
+      type: 'object',
+      required: ['source', 'trees'],
+      properties: {
+        source: { const: 'bootstrap' },
+        trees: { type: 'array', items: { type: 'array', items: { type: 'number', minimum: 0 } } },
+      },
+    },
+    featureSources: {
+      type: 'object',
+      additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
+    },
   },
 } as const;
 
@@ -290,8 +310,8 @@ export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled
 }
 
 /**
- * The drift reference with every feature's type: the artifact's own (format 3), or for an older artifact the type
- * its feature name has in the recipe (FEATURE_KINDS). A feature with neither is ARTIFACT_INVALID, naming it.
+ * The drift reference with every feature's type: the artifact's own (format 3 on), or for an older artifact the
+ * type its feature name has in the recipe (FEATURE_KINDS). A feature with neither is ARTIFACT_INVALID, naming it.
  */
 export function driftReferenceOf(artifact: ModelArtifact): TypedDriftReference {
   const { featureNames, columns } = artifact.driftReference;

@@ -4,6 +4,7 @@
  * its SMOTE rows, then test metrics (on real, held-out rows) and feature importances.
  */
 import { compileForest } from './compiled-forest.ts';
+import { bootstrapCovers, type NodeCovers } from './covers.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
 import { evaluate, type TestMetrics } from './metrics.ts';
 import type { FeatureName } from './schema.ts';
@@ -40,6 +41,8 @@ export interface TrainingResult {
   metrics: TestMetrics;
   /** Mean decrease in impurity per feature, summing to 1. */
   importances: Record<FeatureName, number>;
+  /** Rows of each tree's bootstrap sample that reached each node, for TreeSHAP. */
+  covers: NodeCovers;
   seconds: number;
 }
 
@@ -64,10 +67,12 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
 
   const synthetic = input.synthetic ?? smote(train.X, train.y, { seed });
   const params = search.best;
-  const forest = trainForest([...train.X, ...synthetic.X], [...train.y, ...synthetic.y], params);
+  const fitX = [...train.X, ...synthetic.X];
+  const forest = trainForest(fitX, [...train.y, ...synthetic.y], params);
   opts.onProgress?.(searchTotal + 1, searchTotal + 1);
 
   const compiled = compileForest(forest);
+  const covers = bootstrapCovers(forest, compiled, fitX, params);
   const metrics = evaluate(
     test.y,
     test.X.map((row) => compiled.probability(row)),
@@ -77,5 +82,5 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
     FeatureName,
     number
   >;
-  return { forest, params, search, metrics, importances, seconds: (performance.now() - started) / 1000 };
+  return { forest, params, search, metrics, importances, covers, seconds: (performance.now() - started) / 1000 };
 }
