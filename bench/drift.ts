@@ -81,7 +81,7 @@ console.log(
 );
 
 // 1. ERT
-{
+function windowErt(): void {
   const t0 = performance.now();
   let alerts = 0;
   let alarmEvaluations = 0;
@@ -126,7 +126,7 @@ console.log(
 }
 
 // 2. Detection delay
-{
+function detectionDelay(): void {
   console.log(
     `\n2. detection delay (requests after the shift starts, window full of in-distribution traffic), ${TRIALS} trials per shift:`,
   );
@@ -157,7 +157,7 @@ console.log(
 }
 
 // 3. Per-request false flags
-{
+function perRequestFlags(): void {
   const detector = new RequestDrift(world.reference);
   const flagged = world.features.filter((row) => detector.predict([row]).isDrift).length;
   const n = world.features.length;
@@ -184,7 +184,7 @@ console.log(
 }
 
 // 4. Cost per request
-{
+function costPerRequest(): void {
   const detector = new RequestDrift(world.reference);
   const window = new WindowDrift(world.reference, OPTIONS);
   const stream = sampler(world, createRng(9));
@@ -207,3 +207,8 @@ console.log(
       `result (p-values, distances, histograms) after every request ${read.toFixed(2)}`,
   );
 }
+
+windowErt();
+detectionDelay();
+perRequestFlags();
+costPerRequest();

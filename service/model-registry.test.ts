@@ -1,9 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
+import {
+  MemoryModelSource,
+  memoryLogger,
+  rawPassenger,
+  type TestApp,
+  tinyArtifact,
+  withVersion,
+} from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import type { EntityReader } from './context.ts';
 import { artifactObjectName, ModelRegistry, ModelSourceError } from './model-registry.ts';
-import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
-import { MemoryModelSource, memoryLogger, rawPassenger, type TestApp, tinyArtifact, withVersion } from '../test/support/service.ts';
 
 let v1: ModelArtifact;
 let v2: ModelArtifact;

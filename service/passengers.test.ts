@@ -7,8 +7,8 @@ import { readPassengerCsv } from '../shared/core/csv.ts';
 import { transform } from '../shared/core/features.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { connect, deleteByPrefix, startRedisServer, uniquePrefix } from '../test/support/redis.ts';
-import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import { rawPassenger, type TestApp, tinyArtifact } from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 
 const FEATURE_SET = 'fs-test-1';
 let artifact: ModelArtifact;

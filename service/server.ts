@@ -53,6 +53,9 @@ async function main(): Promise<void> {
     logger,
     driftWindow: config.driftWindow,
     driftEvery: config.driftEvery,
+    driftErt: config.driftErt,
+    driftRowsPerRequest: config.driftRowsPerRequest,
+    driftCorrection: config.driftCorrection,
   });
 
   const app = buildApp({

@@ -188,6 +188,17 @@ export class WindowDrift {
     };
   }
 
+  /** The rows in the window, oldest first. */
+  contents(): number[][] {
+    const out: number[][] = [];
+    const start = this.#count < this.windowSize ? 0 : this.#next;
+    for (let i = 0; i < this.#count; i++) {
+      const slot = (start + i) % this.windowSize;
+      out.push(Array.from(this.#buffer.subarray(slot * this.#nf, (slot + 1) * this.#nf)));
+    }
+    return out;
+  }
+
   /** Row indices of a request that enter the window: all of them, or a uniform sample of rowsPerRequest. */
   #pick(n: number): number[] {
     const k = this.rowsPerRequest;
@@ -252,11 +263,11 @@ export class WindowDrift {
   #full(e: Evaluation): WindowDriftResult {
     if (e.full !== null) return e.full;
     const n = this.windowSize;
-    const tests = e.statistics.map((statistic, f) => ({
-      test: this.#testOf(f),
-      statistic,
-      pValue: e.pValues[f] ?? this.tests.ksFromStatistic(statistic, n).pValue,
-    }));
+    const tests = e.statistics.map((statistic, f) => {
+      if (this.#testOf(f) === 'chi2') return { test: 'chi2' as const, statistic, pValue: e.pValues[f]! };
+      // The KS result reports the statistic as scipy does (on the exact method's lattice).
+      return { test: 'ks' as const, ...this.tests.ksFromStatistic(statistic, n) };
+    });
     const result = this.tests.decide(tests);
     const detail: WindowFeature[] = result.features.map((feature, f) => {
       const histogram = featureHistogram(feature.type, this.tests.feature(f).sorted, e.columns[f]!);
