@@ -8,8 +8,6 @@ import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
-import { FUNCTION_NAMES, type FunctionBundle, REPO_ROOT, sourceObjectName } from './bundle.ts';
-import { FINALIZED } from './components/trainingPipeline.ts';
 import {
   GCS_AGENT,
   type Json,
@@ -23,6 +21,8 @@ import {
   runProgram,
   stackConfig,
 } from '../test/support/pulumi.ts';
+import { FUNCTION_NAMES, type FunctionBundle, REPO_ROOT, sourceObjectName } from './bundle.ts';
+import { FINALIZED } from './components/trainingPipeline.ts';
 
 const WORKFLOW_FILE = path.join(REPO_ROOT, 'workflows', 'training.yaml');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'infra-program-'));

@@ -10,10 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startGcsEmulator } from '../gcs/gcs-emulator.ts';
-import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
 import { localPubSubClient, startPubSubEmulator } from '../pubsub/pubsub-emulator.ts';
-import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
 import { type EngineStepEvent, startWorkflowsEngine } from '../workflows-engine/index.ts';
+import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
+import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

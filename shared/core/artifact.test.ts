@@ -189,6 +189,18 @@ describe('explanations from the artifact', () => {
     expect(Object.keys(artifact.featureSources ?? {})).toEqual([...FEATURE_NAMES]);
   });
 
+  it('records the mean absolute SHAP value of every feature over the test split', () => {
+    const model = loadModel(text);
+    const expected = FEATURE_NAMES.map(
+      (_, j) =>
+        sum(data.input.test.X.map((row) => Math.abs(model.explainer.contributions(row)[j] as number))) /
+        data.input.test.X.length,
+    );
+    const recorded = FEATURE_NAMES.map((name) => artifact.shapImportances?.[name] as number);
+    for (const [j, v] of recorded.entries()) expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12);
+    expect(Math.max(...recorded)).toBeGreaterThan(0.01);
+  });
+
   it('explains the served probability exactly: base value + contributions = probability', () => {
     const model = loadModel(text);
     expect(model.explainer.coverSource).toBe('bootstrap');

@@ -5,14 +5,15 @@
  */
 import { compileForest } from './compiled-forest.ts';
 import { bootstrapCovers, type NodeCovers } from './covers.ts';
+import { evaluate, type TestMetrics } from './evaluation.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
-import { evaluate, type TestMetrics } from './metrics.ts';
 import type { FeatureName } from './schema.ts';
 import { randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
+import { createExplainer, meanAbsoluteShap } from './tree-shap.ts';
 
+export type { TestMetrics } from './evaluation.ts';
 export type { ForestParams } from './forest.ts';
-export type { TestMetrics } from './metrics.ts';
 
 export interface Matrices {
   X: number[][];
@@ -43,6 +44,8 @@ export interface TrainingResult {
   importances: Record<FeatureName, number>;
   /** Rows of each tree's bootstrap sample that reached each node, for TreeSHAP. */
   covers: NodeCovers;
+  /** Mean |SHAP| of each feature over the test split: how far it moves the served probability, on average. */
+  shapImportances: Record<FeatureName, number>;
   seconds: number;
 }
 
@@ -82,5 +85,19 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
     FeatureName,
     number
   >;
-  return { forest, params, search, metrics, importances, covers, seconds: (performance.now() - started) / 1000 };
+  const meanAbs = meanAbsoluteShap(createExplainer(compiled, covers.trees), test.X);
+  const shapImportances = Object.fromEntries(featureNames.map((name, j) => [name, meanAbs[j] ?? 0])) as Record<
+    FeatureName,
+    number
+  >;
+  return {
+    forest,
+    params,
+    search,
+    metrics,
+    importances,
+    covers,
+    shapImportances,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

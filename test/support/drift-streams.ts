@@ -5,7 +5,7 @@
  * applied to the raw passengers before the recipe turns them into features (as the service would see them).
  */
 import { readFileSync } from 'node:fs';
-import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import type { DriftReference } from '../../shared/core/drift.ts';
 import { type FeatureRecipe, featurize, fitRecipe } from '../../shared/core/features.ts';
 import type { Rng } from '../../shared/core/rng.ts';

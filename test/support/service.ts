@@ -12,7 +12,7 @@ import type { DriftAlert } from '../../service/drift-monitor.ts';
 import { ModelRegistry, type ModelSource } from '../../service/model-registry.ts';
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
 import { buildArtifact } from '../../shared/core/artifact.ts';
-import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import { fitRecipe, transform } from '../../shared/core/features.ts';
 import type { LabelledPassenger } from '../../shared/core/schema.ts';
 import { stratifiedSplit } from '../../shared/core/split.ts';
