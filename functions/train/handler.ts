@@ -14,6 +14,7 @@ import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import { getModel, registerModel } from '../../shared/adapters/db/model-records.ts';
+import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
 import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
@@ -27,7 +28,6 @@ import {
   pointerFor,
   verifyArtifactBytes,
 } from '../../shared/adapters/model-store.ts';
-import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/promotions.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
 import {
