@@ -15,11 +15,12 @@ import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { type FeatureStore, unpackRows } from '../../shared/adapters/feature-store.ts';
 import { PreconditionFailedError, readJson, writeJson } from '../../shared/adapters/storage.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
-import type { SearchSpace } from '../../shared/core/search.ts';
+import { type SearchSpace, searchFromScores } from '../../shared/core/search.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
+import { parseFoldScores } from '../fit/handler.ts';
 
 export const MODEL_POINTER = 'models/latest.json';
 
@@ -77,8 +78,17 @@ export function modelVersionFor(featureSetVersion: string, config: TrainConfig):
   return `m-${createHash('sha256').update(params).digest('hex').slice(0, 16)}`;
 }
 
-export function parseTrainRequest(body: unknown): { featureSetVersion: string } {
-  return { featureSetVersion: requireString(asObject(body), 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/) };
+/**
+ * `foldScores`, when present, are the scores of a fanned-out search (one `fit` call per candidate): the search is
+ * not run again, only the selection, the refit and what follows. The model version does not depend on it: both
+ * ways select the same parameters.
+ */
+export function parseTrainRequest(body: unknown): { featureSetVersion: string; foldScores: number[][] | null } {
+  const o = asObject(body);
+  return {
+    featureSetVersion: requireString(o, 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/),
+    foldScores: parseFoldScores(o.foldScores),
+  };
 }
 
 const artifactObject = (version: string): string => `models/${version}/model.json`;
@@ -94,7 +104,13 @@ function isNewer(
 }
 
 /** The artifact of this version: the stored one if any, else trained now and written only if still absent. */
-async function obtainArtifact(deps: TrainDeps, featureSetVersion: string, modelVersion: string, log: Logger) {
+async function obtainArtifact(
+  deps: TrainDeps,
+  featureSetVersion: string,
+  modelVersion: string,
+  log: Logger,
+  foldScores: number[][] | null = null,
+) {
   const { storage, config } = deps;
   const object = artifactObject(modelVersion);
   const stored = await readJson(storage, config.modelsBucket, object);
@@ -103,8 +119,15 @@ async function obtainArtifact(deps: TrainDeps, featureSetVersion: string, modelV
   const m = await deps.featureStore.readMatrices(featureSetVersion);
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
+  const search = foldScores && searchFromFanOut(config, m.meta.featureNames.length, foldScores);
   const training = await trainModel(
-    { featureNames: m.meta.featureNames, train, synthetic: unpackRows(m.synthetic), test: unpackRows(m.test) },
+    {
+      featureNames: m.meta.featureNames,
+      train,
+      synthetic: unpackRows(m.synthetic),
+      test: unpackRows(m.test),
+      ...(search ? { search } : {}),
+    },
     {
       candidates: config.candidates,
       seed: config.seed,
@@ -131,6 +154,22 @@ async function obtainArtifact(deps: TrainDeps, featureSetVersion: string, modelV
     const winner = await readJson(storage, config.modelsBucket, object);
     if (!winner) throw err;
     return parseArtifact(winner.value);
+  }
+}
+
+/** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
+function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+  try {
+    return searchFromScores(nFeatures, foldScores, {
+      candidates: config.candidates,
+      seed: config.seed,
+      ...(config.folds === undefined ? {} : { folds: config.folds }),
+      ...(config.space === undefined ? {} : { space: config.space }),
+    });
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
+    throw err;
   }
 }
 
@@ -185,7 +224,12 @@ export async function promoteModel(
   throw new AppError('UNAVAILABLE', 'could not update the model pointer: too much contention');
 }
 
-export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string, log: Logger): Promise<TrainResult> {
+export async function trainFeatureSet(
+  deps: TrainDeps,
+  featureSetVersion: string,
+  log: Logger,
+  foldScores: number[][] | null = null,
+): Promise<TrainResult> {
   const { config } = deps;
   const modelVersion = modelVersionFor(featureSetVersion, config);
   const uri = `gs://${config.modelsBucket}/${artifactObject(modelVersion)}`;
@@ -193,7 +237,7 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
   let record = await getModel(deps.pool, modelVersion);
   let artifact: ModelArtifact | undefined;
   if (!record) {
-    artifact = await obtainArtifact(deps, featureSetVersion, modelVersion, log);
+    artifact = await obtainArtifact(deps, featureSetVersion, modelVersion, log, foldScores);
     record = await registerModel(deps.pool, {
       version: modelVersion,
       datasetId: artifact.lineage.datasetId,
@@ -228,6 +272,6 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
 
 export function makeTrainHandler(deps: TrainDeps) {
   return makeJsonHandler('train', deps, parseTrainRequest, (req, { log }) =>
-    trainFeatureSet(deps, req.featureSetVersion, log),
+    trainFeatureSet(deps, req.featureSetVersion, log, req.foldScores),
   );
 }
