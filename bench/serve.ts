@@ -20,9 +20,9 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import { readInstances } from '../service/instances.ts';
-import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
 import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
 import { loadModel } from '../shared/core/model.ts';
+import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
 
 const arg = (name: string, fallback: number): number => {
   const v = process.argv.find((a) => a.startsWith(`--${name}=`));

@@ -4,8 +4,8 @@
  */
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
-import type { PgConfig } from '../shared/adapters/db.ts';
-import type { RedisConfig } from '../shared/adapters/feature-store.ts';
+import type { PgConfig } from '../shared/adapters/db/pool.ts';
+import type { RedisConfig } from '../shared/adapters/feature-store/redis-client.ts';
 import { type Env, type EnvReader, parseConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { createLogger, type Logger, type Severity } from '../shared/log.ts';

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';
 import { ERROR_CATALOGUE } from '../shared/errors.ts';
-import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import { rawPassenger, type TestApp, tinyArtifact, titanicInstances } from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 
 let artifact: ModelArtifact;
 let ordinary: Array<Record<string, unknown>>;

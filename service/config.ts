@@ -3,6 +3,7 @@
  * `npm run local`). Every problem is reported together in one ConfigError, caught only in server.ts.
  */
 import { type Env, parseConfig } from '../shared/config.ts';
+import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from '../shared/core/artifact.ts';
 import type { Severity } from '../shared/log.ts';
 
 export interface ServiceConfig {
@@ -15,6 +16,8 @@ export interface ServiceConfig {
   healthRoute: string | undefined;
   modelsBucket: string;
   modelPollSeconds: number;
+  /** MODEL_MAX_BYTES, MODEL_MAX_TREES, MODEL_MAX_NODES_PER_TREE, MODEL_MAX_DEPTH: an artifact beyond is refused. */
+  modelLimits: ArtifactLimits;
   maxBatch: number;
   driftWindow: number;
   driftEvery: number;
@@ -54,6 +57,15 @@ export function parseServiceConfig(env: Env = process.env): ServiceConfig {
       healthRoute: route(r.optionalString('AIP_HEALTH_ROUTE')),
       modelsBucket: r.string('MODELS_BUCKET'),
       modelPollSeconds: r.number('MODEL_POLL_SECONDS', { default: 30, min: 0 }),
+      modelLimits: {
+        maxBytes: r.int('MODEL_MAX_BYTES', { default: DEFAULT_ARTIFACT_LIMITS.maxBytes, min: 1 }),
+        maxTrees: r.int('MODEL_MAX_TREES', { default: DEFAULT_ARTIFACT_LIMITS.maxTrees, min: 1 }),
+        maxNodesPerTree: r.int('MODEL_MAX_NODES_PER_TREE', {
+          default: DEFAULT_ARTIFACT_LIMITS.maxNodesPerTree,
+          min: 1,
+        }),
+        maxDepth: r.int('MODEL_MAX_DEPTH', { default: DEFAULT_ARTIFACT_LIMITS.maxDepth, min: 1 }),
+      },
       maxBatch: r.int('MAX_BATCH', { default: 1000, min: 1, max: 100_000 }),
       driftWindow: r.int('DRIFT_WINDOW', { default: 200, min: 2 }),
       driftEvery: r.int('DRIFT_EVERY', { default: 50, min: 1 }),

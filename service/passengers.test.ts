@@ -1,14 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFeatureStore, createRedis } from '../shared/adapters/feature-store.ts';
+import { createRedis } from '../shared/adapters/feature-store/redis-client.ts';
+import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
-import { readPassengerCsv } from '../shared/core/csv.ts';
+import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { transform } from '../shared/core/features.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { connect, deleteByPrefix, startRedisServer, uniquePrefix } from '../test/support/redis.ts';
-import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import { rawPassenger, type TestApp, tinyArtifact } from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 
 const FEATURE_SET = 'fs-test-1';
 let artifact: ModelArtifact;

@@ -8,7 +8,7 @@ import { Storage } from '@google-cloud/storage';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLoadHandler } from '../functions/load/handler.ts';
-import { datasetIdFor, readDatasetPassengers, readRejectedRows } from '../shared/adapters/db.ts';
+import { datasetIdFor, readDatasetPassengers, readRejectedRows } from '../shared/adapters/db/datasets.ts';
 import { CORPUS_DIR, readCorpus } from './support/bad-csv.ts';
 import { count, DATA_BUCKET, type DataPlaneEnv, post, startDataPlane, upload } from './support/data-plane.ts';
 
@@ -124,6 +124,30 @@ describe('load', () => {
     const rejected = await readRejectedRows(env.db.pool, res.body.datasetId);
     expect(rejected.map((r) => ({ line: r.line, reason: r.reason }))).toMatchSnapshot();
     expect(rejected[0]!.raw).toBe(lines[9]);
+  });
+
+  it('stores the first 1,000 rejected rows with their reasons and only counts the rest', async () => {
+    const bad = Array.from({ length: 1_200 }, (_, i) => `${i + 1},0,4,"X, Mr. Y",male,30,0,0,T,5,,S`);
+    const generation = await upload(
+      env.storage,
+      'uploads/many-bad.csv',
+      `${HEADER}${bad.join('\n')}\n${bigCsv(300)
+        .slice(HEADER.length)
+        .replace(/^(\d+)/gm, (id) => String(Number(id) + 1_200))}`,
+    );
+    const res = await post(getTestServer('load-lenient'), {
+      bucket: DATA_BUCKET,
+      name: 'uploads/many-bad.csv',
+      generation,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ rows: 300, rejected: 1_200 });
+    const { rows } = await env.db.pool.query('SELECT rejected_count FROM datasets WHERE id = $1', [res.body.datasetId]);
+    expect(rows[0].rejected_count).toBe(1_200);
+    const stored = await readRejectedRows(env.db.pool, res.body.datasetId);
+    expect(stored).toHaveLength(1_000);
+    expect(stored[0]).toEqual({ line: 2, reason: 'line 2: Pclass "4" is not 1, 2 or 3', raw: bad[0] });
+    expect(stored.at(-1)!.line).toBe(1_001);
   });
 });
 

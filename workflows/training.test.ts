@@ -172,6 +172,7 @@ const TRAINED = {
   metrics: METRICS,
   promoted: true,
   uri: 'gs://models/models/m-20260101/model.json',
+  decision: { code: 'PROMOTED', reasons: [] },
 };
 
 let engine: WorkflowsEngine;
@@ -224,6 +225,7 @@ describe('training.yaml on the local engine', () => {
       modelVersion: 'm-20260101',
       metrics: METRICS,
       promoted: true,
+      decision: { code: 'PROMOTED', reasons: [] },
     });
     expect(seen).toEqual([
       { path: '/load', body: { bucket: 'data', name: 'uploads/titanic.csv', generation: '1700000000000001' } },

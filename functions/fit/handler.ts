@@ -8,7 +8,8 @@
  * for it, and `train` given every candidate's scores selects exactly what it would have selected itself.
  * Pure computation over stored inputs: retrying a call is harmless.
  */
-import { type FeatureStore, unpackRows } from '../../shared/adapters/feature-store.ts';
+import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
+import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import { type SearchSpace, scoreOneCandidate } from '../../shared/core/search.ts';
 import type { ForestParams } from '../../shared/core/training.ts';
 import { AppError } from '../../shared/errors.ts';

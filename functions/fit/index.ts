@@ -1,7 +1,8 @@
 /** Entry point of the `fit` function: configuration, clients, registration. */
 import os from 'node:os';
 import { http } from '@google-cloud/functions-framework';
-import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
+import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
+import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import { functionLogger, loadFunctionConfig, readCommon, readRedisConfig } from '../clients.ts';
 import { makeFitHandler } from './handler.ts';
 

@@ -8,9 +8,9 @@
 import { Transform } from 'node:stream';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
-import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db.ts';
+import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db/datasets.ts';
 import { getObjectMetadata, isTransientStorageError, readObjectStream } from '../../shared/adapters/storage.ts';
-import { validatePassengerCsv } from '../../shared/core/csv.ts';
+import { type CsvProgress, maxRowsLeft, validatePassengerCsv } from '../../shared/core/csv-stream.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
@@ -99,12 +99,18 @@ export async function loadObject(deps: LoadDeps, req: LoadRequest): Promise<Load
   const limited = byteLimit(deps.config.maxUploadBytes);
   download.on('error', (err) => limited.destroy(storageFailure(err) as Error));
   download.pipe(limited);
+  // The object's size bounds the rows still to come, so a file of bad rows is refused once it cannot pass.
+  const progress: CsvProgress = { bytes: 0, minRowBytes: 0 };
   try {
     return await loadDataset(
       deps.pool,
       { ...source, md5Hash: meta.md5Hash, crc32c: meta.crc32c, sizeBytes: meta.size },
-      validatePassengerCsv(limited, { requireSurvived: true }),
-      { maxRejectedShare: deps.config.maxRejectedShare, startedAt },
+      validatePassengerCsv(limited, { requireSurvived: true, progress }),
+      {
+        maxRejectedShare: deps.config.maxRejectedShare,
+        startedAt,
+        maxRowsLeft: () => maxRowsLeft(progress, meta.size),
+      },
     );
   } finally {
     download.destroy();

@@ -1,6 +1,7 @@
 /** Entry point of the `load` function: configuration, clients, registration. */
 import { http } from '@google-cloud/functions-framework';
-import { createPool, migrate } from '../../shared/adapters/db.ts';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
+import { createPool } from '../../shared/adapters/db/pool.ts';
 import { functionLogger, loadFunctionConfig, readCommon, readPgConfig, storageClient } from '../clients.ts';
 import { onceUntilSuccess } from '../edge.ts';
 import { makeLoadHandler } from './handler.ts';

@@ -1,8 +1,10 @@
 /** Entry point of the `train` function: configuration, clients, registration. */
 import os from 'node:os';
 import { http } from '@google-cloud/functions-framework';
-import { createPool, migrate } from '../../shared/adapters/db.ts';
-import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
+import { createPool } from '../../shared/adapters/db/pool.ts';
+import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
+import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import {
   functionLogger,
   loadFunctionConfig,

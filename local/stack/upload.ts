@@ -1,7 +1,8 @@
 /**
  * `npm run upload -- <csv> [--name uploads/x.csv]`: uploads a CSV into the running local stack's data bucket
  * (found through .local-data/stack.json, written by `npm run local`), follows the execution it triggers, and
- * exits 0 only when it SUCCEEDED. The last stdout line is the execution's result or error as one JSON line.
+ * exits 0 only when it SUCCEEDED (promoted or not). The last stdout line is one JSON line: on success
+ * `{promoted, modelVersion, ..., reason?}` (local/stack/outcome.ts), otherwise the execution's error.
  *
  * With `--bucket B --workflow projects/P/locations/L/workflows/W` it uses Application Default Credentials and
  * the real Google Cloud APIs instead (the same clients, default endpoints).
@@ -11,8 +12,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Storage } from '@google-cloud/storage';
 import { createExecutionsClient } from '../../shared/adapters/workflows.ts';
-import { findExecutionFor, waitForExecution } from './executions.ts';
 import { localStorageClient } from '../gcs/gcs-emulator.ts';
+import { findExecutionFor, waitForExecution } from './executions.ts';
+import { describeOutcome, uploadOutcome } from './outcome.ts';
 import { STATE_FILE } from './stack.ts';
 
 const { values, positionals } = parseArgs({
@@ -75,7 +77,9 @@ async function main(): Promise<void> {
   await executions.close();
   process.stderr.write(`execution ${outcome.state}\n`);
   if (outcome.state === 'SUCCEEDED') {
-    process.stdout.write(`${JSON.stringify(outcome.result)}\n`);
+    const result = uploadOutcome(outcome.result);
+    for (const line of describeOutcome(result)) process.stderr.write(`${line}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   let error: unknown = outcome.error?.payload ?? outcome.state;

@@ -2,7 +2,7 @@
  * The web pages, rendered on the server from plain view objects. They work without JavaScript, keep every
  * control labelled and reachable by keyboard, and fit a phone screen (see style.css).
  */
-import { barChart, confusionMatrixChart, probabilityBar } from './charts.ts';
+import { barChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
 
 /** The raw fields a person knows, as typed in the form (strings, so a bad value can be shown back). */
@@ -45,6 +45,21 @@ export interface PredictionView {
   modelVersion: string;
   drift: DriftView;
   features: Array<{ name: string; value: number }>;
+  explanation: ExplanationView;
+}
+
+/** Why the model gave this probability (exact TreeSHAP, see shared/core/tree-shap.ts). */
+export interface ExplanationView {
+  /** The expected probability before looking at the passenger. */
+  baseValue: number;
+  /** `reference`: the artifact predates recorded covers, the expectation is over its real training rows. */
+  coverSource: 'bootstrap' | 'reference';
+  /** Contribution of each feature, in feature order (probability units). */
+  contributions: number[];
+  /** The same contributions summed per raw passenger field. */
+  fields: Array<{ name: string; value: number }>;
+  /** Sentences for the largest three. */
+  reasons: string[];
 }
 
 export interface ModelView {
@@ -86,7 +101,7 @@ function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
 <main id="main" tabindex="-1">
 ${body}
 </main>
-<footer class="site"><p>JSON API: <code>POST /v1/predict</code>, <code>GET /v1/model</code>, <code>GET /v1/drift</code>.</p></footer>
+<footer class="site"><p>JSON API: <code>POST /v1/predict</code>, <code>POST /v1/explain</code>, <code>GET /v1/model</code>, <code>GET /v1/drift</code>.</p></footer>
 </body>
 </html>`;
 }
@@ -222,6 +237,34 @@ ${entries.map(
 </section>`;
 }
 
+function signedPoints(contribution: number): string {
+  const points = contribution * 100;
+  const text = formatNumber(Math.abs(points), 1);
+  return text === '0' ? '0' : `${points > 0 ? '+' : '\u2212'}${text}`;
+}
+
+function explanationSection(p: PredictionView): SafeHtml {
+  const e = p.explanation;
+  const items = p.features.map((f, j) => ({ label: f.name, value: e.contributions[j] ?? 0 }));
+  return html`<section class="why" aria-labelledby="why-heading">
+<h2 id="why-heading">Why this prediction</h2>
+<ul class="reasons" id="reasons">${e.reasons.map((r) => html`<li>${r}</li>`)}</ul>
+${contributionChart('contributions-chart', 'How each feature moved the chance of survival, in percentage points, largest first', items)}
+<p class="small">The model starts from <strong id="base-value">${formatNumber(e.baseValue * 100, 1)}%</strong>, its average
+over ${
+    e.coverSource === 'reference'
+      ? 'the real passengers it was trained on'
+      : 'the rows its trees were grown on (the training passengers, plus synthetic survivors that balance the classes)'
+  }; the contributions add up from there to the ${formatNumber(p.probability * 100, 1)}% above.
+They are exact Shapley values of the forest (TreeSHAP).${
+    e.coverSource === 'reference'
+      ? html` <span id="approximate-note">This model was saved before training recorded how many rows reached each tree
+node, so the average is taken over its real training passengers instead of the rows each tree was grown on.</span>`
+      : ''
+  }</p>
+</section>`;
+}
+
 export function resultPage(opts: { values: FormValues; prediction: PredictionView }): SafeHtml {
   const { prediction: p } = opts;
   const pct = formatNumber(p.probability * 100, 1);
@@ -234,12 +277,22 @@ export function resultPage(opts: { values: FormValues; prediction: PredictionVie
 ${probabilityBar(p.probability)}
 <p class="small">Model <code id="model-version">${p.modelVersion}</code>. 50% is the decision line.</p>
 </section>
+${explanationSection(p)}
 ${driftSection(p.drift)}
 <section aria-labelledby="features-heading">
 <h2 id="features-heading">What the model saw</h2>
-<p>The features computed from the form, in the order the model reads them.</p>
-<table class="features"><thead><tr><th scope="col">Feature</th><th scope="col">Value</th></tr></thead><tbody>
-${p.features.map((f) => html`<tr><th scope="row">${f.name}</th><td>${formatNumber(f.value, 3)}</td></tr>`)}
+<p>The features computed from the form, in the order the model reads them, and how many points each added to
+or took from the chance of survival.</p>
+<table class="features"><thead><tr><th scope="col">Feature</th><th scope="col">Value</th><th scope="col">Contribution (points)</th></tr></thead><tbody>
+${p.features.map(
+  (f, j) =>
+    html`<tr><th scope="row">${f.name}</th><td>${formatNumber(f.value, 3)}</td><td>${signedPoints(p.explanation.contributions[j] ?? 0)}</td></tr>`,
+)}
+</tbody></table>
+<h3>By passenger field</h3>
+<p>A feature computed from several fields (class times fare) is shared evenly between them.</p>
+<table class="fields" id="field-contributions"><thead><tr><th scope="col">Field</th><th scope="col">Contribution (points)</th></tr></thead><tbody>
+${p.explanation.fields.map((f) => html`<tr><th scope="row">${f.name}</th><td>${signedPoints(f.value)}</td></tr>`)}
 </tbody></table>
 </section>
 <section aria-labelledby="again-heading">

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { AppError } from '../errors.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from './artifact.ts';
 import { compileForest } from './compiled-forest.ts';
 import { loadModel } from './model.ts';
 import { FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
-import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { trainModel } from './training.ts';
 
 const TINY: SearchSpace = {
@@ -81,7 +81,7 @@ describe('parseArtifact', () => {
   });
 
   it('rejects a newer format version, naming both versions', () => {
-    expectInvalid({ ...JSON.parse(text), formatVersion: 2 }, /format version 2 is newer than this build reads \(1\)/);
+    expectInvalid({ ...JSON.parse(text), formatVersion: 5 }, /format version 5 is newer than this build reads \(4\)/);
   });
 
   it('rejects a document missing a part, or with a part of the wrong type, naming where', () => {
@@ -121,5 +121,71 @@ describe('loadModel', () => {
 
   it('never returns a half-working model: a bad artifact throws ARTIFACT_INVALID', () => {
     expect(() => loadModel('{"formatVersion": 1, "modelVer')).toThrow(AppError);
+  });
+});
+
+describe('explanations from the artifact', () => {
+  const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);
+
+  it('records the bootstrap covers of every tree and the raw fields of every feature (format 4)', () => {
+    expect(artifact.formatVersion).toBe(4);
+    expect(artifact.covers?.source).toBe('bootstrap');
+    expect(artifact.covers?.trees).toHaveLength(artifact.params.nEstimators);
+    // every tree's root holds every row of its bootstrap sample: the training split plus its SMOTE rows
+    const fitRows = data.input.train.X.length + (data.input.synthetic?.X.length ?? 0);
+    for (const tree of artifact.covers?.trees ?? []) expect(tree[0]).toBe(fitRows);
+    expect(artifact.featureSources?.Pclass_Fare).toEqual(['Pclass', 'Fare']);
+    expect(Object.keys(artifact.featureSources ?? {})).toEqual([...FEATURE_NAMES]);
+  });
+
+  it('records the mean absolute SHAP value of every feature over the test split', () => {
+    const model = loadModel(text);
+    const expected = FEATURE_NAMES.map(
+      (_, j) =>
+        sum(data.input.test.X.map((row) => Math.abs(model.explainer.contributions(row)[j] as number))) /
+        data.input.test.X.length,
+    );
+    const recorded = FEATURE_NAMES.map((name) => artifact.shapImportances?.[name] as number);
+    for (const [j, v] of recorded.entries()) expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12);
+    expect(Math.max(...recorded)).toBeGreaterThan(0.01);
+  });
+
+  it('explains the served probability exactly: base value + contributions = probability', () => {
+    const model = loadModel(text);
+    expect(model.explainer.coverSource).toBe('bootstrap');
+    for (const p of model.predict(data.passengers.slice(0, 100))) {
+      const phi = model.explainer.contributions(p.features);
+      expect(Math.abs(model.explainer.baseValue + sum(phi) - p.probability)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('explains a format 1 artifact from covers counted on its drift reference rows, and says so', () => {
+    const old = JSON.parse(text);
+    old.formatVersion = 1;
+    delete old.covers;
+    delete old.featureSources;
+    const model = loadModel(old);
+    expect(model.explainer.coverSource).toBe('reference');
+    expect(model.explainer.sources[1]).toEqual(['Sex']);
+    // the base value is then the mean served probability of the real training rows
+    const compiled = compileForest(artifact.forest);
+    const mean = sum(data.input.train.X.map((row) => compiled.probability(row))) / data.input.train.X.length;
+    expect(Math.abs(model.explainer.baseValue - mean)).toBeLessThan(1e-12);
+    for (const p of model.predict(data.passengers.slice(0, 100))) {
+      const phi = model.explainer.contributions(p.features);
+      expect(Math.abs(model.explainer.baseValue + sum(phi) - p.probability)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('refuses covers that do not fit the forest and sources that name no passenger field', () => {
+    const short = JSON.parse(text);
+    short.covers.trees[0].pop();
+    expect(() => loadModel(short)).toThrow(/node covers: tree 0 has \d+ nodes and \d+ covers/);
+    const unknown = JSON.parse(text);
+    unknown.featureSources.Title = ['Nickname'];
+    expect(() => loadModel(unknown)).toThrow(/feature Title names Nickname, which is not a passenger field/);
+    const negative = JSON.parse(text);
+    negative.covers.trees[0][0] = -1;
+    expectInvalid(negative, /\/covers\/trees\/0\/0/);
   });
 });

@@ -21,6 +21,21 @@ export interface CompiledForest {
    * stay in cache while the rows pass through it: several times faster than row by row for large batches.
    */
   votesBatch(rows: readonly ArrayLike<number>[]): Int32Array;
+  /** The flattened trees, read by the explainer (`tree-shap.ts`); never written to. */
+  readonly nodes: ForestNodes;
+}
+
+/**
+ * Every node of every tree, in typed arrays indexed by node. A split node `n` sends a row to `left[n]` when
+ * `row[feature[n]] < threshold[n]` and to `left[n] + 1` otherwise; a leaf has `feature[n] === -1` and
+ * `left[n]` = the class it votes for. Walking a tree from `roots[t]` and visiting the left child before the
+ * right one meets its nodes in the depth-first pre-order of the tree JSON.
+ */
+export interface ForestNodes {
+  readonly feature: Int32Array;
+  readonly threshold: Float64Array;
+  readonly left: Int32Array;
+  readonly roots: Int32Array;
 }
 
 interface NodeJson {
@@ -176,5 +191,6 @@ export function compileForest(forestJson: unknown): CompiledForest {
     votes,
     probability: (row) => votes(row) / nTrees,
     votesBatch,
+    nodes: { feature: featureA, threshold: thresholdA, left: leftA, roots: rootsA },
   };
 }

@@ -4,14 +4,16 @@
  * its SMOTE rows, then test metrics (on real, held-out rows) and feature importances.
  */
 import { compileForest } from './compiled-forest.ts';
+import { bootstrapCovers, type NodeCovers } from './covers.ts';
+import { evaluate, type TestMetrics } from './evaluation.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
-import { evaluate, type TestMetrics } from './metrics.ts';
 import type { FeatureName } from './schema.ts';
 import { randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
+import { createExplainer, meanAbsoluteShap } from './tree-shap.ts';
 
+export type { TestMetrics } from './evaluation.ts';
 export type { ForestParams } from './forest.ts';
-export type { TestMetrics } from './metrics.ts';
 
 export interface Matrices {
   X: number[][];
@@ -42,6 +44,10 @@ export interface TrainingResult {
   metrics: TestMetrics;
   /** Mean decrease in impurity per feature, summing to 1. */
   importances: Record<FeatureName, number>;
+  /** Rows of each tree's bootstrap sample that reached each node, for TreeSHAP. */
+  covers: NodeCovers;
+  /** Mean |SHAP| of each feature over the test split: how far it moves the served probability, on average. */
+  shapImportances: Record<FeatureName, number>;
   seconds: number;
 }
 
@@ -68,10 +74,12 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
 
   const synthetic = input.synthetic ?? smote(train.X, train.y, { seed });
   const params = search.best;
-  const forest = trainForest([...train.X, ...synthetic.X], [...train.y, ...synthetic.y], params);
+  const fitX = [...train.X, ...synthetic.X];
+  const forest = trainForest(fitX, [...train.y, ...synthetic.y], params);
   opts.onProgress?.(searchTotal + 1, searchTotal + 1);
 
   const compiled = compileForest(forest);
+  const covers = bootstrapCovers(forest, compiled, fitX, params);
   const metrics = evaluate(
     test.y,
     test.X.map((row) => compiled.probability(row)),
@@ -81,5 +89,19 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
     FeatureName,
     number
   >;
-  return { forest, params, search, metrics, importances, seconds: (performance.now() - started) / 1000 };
+  const meanAbs = meanAbsoluteShap(createExplainer(compiled, covers.trees), test.X);
+  const shapImportances = Object.fromEntries(featureNames.map((name, j) => [name, meanAbs[j] ?? 0])) as Record<
+    FeatureName,
+    number
+  >;
+  return {
+    forest,
+    params,
+    search,
+    metrics,
+    importances,
+    covers,
+    shapImportances,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

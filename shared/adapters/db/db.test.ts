@@ -1,19 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support/pg.ts';
-import type { CsvRecord } from '../core/csv.ts';
-import type { LabelledPassenger } from '../core/schema.ts';
-import { AppError } from '../errors.ts';
-import {
-  datasetIdFor,
-  getModel,
-  loadDataset,
-  markModelPromoted,
-  migrate,
-  readDatasetPassengers,
-  readRejectedRows,
-  registerModel,
-} from './db.ts';
-import { MIGRATIONS } from './migrations.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/pg.ts';
+import type { CsvRecord } from '../../core/csv-stream.ts';
+import type { LabelledPassenger } from '../../core/schema.ts';
+import { AppError } from '../../errors.ts';
+import { datasetIdFor, loadDataset, readDatasetPassengers, readRejectedRows } from './datasets.ts';
+import { MIGRATIONS, migrate } from './migrations.ts';
+import { getModel, markModelPromoted, registerModel } from './model-records.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
