@@ -14,6 +14,7 @@ import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import { getModel, registerModel } from '../../shared/adapters/db/model-records.ts';
+import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
 import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
@@ -27,7 +28,6 @@ import {
   pointerFor,
   verifyArtifactBytes,
 } from '../../shared/adapters/model-store.ts';
-import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/promotions.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
 import {
@@ -68,6 +68,8 @@ export interface TrainConfig {
   space?: SearchSpace | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
   topic: string;
+  /** PUBSUB_PUBLISH_TIMEOUT_MS: the publish of model-published gives up (503, retried by the workflow) after this. */
+  publishTimeoutMs?: number;
 }
 
 export interface TrainDeps extends EdgeDeps {
@@ -386,6 +388,7 @@ export async function trainFeatureSet(
     config.topic,
     { modelVersion, uri, promoted },
     { modelVersion, promoted: String(promoted) },
+    config.publishTimeoutMs === undefined ? {} : { timeoutMs: config.publishTimeoutMs },
   );
   return { modelVersion, metrics: record.metrics as unknown as TestMetrics, promoted, uri, decision };
 }

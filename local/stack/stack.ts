@@ -91,6 +91,29 @@ export interface LocalStack {
 /** The file `npm run upload` reads to find a running stack. */
 export const STATE_FILE = path.join(ROOT, '.local-data', 'stack.json');
 
+/** What a running stack writes to `<data dir>/stack.json` for `npm run upload` and `npm run models`. */
+export interface StackState {
+  gcsUrl: string;
+  workflowsUrl: string;
+  workflowPath: string;
+  dataBucket: string;
+  modelsBucket: string;
+  serviceUrl: string;
+  pubsubHost: string;
+  project: string;
+  pg: { host: string; port: number; user: string; database: string };
+}
+
+/** The running stack's state (`--data-dir` of `npm run local`, default .local-data); throws when none runs. */
+export function readStackState(dataDir?: string): StackState {
+  const file = dataDir ? path.join(dataDir, 'stack.json') : STATE_FILE;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as StackState;
+  } catch {
+    throw new Error(`no local stack is running (no ${file}): start it with \`npm run local\` first`);
+  }
+}
+
 async function ensureDatabase(cfg: { host: string; port: number; user: string; database: string }): Promise<void> {
   const client = new pg.Client({ host: cfg.host, port: cfg.port, user: cfg.user, database: 'postgres' });
   await client.connect();
@@ -304,7 +327,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeFileSync(
       path.join(dataDir, 'stack.json'),
       JSON.stringify(
-        { gcsUrl, workflowsUrl: stack.workflowsUrl, workflowPath, dataBucket, modelsBucket, serviceUrl },
+        {
+          gcsUrl,
+          workflowsUrl: stack.workflowsUrl,
+          workflowPath,
+          dataBucket,
+          modelsBucket,
+          serviceUrl,
+          pubsubHost: pubsub.host,
+          project,
+          pg: pgCfg,
+        },
         null,
         2,
       ),

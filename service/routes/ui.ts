@@ -180,6 +180,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         lineage: a.lineage,
         metrics: a.metrics,
         importances: a.importances,
+        shapImportances: a.shapImportances ?? null,
         params: { ...a.params },
         window: {
           isDrift: state.isDrift,
