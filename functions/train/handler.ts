@@ -37,6 +37,7 @@ import {
   judgeChallenger,
   type PromotionDecision,
 } from '../../shared/core/promotion.ts';
+import { searchFromScores } from '../../shared/core/search.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
 import {
   DEFAULT_VALIDATION,
@@ -47,6 +48,7 @@ import {
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
+import { parseFoldScores } from '../fit/handler.ts';
 
 /** The search settings (SEARCH_CANDIDATES, SEARCH_SEED; unset ones take the core's defaults) and the rest. */
 export interface TrainConfig extends SearchSettings {
@@ -101,8 +103,28 @@ function searchSettings(config: TrainConfig): SearchSettings {
   return { candidates, folds, repeats, seed, space };
 }
 
-export function parseTrainRequest(body: unknown): { featureSetVersion: string } {
-  return { featureSetVersion: requireString(asObject(body), 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/) };
+/**
+ * `foldScores`, when present, are the scores of a fanned-out search (one `fit` call per candidate): the search is
+ * not run again, only the selection, the refit and what follows. The model version does not depend on it: both
+ * ways select the same parameters.
+ */
+export function parseTrainRequest(body: unknown): { featureSetVersion: string; foldScores: number[][] | null } {
+  const o = asObject(body);
+  return {
+    featureSetVersion: requireString(o, 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/),
+    foldScores: parseFoldScores(o.foldScores),
+  };
+}
+
+/** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
+function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+  try {
+    return searchFromScores(nFeatures, foldScores, resolveSearchOptions(searchSettings(config)));
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
+    throw err;
+  }
 }
 
 /** Creation order of two models: time first, then version, so the order is total. */
@@ -131,6 +153,7 @@ async function obtainArtifact(
   featureSetVersion: string,
   modelVersion: string,
   log: Logger,
+  foldScores: number[][] | null = null,
 ): Promise<StoredArtifact> {
   const object = `models/${modelVersion}/model.json`;
   const existing = await store.readArtifactBytes(object).catch((err: unknown) => {
@@ -145,6 +168,7 @@ async function obtainArtifact(
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
   const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
+  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
   const training = await trainModel(
     {
       featureNames: m.meta.featureNames,
@@ -152,6 +176,7 @@ async function obtainArtifact(
       synthetic: unpackRows(m.synthetic),
       test: unpackRows(m.test),
       ...(foldView === undefined ? {} : { foldView }),
+      ...(search ? { search } : {}),
     },
     {
       ...resolveSearchOptions(searchSettings(deps.config)),
@@ -248,7 +273,12 @@ export async function promoteModel(
   return { promoted: alreadyThere || written !== null, previousVersion, pointer: written };
 }
 
-export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string, log: Logger): Promise<TrainResult> {
+export async function trainFeatureSet(
+  deps: TrainDeps,
+  featureSetVersion: string,
+  log: Logger,
+  foldScores: number[][] | null = null,
+): Promise<TrainResult> {
   const { config } = deps;
   const store = storeOf(deps);
   const modelVersion = modelVersionFor(featureSetVersion, searchSettings(config));
@@ -262,7 +292,7 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
     // Decided before (a retried step): the same answer, no new training or comparison.
     decision = record.decision as unknown as TrainDecision;
   } else {
-    stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log);
+    stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log, foldScores);
     const { artifact } = stored;
     const champion = await readChampion(store, config, log);
     const passengers = artifact.lineage.datasetId
@@ -353,6 +383,6 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
 
 export function makeTrainHandler(deps: TrainDeps) {
   return makeJsonHandler('train', deps, parseTrainRequest, (req, { log }) =>
-    trainFeatureSet(deps, req.featureSetVersion, log),
+    trainFeatureSet(deps, req.featureSetVersion, log, req.foldScores),
   );
 }

@@ -29,6 +29,8 @@ export interface TrainingInput {
   test: Matrices;
   /** The training split as each cross-validation fold sees it, when its features come from labels (recipe v2). */
   foldView?: FoldView;
+  /** A search already run elsewhere (the fanned-out fits of the same options); when given, no search runs here. */
+  search?: SearchResult;
 }
 
 /**
@@ -58,14 +60,16 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions): P
   if (train.X.length === 0 || test.X.length === 0) throw new RangeError('training and test splits must not be empty');
 
   let searchTotal = 0;
-  const search = await randomizedSearch(train.X, train.y, {
-    ...opts,
-    ...(input.foldView === undefined ? {} : { foldView: input.foldView }),
-    onProgress: (done, total) => {
-      searchTotal = total;
-      opts.onProgress?.(done, total + 1);
-    },
-  });
+  const search =
+    input.search ??
+    (await randomizedSearch(train.X, train.y, {
+      ...opts,
+      ...(input.foldView === undefined ? {} : { foldView: input.foldView }),
+      onProgress: (done, total) => {
+        searchTotal = total;
+        opts.onProgress?.(done, total + 1);
+      },
+    }));
 
   const synthetic = input.synthetic ?? smote(train.X, train.y, { seed });
   const params = search.best;
