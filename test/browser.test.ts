@@ -179,6 +179,13 @@ describe('the web page in headless Chromium', () => {
     expect(Math.abs(base0 + points.reduce((a, b) => a + b, 0) - shown)).toBeLessThan(0.05 * 12 + 0.05);
     await chart.scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(ARTIFACTS, 'browser-explanation.png'), fullPage: true });
+
+    // the model page: mean |SHAP| over the test split beside the impurity importances
+    await page.goto(`${base}/model`);
+    expect(await page.locator('svg#shap-importances-chart').isVisible()).toBe(true);
+    expect(await page.locator('svg#importances-chart').isVisible()).toBe(true);
+    await page.locator('#imp-heading').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'browser-model-importance.png'), fullPage: true });
     await page.close();
   }, 60_000);
 
@@ -199,6 +206,8 @@ describe('the web page in headless Chromium', () => {
 
     await page.goto(`${base}/model`);
     expect(await page.locator('svg#importances-chart').isVisible()).toBe(true);
+    expect(await page.locator('svg#shap-importances-chart').isVisible()).toBe(true);
+    expect(await page.locator('#importance-comparison').textContent()).toMatch(/mean \|SHAP\| measures/);
     expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(
       0,
     );

@@ -67,6 +67,8 @@ export interface TrainConfig {
   space?: SearchSpace | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
   topic: string;
+  /** PUBSUB_PUBLISH_TIMEOUT_MS: the publish of model-published gives up (503, retried by the workflow) after this. */
+  publishTimeoutMs?: number;
 }
 
 export interface TrainDeps extends EdgeDeps {
@@ -347,6 +349,7 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
     config.topic,
     { modelVersion, uri, promoted },
     { modelVersion, promoted: String(promoted) },
+    config.publishTimeoutMs === undefined ? {} : { timeoutMs: config.publishTimeoutMs },
   );
   return { modelVersion, metrics: record.metrics as unknown as TestMetrics, promoted, uri, decision };
 }

@@ -115,3 +115,33 @@ describe('POST /v1/explain', () => {
     expect(res.json().error.code).toBe('MODEL_NOT_LOADED');
   });
 });
+
+describe('global importance on the model page', () => {
+  it('shows mean |SHAP| over the test split beside the impurity importances, with a sentence on how they differ', async () => {
+    const t = await testApp(artifact);
+    const page = (await t.app.inject({ method: 'GET', url: '/model' })).body;
+    expect(page).toContain('id="shap-importances-chart"');
+    expect(page).toContain('id="importances-chart"');
+    expect(page).toMatch(/<p id="importance-comparison">Impurity importance credits a feature for every split/);
+    expect(page).toMatch(/(Both put \w+ first|Impurity puts \w+ first, SHAP puts \w+ first)\./);
+    // the table lists every feature with its mean |SHAP| in points, largest first
+    const rows = [...page.matchAll(/<tr><th scope="row">(\w+)<\/th><td>([\d.]+)<\/td><td>[\d.]+<\/td><\/tr>/g)];
+    expect(rows.map((r) => r[1]).sort()).toEqual([...artifact.recipe.featureNames].sort());
+    const points = rows.map((r) => Number(r[2]));
+    expect(points).toEqual([...points].sort((a, b) => b - a));
+    const top = rows[0]?.[1] as string;
+    expect(points[0]).toBeCloseTo((artifact.shapImportances?.[top] as number) * 100, 2);
+
+    const json = (await t.app.inject({ method: 'GET', url: '/v1/model' })).json();
+    expect(json.shapImportances).toEqual(artifact.shapImportances);
+  });
+
+  it('says plainly when the artifact predates the figure', async () => {
+    const { shapImportances: _s, ...rest } = artifact;
+    const t = await testApp({ ...rest, formatVersion: 1 });
+    const page = (await t.app.inject({ method: 'GET', url: '/model' })).body;
+    expect(page).toContain('id="shap-missing"');
+    expect(page).toContain('id="importances-chart"');
+    expect((await t.app.inject({ method: 'GET', url: '/v1/model' })).json().shapImportances).toBeNull();
+  });
+});

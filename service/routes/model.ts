@@ -19,6 +19,8 @@ export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
       search: a.search,
       metrics: a.metrics,
       importances: a.importances,
+      // mean |SHAP| over the test split (format 4; null for an older artifact)
+      shapImportances: a.shapImportances ?? null,
       card: modelCard(served),
     };
   });

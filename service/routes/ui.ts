@@ -182,6 +182,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         lineage: a.lineage,
         metrics: a.metrics,
         importances: a.importances,
+        shapImportances: a.shapImportances ?? null,
         params: { ...a.params },
         card: modelCard(served),
         window: {

@@ -5,6 +5,7 @@
 import type { ModelCard } from '../model-card.ts';
 import { barChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
+import { compareImportances } from './reasons.ts';
 
 /** The raw fields a person knows, as typed in the form (strings, so a bad value can be shown back). */
 export interface FormValues {
@@ -78,6 +79,8 @@ export interface ModelView {
     n: number;
   };
   importances: Record<string, number>;
+  /** Mean |SHAP| over the test split (probability units); null for an artifact older than format 4. */
+  shapImportances: Record<string, number> | null;
   params: Record<string, unknown>;
   card: ModelCard;
   window: { isDrift: boolean; windowRows: number; rowsSeen: number; pValues: Record<string, number> | null };
@@ -304,6 +307,28 @@ ${passengerForm(opts.values, {})}
   );
 }
 
+function globalImportance(impurity: Record<string, number>, shap: Record<string, number>, n: number): SafeHtml {
+  const impurityBars = Object.entries(impurity)
+    .map(([label, value]) => ({ label, value }))
+    .sort((a, b) => b.value - a.value);
+  const shapBars = Object.entries(shap)
+    .map(([label, value]) => ({ label, value: value * 100 }))
+    .sort((a, b) => b.value - a.value);
+  return html`<p id="importance-comparison">${compareImportances(impurity, shap)}</p>
+<div class="pair">
+<figure><figcaption>Mean |SHAP| over the ${n} test passengers (points)</figcaption>
+${barChart('shap-importances-chart', 'Mean absolute SHAP value per feature over the test split, in percentage points, largest first', shapBars)}</figure>
+<figure><figcaption>Impurity: mean decrease in Gini impurity (share)</figcaption>
+${barChart('importances-chart', 'Feature importances, largest first', impurityBars)}</figure>
+</div>
+<table id="importance-table"><thead><tr><th scope="col">Feature</th><th scope="col">Mean |SHAP| (points)</th><th scope="col">Impurity share</th></tr></thead><tbody>
+${shapBars.map(
+  (b) =>
+    html`<tr><th scope="row">${b.label}</th><td>${formatNumber(b.value, 2)}</td><td>${formatNumber(impurity[b.label] ?? 0, 3)}</td></tr>`,
+)}
+</tbody></table>`;
+}
+
 export function modelPage(m: ModelView): SafeHtml {
   const metrics = [
     { label: 'Accuracy', value: m.metrics.accuracy },
@@ -345,7 +370,14 @@ ${confusionMatrixChart('cm-chart', cm)}
 </section>
 <section aria-labelledby="imp-heading">
 <h2 id="imp-heading">Feature importances</h2>
+${
+  m.shapImportances
+    ? globalImportance(m.importances, m.shapImportances, m.metrics.n)
+    : html`<h3>Impurity (mean decrease in Gini impurity)</h3>
 ${barChart('importances-chart', 'Feature importances, largest first', importances)}
+<p id="shap-missing">Mean |SHAP| over the test split is not available for this model: its artifact was saved before
+training recorded it (artifact format 1 to 3).</p>`
+}
 </section>
 <section aria-labelledby="window-heading">
 <h2 id="window-heading">Recent requests</h2>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FORM } from './pages.ts';
-import { describeFeature, effectOf, topReasons } from './reasons.ts';
+import { compareImportances, describeFeature, effectOf, topReasons } from './reasons.ts';
 
 describe('the sentences of the result page', () => {
   it('say which way and by how many points, rounding to whole points', () => {
@@ -26,5 +26,18 @@ describe('the sentences of the result page', () => {
     expect(describeFeature('Sex', 1, { ...form, sex: 'female' })).toBe('Being a woman');
     // a feature this page has no words for still gets a truthful sentence
     expect(describeFeature('Shoe_Size', 44, form)).toBe('Shoe_Size = 44');
+  });
+});
+
+describe('the comparison of global importances', () => {
+  it('names the first feature of each ranking and the feature they disagree on most', () => {
+    const impurity = { Age_Fare: 0.3, Sex: 0.25, Fare: 0.2, Pclass: 0.15, Isalone: 0.1 };
+    const shap = { Sex: 0.2, Pclass: 0.08, Age_Fare: 0.005, Fare: 0.04, Isalone: 0.01 };
+    const text = compareImportances(impurity, shap);
+    expect(text).toContain('Impurity puts Age_Fare first, SHAP puts Sex first.');
+    expect(text).toContain('They disagree most on Age_Fare: 1st by impurity, 5th by SHAP.');
+    expect(compareImportances({ A: 2, B: 1 }, { A: 0.2, B: 0.1 })).toMatch(
+      /Both put A first\. They rank every feature the same\.$/,
+    );
   });
 });

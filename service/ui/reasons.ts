@@ -81,3 +81,46 @@ export function topReasons(
     .slice(0, n)
     .map((r) => `${describeFeature(r.name, r.value, form)} ${effectOf(r.contribution)}.`);
 }
+
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ({ 1: 'st', 2: 'nd', 3: 'rd' } as Record<number, string>)[n % 10];
+  return `${n}${suffix ?? 'th'}`;
+}
+
+/** 1-based ranks, largest value first (ties keep the given order). */
+function ranks(values: Record<string, number>): Map<string, number> {
+  const order = Object.entries(values).sort((a, b) => b[1] - a[1]);
+  return new Map(order.map(([name], i) => [name, i + 1]));
+}
+
+/**
+ * How the two global importances of the model page differ: what each measures, then which feature each puts
+ * first and the feature on which their rankings disagree most, from the model's own numbers.
+ */
+export function compareImportances(impurity: Record<string, number>, shap: Record<string, number>): string {
+  const byImpurity = ranks(impurity);
+  const byShap = ranks(shap);
+  const names = Object.keys(shap).filter((n) => byImpurity.has(n));
+  const firstImpurity = [...byImpurity.entries()].find(([, r]) => r === 1)?.[0];
+  const firstShap = [...byShap.entries()].find(([, r]) => r === 1)?.[0];
+  let disagreement: { name: string; impurity: number; shap: number } | null = null;
+  for (const name of names) {
+    const i = byImpurity.get(name) as number;
+    const s = byShap.get(name) as number;
+    if (disagreement === null || Math.abs(i - s) > Math.abs(disagreement.impurity - disagreement.shap)) {
+      disagreement = { name, impurity: i, shap: s };
+    }
+  }
+  const what =
+    'Impurity importance credits a feature for every split it makes while the trees are grown, so a feature with many distinct values (a fare, an age, their product) collects credit from many small splits; mean |SHAP| measures how far the feature actually moves the served probability of the test passengers, in points.';
+  const first =
+    firstImpurity === firstShap
+      ? ` Both put ${firstShap} first.`
+      : ` Impurity puts ${firstImpurity} first, SHAP puts ${firstShap} first.`;
+  const most =
+    disagreement !== null && disagreement.impurity !== disagreement.shap
+      ? ` They disagree most on ${disagreement.name}: ${ordinal(disagreement.impurity)} by impurity, ${ordinal(disagreement.shap)} by SHAP.`
+      : ' They rank every feature the same.';
+  return what + first + most;
+}
