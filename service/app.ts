@@ -9,9 +9,10 @@
  */
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { EntityReader } from '../shared/adapters/feature-store/store.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import { type Logger, traceFields } from '../shared/log.ts';
-import type { AppContext, AppOptions, EntityReader, ModelProvider } from './context.ts';
+import type { AppContext, AppOptions, ModelProvider } from './context.ts';
 import { type AlertPublisher, createDriftMonitor } from './drift-monitor.ts';
 import { createMetrics } from './metrics.ts';
 import type { PushVerifier } from './push-auth.ts';

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
-import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import type { FeatureSetWriter } from '../../shared/adapters/feature-store/store.ts';
 import { fitRecipe, transform } from '../../shared/core/features.ts';
 import { RECIPE_VERSION } from '../../shared/core/schema.ts';
 import { smote } from '../../shared/core/smote.ts';
@@ -28,7 +28,7 @@ export interface ProcessConfig {
 
 export interface ProcessDeps extends EdgeDeps {
   pool: pg.Pool;
-  featureStore: FeatureStore;
+  featureStore: FeatureSetWriter;
   config: ProcessConfig;
   now?: () => Date;
 }

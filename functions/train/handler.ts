@@ -16,7 +16,7 @@ import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import { getModel, registerModel } from '../../shared/adapters/db/model-records.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
-import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import type { TrainingReader } from '../../shared/adapters/feature-store/store.ts';
 import {
   gcsModelStore,
   type ModelPointer,
@@ -71,7 +71,7 @@ export interface TrainConfig {
 
 export interface TrainDeps extends EdgeDeps {
   pool: pg.Pool;
-  featureStore: FeatureStore;
+  featureStore: TrainingReader;
   storage: Storage;
   pubsub: Publisher;
   config: TrainConfig;
