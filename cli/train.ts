@@ -19,6 +19,7 @@ import { DEFAULT_SPACE } from '../shared/core/search.ts';
 import { smote } from '../shared/core/smote.ts';
 import { stratifiedSplit } from '../shared/core/split.ts';
 import { trainModel } from '../shared/core/training.ts';
+import { threadPoolRunner } from '../shared/runtime/search-pool.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE =
@@ -94,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
       candidates,
       folds,
       seed,
-      workers,
+      runner: threadPoolRunner(workers),
       space,
       onProgress: (done, total) => {
         if (!started) {

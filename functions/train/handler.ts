@@ -46,6 +46,7 @@ import {
 } from '../../shared/core/validation.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { threadPoolRunner } from '../../shared/runtime/search-pool.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
 export interface TrainConfig {
@@ -155,7 +156,7 @@ async function obtainArtifact(
       candidates: deps.config.candidates,
       seed: deps.config.seed,
       ...(deps.config.folds === undefined ? {} : { folds: deps.config.folds }),
-      ...(deps.config.workers === undefined ? {} : { workers: deps.config.workers }),
+      runner: threadPoolRunner(deps.config.workers),
       ...(deps.config.space === undefined ? {} : { space: deps.config.space }),
     },
   );

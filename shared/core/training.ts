@@ -57,7 +57,7 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
     candidates: opts.candidates ?? 10,
     folds: opts.folds ?? 5,
     seed,
-    ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+    ...(opts.runner === undefined ? {} : { runner: opts.runner }),
     ...(opts.space === undefined ? {} : { space: opts.space }),
     onProgress: (done, total) => {
       searchTotal = total;

@@ -75,7 +75,6 @@ export async function trainTinyArtifact(opts: TinyModelOptions = {}): Promise<Mo
       candidates: 1,
       folds: 2,
       seed,
-      workers: 0,
       space: {
         nEstimators: [opts.nEstimators ?? 15],
         maxFeatures: [5],
