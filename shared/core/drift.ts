@@ -6,6 +6,7 @@
  * every request, so the reference is sorted once and a test costs O(n log m) for n test rows and m reference rows.
  */
 import { AppError } from '../errors.ts';
+import { InvalidInputError } from './invalid-input.ts';
 import { type KsMethod, type KsResult, ksPValue, ksStatisticSorted, sortedCopy } from './stats/index.ts';
 
 /** Reference sample per feature (column-major), e.g. the model artifact's `driftReference`. */
@@ -80,11 +81,11 @@ export class KSDrift {
 
   /** Tests rows (each holding the features in `featureNames` order) against the reference. */
   predict(rows: readonly ArrayLike<number>[]): DriftResult {
-    if (rows.length === 0) throw new AppError('BAD_REQUEST', 'no rows to test for drift');
+    if (rows.length === 0) throw new InvalidInputError('no rows to test for drift');
     const nf = this.featureNames.length;
     for (let r = 0; r < rows.length; r++) {
       if (rows[r]!.length !== nf) {
-        throw new AppError('BAD_REQUEST', `row ${r} has ${rows[r]!.length} features, expected ${nf}`);
+        throw new InvalidInputError(`row ${r} has ${rows[r]!.length} features, expected ${nf}`);
       }
     }
     return this.#test(rows.length, (f, out) => {
@@ -96,7 +97,7 @@ export class KSDrift {
   predictColumns(columns: readonly ArrayLike<number>[]): DriftResult {
     const n = columns[0]?.length ?? 0;
     if (columns.length !== this.featureNames.length || columns.some((c) => c.length !== n) || n === 0) {
-      throw new AppError('BAD_REQUEST', `expected ${this.featureNames.length} non-empty columns of equal length`);
+      throw new InvalidInputError(`expected ${this.featureNames.length} non-empty columns of equal length`);
     }
     return this.#test(n, (f, out) => {
       const column = columns[f]!;
@@ -224,7 +225,7 @@ export class WindowDrift {
     const nf = this.#nf;
     for (let r = 0; r < rows.length; r++) {
       if (rows[r]!.length !== nf) {
-        throw new AppError('BAD_REQUEST', `row ${r} has ${rows[r]!.length} features, expected ${nf}`);
+        throw new InvalidInputError(`row ${r} has ${rows[r]!.length} features, expected ${nf}`);
       }
     }
     for (const row of rows) {
