@@ -19,6 +19,7 @@ import { createMetrics } from './metrics.ts';
 import type { PushVerifier } from './push-auth.ts';
 import { driftRoutes } from './routes/drift.ts';
 import { eventRoutes } from './routes/events.ts';
+import { explainRoutes } from './routes/explain.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { modelRoutes } from './routes/model.ts';
@@ -144,6 +145,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.register(async (scope) => {
     predictRoutes(scope, ctx);
+    explainRoutes(scope, ctx);
     passengerRoutes(scope, ctx);
     modelRoutes(scope, ctx);
     driftRoutes(scope, ctx);

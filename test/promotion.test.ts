@@ -6,14 +6,17 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rollbackTarget, runModelsCommand } from '../cli/models.ts';
 import { processDataset } from '../functions/process/handler.ts';
 import { type TrainConfig, type TrainResult, trainFeatureSet } from '../functions/train/handler.ts';
+import { gcsModelSource } from '../service/gcs-model-source.ts';
+import { ModelRegistry } from '../service/model-registry.ts';
 import { loadDataset } from '../shared/adapters/db/datasets.ts';
-import { getModel } from '../shared/adapters/db/model-records.ts';
+import { getModel, listModels } from '../shared/adapters/db/model-records.ts';
+import { datasetSuspicion, listPromotions } from '../shared/adapters/db/promotions.ts';
 import type { Publisher } from '../shared/adapters/events.ts';
 import { createFeatureStore, type FeatureStore } from '../shared/adapters/feature-store/store.ts';
 import { gcsModelStore } from '../shared/adapters/model-store.ts';
-import { datasetSuspicion, listPromotions } from '../shared/adapters/promotions.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { type DataPlaneEnv, MODELS_BUCKET, startDataPlane } from './support/data-plane.ts';
 import { ATTACKS, attackedRows, largerLegitRows, TITANIC_CSV_TEXT, toCsv } from './support/label-attacks.ts';
@@ -118,5 +121,78 @@ describe('promotion', () => {
       res.modelVersion,
       champion.modelVersion,
     ]);
+  });
+
+  describe('npm run models', () => {
+    const lines: string[] = [];
+    const deps = () => ({
+      pool: env.db.pool,
+      store: gcsModelStore(env.storage, MODELS_BUCKET),
+      pubsub,
+      topic: 'model-published',
+      out: (line: string) => lines.push(line),
+    });
+    const registry = () =>
+      new ModelRegistry({ source: gcsModelSource(env.storage, MODELS_BUCKET), logger: env.logger });
+
+    it('rolls back to the previously promoted version, and a service instance reloads it', async () => {
+      const instance = registry();
+      await instance.refresh();
+      const before = (await pointer()).pointer;
+      expect(instance.current()?.version).toBe(before.modelVersion);
+      expect(rollbackTarget(before)).toBe(champion.modelVersion);
+      published.length = 0;
+      expect(await runModelsCommand(deps(), 'rollback', { who: 'ops-anna', why: 'bad answers in prod' })).toBe(0);
+      const after = (await pointer()).pointer;
+      expect(after).toMatchObject({
+        modelVersion: champion.modelVersion,
+        promotion: {
+          action: 'rollback',
+          previousVersion: before.modelVersion,
+          actor: 'ops-anna',
+          reason: 'bad answers in prod',
+        },
+      });
+      expect(published).toHaveLength(1);
+      expect(await instance.refresh()).toBe('loaded');
+      expect(instance.current()?.version).toBe(champion.modelVersion);
+      expect((await getModel(env.db.pool, champion.modelVersion))?.promoted).toBe(true);
+      expect((await getModel(env.db.pool, before.modelVersion))?.promoted).toBe(false);
+      // Rolling back again goes further back, not forth to the version just rolled away from.
+      expect(rollbackTarget(after)).toBe(null);
+    });
+
+    it('refuses to promote a suspect model without --force and --why, then promotes it with them', async () => {
+      const suspect = (await listModels(env.db.pool)).find((m) => m.suspect)!;
+      await expect(runModelsCommand(deps(), 'promote', { version: suspect.version, who: 'ops-anna' })).rejects.toThrow(
+        /needs --force and --why/,
+      );
+      await expect(
+        runModelsCommand(deps(), 'promote', { version: suspect.version, who: 'ops-anna', force: true }),
+      ).rejects.toThrow(/needs --force and --why/);
+      expect((await pointer()).pointer.modelVersion).toBe(champion.modelVersion);
+
+      const instance = registry();
+      await instance.refresh();
+      await runModelsCommand(deps(), 'promote', {
+        version: suspect.version,
+        who: 'ops-anna',
+        force: true,
+        why: 'labels checked by hand',
+      });
+      expect((await pointer()).pointer).toMatchObject({
+        modelVersion: suspect.version,
+        promotion: { action: 'force-promote', actor: 'ops-anna', reason: 'labels checked by hand' },
+      });
+      expect(await instance.refresh()).toBe('loaded');
+      expect(instance.current()?.version).toBe(suspect.version);
+      const history = await listPromotions(env.db.pool);
+      expect(history[0]).toMatchObject({ action: 'force-promote', modelVersion: suspect.version, actor: 'ops-anna' });
+      expect(history[1]).toMatchObject({ action: 'rollback', modelVersion: champion.modelVersion });
+
+      lines.length = 0;
+      await runModelsCommand(deps(), 'list', { who: 'x' });
+      expect(lines.find((l) => l.startsWith('*'))).toContain(suspect.version);
+    });
   });
 });

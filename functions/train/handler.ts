@@ -14,6 +14,7 @@ import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import { getModel, registerModel } from '../../shared/adapters/db/model-records.ts';
+import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
 import type { TrainingReader } from '../../shared/adapters/feature-store/store.ts';
@@ -27,7 +28,6 @@ import {
   pointerFor,
   verifyArtifactBytes,
 } from '../../shared/adapters/model-store.ts';
-import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/promotions.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
 import {
@@ -36,7 +36,7 @@ import {
   judgeChallenger,
   type PromotionDecision,
 } from '../../shared/core/promotion.ts';
-import type { SearchSpace } from '../../shared/core/search.ts';
+import { type SearchSpace, searchFromScores } from '../../shared/core/search.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
 import {
   DEFAULT_VALIDATION,
@@ -48,6 +48,7 @@ import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { threadPoolRunner } from '../../shared/runtime/search-pool.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
+import { parseFoldScores } from '../fit/handler.ts';
 
 export interface TrainConfig {
   modelsBucket: string;
@@ -68,6 +69,8 @@ export interface TrainConfig {
   space?: SearchSpace | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
   topic: string;
+  /** PUBSUB_PUBLISH_TIMEOUT_MS: the publish of model-published gives up (503, retried by the workflow) after this. */
+  publishTimeoutMs?: number;
 }
 
 export interface TrainDeps extends EdgeDeps {
@@ -107,8 +110,33 @@ export function modelVersionFor(featureSetVersion: string, config: TrainConfig):
   return `m-${createHash('sha256').update(params).digest('hex').slice(0, 16)}`;
 }
 
-export function parseTrainRequest(body: unknown): { featureSetVersion: string } {
-  return { featureSetVersion: requireString(asObject(body), 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/) };
+/**
+ * `foldScores`, when present, are the scores of a fanned-out search (one `fit` call per candidate): the search is
+ * not run again, only the selection, the refit and what follows. The model version does not depend on it: both
+ * ways select the same parameters.
+ */
+export function parseTrainRequest(body: unknown): { featureSetVersion: string; foldScores: number[][] | null } {
+  const o = asObject(body);
+  return {
+    featureSetVersion: requireString(o, 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/),
+    foldScores: parseFoldScores(o.foldScores),
+  };
+}
+
+/** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
+function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+  try {
+    return searchFromScores(nFeatures, foldScores, {
+      candidates: config.candidates,
+      seed: config.seed,
+      ...(config.folds === undefined ? {} : { folds: config.folds }),
+      ...(config.space === undefined ? {} : { space: config.space }),
+    });
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
+    throw err;
+  }
 }
 
 /** Creation order of two models: time first, then version, so the order is total. */
@@ -137,6 +165,7 @@ async function obtainArtifact(
   featureSetVersion: string,
   modelVersion: string,
   log: Logger,
+  foldScores: number[][] | null = null,
 ): Promise<StoredArtifact> {
   const object = `models/${modelVersion}/model.json`;
   const existing = await store.readArtifactBytes(object).catch((err: unknown) => {
@@ -150,8 +179,15 @@ async function obtainArtifact(
   const m = await deps.featureStore.readMatrices(featureSetVersion);
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
+  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
   const training = await trainModel(
-    { featureNames: m.meta.featureNames, train, synthetic: unpackRows(m.synthetic), test: unpackRows(m.test) },
+    {
+      featureNames: m.meta.featureNames,
+      train,
+      synthetic: unpackRows(m.synthetic),
+      test: unpackRows(m.test),
+      ...(search ? { search } : {}),
+    },
     {
       candidates: deps.config.candidates,
       seed: deps.config.seed,
@@ -250,7 +286,12 @@ export async function promoteModel(
   return { promoted: alreadyThere || written !== null, previousVersion, pointer: written };
 }
 
-export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string, log: Logger): Promise<TrainResult> {
+export async function trainFeatureSet(
+  deps: TrainDeps,
+  featureSetVersion: string,
+  log: Logger,
+  foldScores: number[][] | null = null,
+): Promise<TrainResult> {
   const { config } = deps;
   const store = storeOf(deps);
   const modelVersion = modelVersionFor(featureSetVersion, config);
@@ -264,7 +305,7 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
     // Decided before (a retried step): the same answer, no new training or comparison.
     decision = record.decision as unknown as TrainDecision;
   } else {
-    stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log);
+    stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log, foldScores);
     const { artifact } = stored;
     const champion = await readChampion(store, config, log);
     const passengers = artifact.lineage.datasetId
@@ -348,12 +389,13 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
     config.topic,
     { modelVersion, uri, promoted },
     { modelVersion, promoted: String(promoted) },
+    config.publishTimeoutMs === undefined ? {} : { timeoutMs: config.publishTimeoutMs },
   );
   return { modelVersion, metrics: record.metrics as unknown as TestMetrics, promoted, uri, decision };
 }
 
 export function makeTrainHandler(deps: TrainDeps) {
   return makeJsonHandler('train', deps, parseTrainRequest, (req, { log }) =>
-    trainFeatureSet(deps, req.featureSetVersion, log),
+    trainFeatureSet(deps, req.featureSetVersion, log, req.foldScores),
   );
 }

@@ -185,15 +185,22 @@ export interface TestApp {
 /** An app over an in-memory registry that has loaded `artifact` (if given). */
 export async function buildTestApp(
   artifact: ModelArtifact | null,
-  overrides: Partial<AppDeps> & { driftWindow?: number; driftEvery?: number } = {},
+  overrides: Partial<AppDeps> & {
+    driftWindow?: number;
+    driftEvery?: number;
+    driftErt?: number;
+    driftRowsPerRequest?: number;
+  } = {},
 ): Promise<TestApp> {
   const { logger, entries } = memoryLogger();
   const source = new MemoryModelSource();
   const registry = new ModelRegistry({
     source,
     logger,
-    driftWindow: overrides.driftWindow ?? 200,
-    driftEvery: overrides.driftEvery ?? 50,
+    driftWindow: overrides.driftWindow,
+    driftEvery: overrides.driftEvery,
+    driftErt: overrides.driftErt,
+    driftRowsPerRequest: overrides.driftRowsPerRequest,
   });
   if (artifact) {
     source.promote(artifact);

@@ -4,7 +4,7 @@
  * these rows are the audit trail an operator reads with `npm run models -- list`.
  */
 import type pg from 'pg';
-import type { PromotionRecord } from './model-store.ts';
+import type { PromotionRecord } from '../model-store.ts';
 
 export interface PromotionRow extends PromotionRecord {
   id: number;
