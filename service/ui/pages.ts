@@ -3,6 +3,7 @@
  * control labelled and reachable by keyboard, and fit a phone screen (see style.css).
  */
 import { barChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
+import { type DriftPageView, driftPageBody } from './drift-page.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
 import { compareImportances } from './reasons.ts';
 
@@ -38,6 +39,8 @@ export interface DriftView {
   threshold: number;
   pValues: Record<string, number>;
   drifted: string[];
+  /** Values outside what the training passengers had (the single-passenger check). */
+  outOfSupport?: Array<{ feature: string; value: number; reason: string }>;
 }
 
 export interface PredictionView {
@@ -84,7 +87,7 @@ export interface ModelView {
   window: { isDrift: boolean; windowRows: number; rowsSeen: number; pValues: Record<string, number> | null };
 }
 
-type Page = 'predict' | 'model';
+type Page = 'predict' | 'model' | 'drift';
 
 function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
   const link = (href: string, page: Page, label: string) =>
@@ -100,7 +103,7 @@ function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="site"><span class="brand">Titanic survival</span>
-<nav aria-label="Main">${link('/', 'predict', 'Predict')} ${link('/model', 'model', 'Model')} <a href="/metrics">Metrics</a></nav></header>
+<nav aria-label="Main">${link('/', 'predict', 'Predict')} ${link('/model', 'model', 'Model')} ${link('/drift', 'drift', 'Drift')} <a href="/metrics">Metrics</a></nav></header>
 <main id="main" tabindex="-1">
 ${body}
 </main>
@@ -229,8 +232,10 @@ function driftSection(drift: DriftView): SafeHtml {
     drift.isDrift
       ? html`This passenger is unlike the training passengers in <strong id="drifted-features">${drift.drifted.join(', ')}</strong>. The prediction is less trustworthy.`
       : html`Every feature is within what the model saw in training.`
-  } A feature drifts when its Kolmogorov-Smirnov p-value is below ${formatPValue(drift.threshold)} (0.05 split across ${entries.length} features).</p>
-<details><summary>p-value per feature</summary>
+  } One passenger is too few for a distribution test, so a feature drifts when its value lies well outside the
+training passengers' range (by more than a tenth of that range) or is a category they never had; a rare category
+alone is not drift. The p-values below say how unusual each value is among the training passengers.</p>
+<details><summary>Tail p-value per feature</summary>
 <table><thead><tr><th scope="col">Feature</th><th scope="col">p-value</th><th scope="col">Drift</th></tr></thead><tbody>
 ${entries.map(
   ([name, p]) =>
@@ -393,6 +398,11 @@ ${
 <dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>
 </section>`,
   );
+}
+
+/** The drift page: reference and recent-window histograms per feature (see drift-page.ts). */
+export function driftPage(view: DriftPageView): SafeHtml {
+  return layout('Drift', 'drift', driftPageBody(view));
 }
 
 export function messagePage(title: string, message: string): SafeHtml {
