@@ -36,7 +36,7 @@ import {
   judgeChallenger,
   type PromotionDecision,
 } from '../../shared/core/promotion.ts';
-import type { SearchSpace } from '../../shared/core/search.ts';
+import { type SearchSpace, searchFromScores } from '../../shared/core/search.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
 import {
   DEFAULT_VALIDATION,
@@ -47,6 +47,7 @@ import {
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
+import { parseFoldScores } from '../fit/handler.ts';
 
 export interface TrainConfig {
   modelsBucket: string;
@@ -108,8 +109,33 @@ export function modelVersionFor(featureSetVersion: string, config: TrainConfig):
   return `m-${createHash('sha256').update(params).digest('hex').slice(0, 16)}`;
 }
 
-export function parseTrainRequest(body: unknown): { featureSetVersion: string } {
-  return { featureSetVersion: requireString(asObject(body), 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/) };
+/**
+ * `foldScores`, when present, are the scores of a fanned-out search (one `fit` call per candidate): the search is
+ * not run again, only the selection, the refit and what follows. The model version does not depend on it: both
+ * ways select the same parameters.
+ */
+export function parseTrainRequest(body: unknown): { featureSetVersion: string; foldScores: number[][] | null } {
+  const o = asObject(body);
+  return {
+    featureSetVersion: requireString(o, 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/),
+    foldScores: parseFoldScores(o.foldScores),
+  };
+}
+
+/** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
+function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+  try {
+    return searchFromScores(nFeatures, foldScores, {
+      candidates: config.candidates,
+      seed: config.seed,
+      ...(config.folds === undefined ? {} : { folds: config.folds }),
+      ...(config.space === undefined ? {} : { space: config.space }),
+    });
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
+    throw err;
+  }
 }
 
 /** Creation order of two models: time first, then version, so the order is total. */
@@ -138,6 +164,7 @@ async function obtainArtifact(
   featureSetVersion: string,
   modelVersion: string,
   log: Logger,
+  foldScores: number[][] | null = null,
 ): Promise<StoredArtifact> {
   const object = `models/${modelVersion}/model.json`;
   const existing = await store.readArtifactBytes(object).catch((err: unknown) => {
@@ -151,8 +178,15 @@ async function obtainArtifact(
   const m = await deps.featureStore.readMatrices(featureSetVersion);
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
+  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
   const training = await trainModel(
-    { featureNames: m.meta.featureNames, train, synthetic: unpackRows(m.synthetic), test: unpackRows(m.test) },
+    {
+      featureNames: m.meta.featureNames,
+      train,
+      synthetic: unpackRows(m.synthetic),
+      test: unpackRows(m.test),
+      ...(search ? { search } : {}),
+    },
     {
       candidates: deps.config.candidates,
       seed: deps.config.seed,
@@ -251,7 +285,12 @@ export async function promoteModel(
   return { promoted: alreadyThere || written !== null, previousVersion, pointer: written };
 }
 
-export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string, log: Logger): Promise<TrainResult> {
+export async function trainFeatureSet(
+  deps: TrainDeps,
+  featureSetVersion: string,
+  log: Logger,
+  foldScores: number[][] | null = null,
+): Promise<TrainResult> {
   const { config } = deps;
   const store = storeOf(deps);
   const modelVersion = modelVersionFor(featureSetVersion, config);
@@ -265,7 +304,7 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
     // Decided before (a retried step): the same answer, no new training or comparison.
     decision = record.decision as unknown as TrainDecision;
   } else {
-    stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log);
+    stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log, foldScores);
     const { artifact } = stored;
     const champion = await readChampion(store, config, log);
     const passengers = artifact.lineage.datasetId
@@ -356,6 +395,6 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
 
 export function makeTrainHandler(deps: TrainDeps) {
   return makeJsonHandler('train', deps, parseTrainRequest, (req, { log }) =>
-    trainFeatureSet(deps, req.featureSetVersion, log),
+    trainFeatureSet(deps, req.featureSetVersion, log, req.foldScores),
   );
 }

@@ -27,6 +27,8 @@ export interface TrainingInput {
   /** SMOTE rows of the whole training split, if already computed (else computed here with the search seed). */
   synthetic?: Matrices;
   test: Matrices;
+  /** A search already run elsewhere (the fanned-out fits of the same options); when given, no search runs here. */
+  search?: SearchResult;
 }
 
 /**
@@ -56,17 +58,19 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
   if (train.X.length === 0 || test.X.length === 0) throw new RangeError('training and test splits must not be empty');
 
   let searchTotal = 0;
-  const search = await randomizedSearch(train.X, train.y, {
-    candidates: opts.candidates ?? 10,
-    folds: opts.folds ?? 5,
-    seed,
-    ...(opts.workers === undefined ? {} : { workers: opts.workers }),
-    ...(opts.space === undefined ? {} : { space: opts.space }),
-    onProgress: (done, total) => {
-      searchTotal = total;
-      opts.onProgress?.(done, total + 1);
-    },
-  });
+  const search =
+    input.search ??
+    (await randomizedSearch(train.X, train.y, {
+      candidates: opts.candidates ?? 10,
+      folds: opts.folds ?? 5,
+      seed,
+      ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+      ...(opts.space === undefined ? {} : { space: opts.space }),
+      onProgress: (done, total) => {
+        searchTotal = total;
+        opts.onProgress?.(done, total + 1);
+      },
+    }));
 
   const synthetic = input.synthetic ?? smote(train.X, train.y, { seed });
   const params = search.best;
