@@ -62,6 +62,7 @@ describe('randomizedSearch', () => {
     const result = await randomizedSearch(X, y, {
       candidates: 4,
       folds: 3,
+      repeats: 1,
       seed: 9,
       space: SMALL,
       onProgress: (done, total) => progress.push([done, total]),

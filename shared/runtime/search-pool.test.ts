@@ -38,7 +38,7 @@ describe('threadPoolRunner in an esbuild bundle', () => {
         `import { randomizedSearch } from ${JSON.stringify(searchModule)};`,
         `import { threadPoolRunner } from ${JSON.stringify(poolModule)};`,
         `const result = await randomizedSearch(${JSON.stringify(X)}, ${JSON.stringify(y)}, {`,
-        `  candidates: 2, folds: 2, seed: 4, runner: threadPoolRunner(2), space: ${JSON.stringify(SPACE)} });`,
+        `  candidates: 2, folds: 2, repeats: 1, seed: 4, runner: threadPoolRunner(2), space: ${JSON.stringify(SPACE)} });`,
         'process.stdout.write(JSON.stringify(result));',
       ].join('\n'),
     );
@@ -57,7 +57,7 @@ describe('threadPoolRunner in an esbuild bundle', () => {
     });
     const bundled = JSON.parse(execFileSync(process.execPath, [join(dir, 'dist', 'index.mjs')], { encoding: 'utf8' }));
     expect(bundled.workers).toBe(1);
-    const inline = await randomizedSearch(X, y, { candidates: 2, folds: 2, seed: 4, space: SPACE });
+    const inline = await randomizedSearch(X, y, { candidates: 2, folds: 2, repeats: 1, seed: 4, space: SPACE });
     expect({ ...bundled, workers: 0 }).toEqual(inline);
   });
 });
@@ -76,7 +76,7 @@ describe('threadPoolRunner', () => {
     const data = await loadTitanic();
     const X = data.input.train.X.slice(0, 300);
     const y = data.input.train.y.slice(0, 300);
-    const opts = { candidates: 3, folds: 3, seed: 5, space: SMALL };
+    const opts = { candidates: 3, folds: 3, repeats: 1, seed: 5, space: SMALL };
     const onThreads = await randomizedSearch(X, y, { ...opts, runner: threadPoolRunner(3) });
     const again = await randomizedSearch(X, y, { ...opts, runner: threadPoolRunner(2) });
     const inline = await randomizedSearch(X, y, { ...opts });

@@ -63,6 +63,8 @@ export interface FeatureSetMatrices {
   meta: FeatureSetMeta;
   recipe: FeatureRecipe;
   train: PackedMatrix;
+  /** PassengerIds of the training rows, in row order (recipe v2's cross-validation folds need them). */
+  trainIds: Int32Array;
   synthetic: PackedMatrix;
   test: PackedMatrix;
 }
@@ -293,18 +295,24 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     if (!meta) return null;
     const k = keysFor(prefix, version);
     const parts = ['train', 'synthetic', 'test'] as const;
-    const values = await redis.mgetBuffer(k.recipe, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')]));
+    const values = await redis.mgetBuffer(
+      k.recipe,
+      k.ids,
+      ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')]),
+    );
     if (values.some((v) => v === null)) return null; // deleted concurrently by retention
-    const [recipe, ...packed] = values as Buffer[];
+    const [recipe, ids, ...packed] = values as Buffer[];
     const cols = meta.featureNames.length;
     const matrix = (i: number): PackedMatrix => {
       const X = float64s(packed[i * 2]!);
       return { rows: X.length / cols, cols, X, y: Uint8Array.from(packed[i * 2 + 1]!) };
     };
+    const train = matrix(0);
     return {
       meta,
       recipe: JSON.parse(recipe!.toString('utf8')) as FeatureRecipe,
-      train: matrix(0),
+      train,
+      trainIds: int32s(ids!).slice(0, train.rows),
       synthetic: matrix(1),
       test: matrix(2),
     };
