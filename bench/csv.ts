@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse';
-import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 
 const rows = Number(process.argv[2] ?? 1_000_000);
 const repeats = Number(process.argv[3] ?? 3);

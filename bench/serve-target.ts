@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { buildApp } from '../service/app.ts';
 import { ModelRegistry } from '../service/model-registry.ts';
-import { MemoryModelSource } from '../test/support/service.ts';
 import { createLogger } from '../shared/log.ts';
+import { MemoryModelSource } from '../test/support/service.ts';
 
 const mode = process.argv.find((a) => a.startsWith('--mode='))?.slice(7);
 const artifactFile = process.argv.find((a) => a.startsWith('--artifact='))?.slice(11);

@@ -16,8 +16,8 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
-import { loadTitanic } from '../test/support/titanic.ts';
 import { trainModel } from '../shared/core/training.ts';
+import { loadTitanic } from '../test/support/titanic.ts';
 
 const PYTHON = '/usr/bin/python3';
 const RECIPE = new URL('./sklearn_recipe.py', import.meta.url);

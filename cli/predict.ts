@@ -9,7 +9,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { loadModel } from '../shared/core/model.ts';
 import type { Passenger } from '../shared/core/schema.ts';
 import { runCli, UsageError } from './run.ts';

@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { buildArtifact } from '../shared/core/artifact.ts';
-import { readPassengerCsv } from '../shared/core/csv.ts';
+import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { fitRecipe, transform } from '../shared/core/features.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { DEFAULT_SPACE } from '../shared/core/search.ts';

@@ -5,7 +5,7 @@
  * mistake keeps its 4xx, and anything else is a 500 whose details stay in the log, never in the response.
  */
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
-import { isTransientDbError } from '../shared/adapters/db.ts';
+import { isTransientDbError } from '../shared/adapters/db/pool.ts';
 import { isTransientPublishError } from '../shared/adapters/events.ts';
 import { isTransientStorageError } from '../shared/adapters/storage.ts';
 import { AppError } from '../shared/errors.ts';
@@ -27,7 +27,7 @@ export interface RequestContext {
 /** The header a workflow step sets to tie a function's logs to its execution. */
 export const WORKFLOW_EXECUTION_HEADER = 'x-workflow-execution';
 
-export function toAppError(err: unknown): AppError {
+export function edgeError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (isTransientDbError(err))
     return new AppError('UNAVAILABLE', 'the database is unavailable', undefined, { cause: err });
@@ -62,7 +62,7 @@ export function makeJsonHandler<Input>(
       log.info(`${name} done`, { ...out, ms: Math.round(performance.now() - started) });
       res.status(200).json(out);
     } catch (err) {
-      const appErr = toAppError(err);
+      const appErr = edgeError(err);
       const fields = { code: appErr.code, status: appErr.status, ms: Math.round(performance.now() - started) };
       if (appErr.status >= 500) log.error(`${name} failed`, { ...fields, err: (appErr.cause as Error) ?? appErr });
       else log.warn(`${name} refused`, { ...fields, message: appErr.message });

@@ -17,6 +17,7 @@ import { createMetrics } from './metrics.ts';
 import type { PushVerifier } from './push-auth.ts';
 import { driftRoutes } from './routes/drift.ts';
 import { eventRoutes } from './routes/events.ts';
+import { explainRoutes } from './routes/explain.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { modelRoutes } from './routes/model.ts';
@@ -50,7 +51,7 @@ export const DEFAULT_OPTIONS: AppOptions = {
 const HTML_ROUTES = new Set(['/', '/predict', '/model']);
 
 /** Maps anything thrown in a handler to a catalogue error; `internal` marks the ones that are our fault. */
-export function toAppError(err: unknown, bodyLimit: number): { error: AppError; internal: boolean } {
+export function requestError(err: unknown, bodyLimit: number): { error: AppError; internal: boolean } {
   if (isAppError(err)) return { error: err, internal: false };
   const e = err as Partial<FastifyError>;
   if (e.validation) {
@@ -115,7 +116,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(formbody, { bodyLimit });
 
   app.setErrorHandler((err, request, reply) => {
-    const { error, internal } = toAppError(err, bodyLimit);
+    const { error, internal } = requestError(err, bodyLimit);
     const fields = { ...traceFields(request.headers, options.projectId), method: request.method, url: request.url };
     if (internal) deps.logger.error('request failed', { ...fields, err });
     else if (error.status >= 500) deps.logger.warn(error.message, { ...fields, code: error.code, err: error.cause });
@@ -141,6 +142,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.register(async (scope) => {
     predictRoutes(scope, ctx);
+    explainRoutes(scope, ctx);
     passengerRoutes(scope, ctx);
     modelRoutes(scope, ctx);
     driftRoutes(scope, ctx);

@@ -3,6 +3,7 @@
  * `npm run local`). Every problem is reported together in one ConfigError, caught only in server.ts.
  */
 import { type Env, parseConfig } from '../shared/config.ts';
+import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from '../shared/core/artifact.ts';
 import type { Severity } from '../shared/log.ts';
 
 export interface ServiceConfig {
@@ -15,9 +16,18 @@ export interface ServiceConfig {
   healthRoute: string | undefined;
   modelsBucket: string;
   modelPollSeconds: number;
+  /** MODEL_MAX_BYTES, MODEL_MAX_TREES, MODEL_MAX_NODES_PER_TREE, MODEL_MAX_DEPTH: an artifact beyond is refused. */
+  modelLimits: ArtifactLimits;
   maxBatch: number;
+  /** Rows in the drift window. */
   driftWindow: number;
+  /** Requests between two window evaluations. */
   driftEvery: number;
+  /** Target expected run time of the window: requests between false alarms on in-distribution traffic. */
+  driftErt: number;
+  /** At most this many rows of one request enter the drift window. */
+  driftRowsPerRequest: number;
+  driftCorrection: 'bonferroni' | 'fdr';
   /** Minimum time between two `drift-alerts` events from this instance. */
   driftAlertMinIntervalSeconds: number;
   driftAlertsTopic: string;
@@ -54,9 +64,21 @@ export function parseServiceConfig(env: Env = process.env): ServiceConfig {
       healthRoute: route(r.optionalString('AIP_HEALTH_ROUTE')),
       modelsBucket: r.string('MODELS_BUCKET'),
       modelPollSeconds: r.number('MODEL_POLL_SECONDS', { default: 30, min: 0 }),
+      modelLimits: {
+        maxBytes: r.int('MODEL_MAX_BYTES', { default: DEFAULT_ARTIFACT_LIMITS.maxBytes, min: 1 }),
+        maxTrees: r.int('MODEL_MAX_TREES', { default: DEFAULT_ARTIFACT_LIMITS.maxTrees, min: 1 }),
+        maxNodesPerTree: r.int('MODEL_MAX_NODES_PER_TREE', {
+          default: DEFAULT_ARTIFACT_LIMITS.maxNodesPerTree,
+          min: 1,
+        }),
+        maxDepth: r.int('MODEL_MAX_DEPTH', { default: DEFAULT_ARTIFACT_LIMITS.maxDepth, min: 1 }),
+      },
       maxBatch: r.int('MAX_BATCH', { default: 1000, min: 1, max: 100_000 }),
       driftWindow: r.int('DRIFT_WINDOW', { default: 200, min: 2 }),
-      driftEvery: r.int('DRIFT_EVERY', { default: 50, min: 1 }),
+      driftEvery: r.int('DRIFT_EVERY', { default: 10, min: 1 }),
+      driftErt: r.number('DRIFT_ERT', { default: 1_000_000, min: 100 }),
+      driftRowsPerRequest: r.int('DRIFT_ROWS_PER_REQUEST', { default: 5, min: 1 }),
+      driftCorrection: r.oneOf('DRIFT_CORRECTION', ['bonferroni', 'fdr'] as const, { default: 'bonferroni' }),
       driftAlertMinIntervalSeconds: r.number('DRIFT_ALERT_MIN_INTERVAL_SECONDS', { default: 300, min: 0 }),
       driftAlertsTopic: r.string('DRIFT_ALERTS_TOPIC', { default: 'drift-alerts' }),
       localMode,

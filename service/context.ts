@@ -2,7 +2,7 @@
  * What every route gets from `buildApp`: the model provider, the optional feature store, the scorer, metrics
  * and the logger. Routes are plain functions of (app, context), so each file reads on its own.
  */
-import type { FeatureStore } from '../shared/adapters/feature-store.ts';
+import type { FeatureStore } from '../shared/adapters/feature-store/store.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { DriftMonitor } from './drift-monitor.ts';

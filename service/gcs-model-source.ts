@@ -1,45 +1,25 @@
 /**
- * The registry's ModelSource on Cloud Storage: `models/latest.json` and the artifacts in the models bucket.
- * It separates "could not read" (ModelSourceError: retried on the next poll or push) from "read something
- * that is not an artifact" (ARTIFACT_INVALID: refused, the current model keeps serving).
+ * The registry's ModelSource on Cloud Storage, through the model store (shared/adapters/model-store.ts), which
+ * owns the bucket layout and the pointer format. It separates "could not read" (ModelSourceError: retried on the
+ * next poll or push) from "read something that is not a pointer or an artifact" (ARTIFACT_INVALID, or
+ * PointerCorruptError for the pointer: refused, the current model keeps serving). An artifact over the byte
+ * limit is refused from its metadata, before it is downloaded.
  */
 import type { Storage } from '@google-cloud/storage';
-import { readJson } from '../shared/adapters/storage.ts';
-import { AppError, isAppError } from '../shared/errors.ts';
+import { gcsModelStore, ModelStoreUnavailableError } from '../shared/adapters/model-store.ts';
 import { type ModelSource, ModelSourceError } from './model-registry.ts';
 
-export const MODEL_POINTER = 'models/latest.json';
-
 export function gcsModelSource(storage: Storage, bucket: string): ModelSource {
-  const unreadable = (err: unknown): boolean =>
-    err instanceof SyntaxError || (isAppError(err) && err.code === 'ARTIFACT_INVALID');
+  const store = gcsModelStore(storage, bucket);
+  const unavailable = (err: unknown): never => {
+    if (err instanceof ModelStoreUnavailableError) throw new ModelSourceError(err.message, { cause: err });
+    throw err;
+  };
   return {
     async readPointer() {
-      try {
-        return await readJson(storage, bucket, MODEL_POINTER);
-      } catch (err) {
-        throw new ModelSourceError(`could not read gs://${bucket}/${MODEL_POINTER}`, { cause: err });
-      }
+      const read = await store.readPointer().catch(unavailable);
+      return read ? { value: read.pointer, generation: read.generation } : null;
     },
-    async readArtifact(name) {
-      let found: Awaited<ReturnType<typeof readJson>>;
-      try {
-        found = await readJson(storage, bucket, name);
-      } catch (err) {
-        if (unreadable(err)) {
-          throw new AppError(
-            'ARTIFACT_INVALID',
-            `gs://${bucket}/${name} is not valid JSON`,
-            { object: name },
-            { cause: err },
-          );
-        }
-        throw new ModelSourceError(`could not read gs://${bucket}/${name}`, { cause: err });
-      }
-      if (found === null) {
-        throw new AppError('ARTIFACT_INVALID', `gs://${bucket}/${name} does not exist`, { object: name });
-      }
-      return found.value;
-    },
+    readArtifact: (name, opts) => store.readArtifactBytes(name, opts).catch(unavailable),
   };
 }

@@ -2,7 +2,7 @@
  * The body of a prediction request: Vertex AI's `{"instances": [...]}` or one bare passenger object. Each
  * instance is validated by the core's `parsePassengerRecord`; an error names the field and the instance.
  */
-import { parsePassengerRecord } from '../shared/core/csv.ts';
+import { parsePassengerRecord } from '../shared/core/passenger-validation.ts';
 import { type Passenger, RAW_COLUMNS } from '../shared/core/schema.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 

@@ -1,9 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelArtifact } from '../shared/core/artifact.ts';
+import { PointerCorruptError, sha256Hex } from '../shared/adapters/model-store.ts';
+import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, type ModelArtifact } from '../shared/core/artifact.ts';
+import {
+  MemoryModelSource,
+  memoryLogger,
+  rawPassenger,
+  type TestApp,
+  tinyArtifact,
+  withVersion,
+} from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import type { EntityReader } from './context.ts';
 import { artifactObjectName, ModelRegistry, ModelSourceError } from './model-registry.ts';
-import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
-import { MemoryModelSource, memoryLogger, rawPassenger, type TestApp, tinyArtifact, withVersion } from '../test/support/service.ts';
 
 let v1: ModelArtifact;
 let v2: ModelArtifact;
@@ -147,16 +155,124 @@ describe('ModelRegistry', () => {
 });
 
 describe('artifactObjectName', () => {
+  it('reads the one spelling a pointer carries: object models/<modelVersion>/model.json', () => {
+    expect(artifactObjectName({ modelVersion: 'a', object: 'models/a/model.json' })).toBe('models/a/model.json');
+  });
+
   it.each([
-    [{ object: 'models/a/model.json' }, 'models/a/model.json'],
-    [{ uri: 'gs://bucket/models/b/model.json' }, 'models/b/model.json'],
-    [{ modelVersion: 'c-1' }, 'models/c-1/model.json'],
-  ])('reads %j as %s', (pointer, name) => {
-    expect(artifactObjectName(pointer)).toBe(name);
+    [{ object: 'models/a/model.json' }],
+    [{ uri: 'gs://bucket/models/b/model.json' }],
+    [{ modelVersion: 'c-1' }],
+    [{ modelVersion: 'c-1', object: '/models/c-1/model.json' }],
+    [{ modelVersion: 'c-1', object: 'models/other/model.json' }],
+    [{ modelVersion: 'c-1', objectName: 'models/c-1/model.json' }],
+  ])('refuses %j as corrupt', (pointer) => {
+    expect(() => artifactObjectName(pointer)).toThrow(/corrupt/);
   });
 
   it('refuses a version that would escape the models folder', () => {
-    expect(() => artifactObjectName({ modelVersion: '../../etc' })).toThrow(/does not name/);
+    expect(() => artifactObjectName({ modelVersion: '../../etc', object: 'models/../../etc/model.json' })).toThrow(
+      /not a model version/,
+    );
+  });
+});
+
+describe('artifact integrity and limits', () => {
+  const bytesOf = (a: unknown) => Buffer.from(JSON.stringify(a));
+  /** A format 2 pointer to `artifact`'s bytes, with the hash and size given (defaults: the true ones). */
+  function pointTo(source: MemoryModelSource, artifact: ModelArtifact, over: { sha256?: string; size?: number } = {}) {
+    const bytes = bytesOf(artifact);
+    const object = `models/${artifact.modelVersion}/model.json`;
+    source.objects.set(object, bytes);
+    source.pointer = {
+      value: {
+        pointerFormat: 2,
+        modelVersion: artifact.modelVersion,
+        object,
+        sha256: over.sha256 ?? sha256Hex(bytes),
+        size: over.size ?? bytes.length,
+      },
+      generation: String(Math.random()),
+    };
+  }
+
+  async function servingV1ThenRefresh(change: (source: MemoryModelSource) => void, limits?: ArtifactLimits) {
+    const { logger, entries } = memoryLogger();
+    const source = new MemoryModelSource();
+    const registry = new ModelRegistry({ source, logger, ...(limits ? { limits } : {}) });
+    pointTo(source, v1);
+    expect(await registry.refresh()).toBe('loaded');
+    change(source);
+    const outcome = await registry.refresh();
+    const errors = entries.filter((e) => e.severity === 'ERROR');
+    return { outcome, errors, serving: registry.current()?.version, registry };
+  }
+
+  it('loads a format 2 pointer whose sha256 and size match the artifact', async () => {
+    const { outcome, serving } = await servingV1ThenRefresh((s) => pointTo(s, v2));
+    expect(outcome).toBe('loaded');
+    expect(serving).toBe('tiny-2');
+  });
+
+  it('refuses an artifact whose sha256 differs from the pointer with one ERROR line, and keeps serving', async () => {
+    const { outcome, errors, serving } = await servingV1ThenRefresh((s) => pointTo(s, v2, { sha256: 'f'.repeat(64) }));
+    expect(outcome).toBe('refused');
+    expect(serving).toBe('tiny-1');
+    expect(errors).toHaveLength(1);
+    expect(JSON.stringify(errors[0])).toMatch(/sha256/);
+  });
+
+  it('refuses an artifact whose size differs from the pointer', async () => {
+    const { outcome, serving, errors } = await servingV1ThenRefresh((s) => pointTo(s, v2, { size: 12 }));
+    expect([outcome, serving, errors.length]).toEqual(['refused', 'tiny-1', 1]);
+  });
+
+  it.each([
+    ['maxTrees', { maxTrees: 10 }, /trees, over the limit/],
+    ['maxNodesPerTree', { maxNodesPerTree: 5 }, /more than 5 nodes/],
+    ['maxDepth', { maxDepth: 2 }, /deeper than 2/],
+    ['maxBytes', { maxBytes: 10_000 }, /over the limit of 10000/],
+  ])('refuses an artifact over %s with one ERROR line and keeps serving', async (_name, limit, message) => {
+    const { logger, entries } = memoryLogger();
+    const source = new MemoryModelSource();
+    // The registry reads its options at each load: serve v1 under the defaults, then tighten one limit.
+    const options: ConstructorParameters<typeof ModelRegistry>[0] = { source, logger, limits: DEFAULT_ARTIFACT_LIMITS };
+    const registry = new ModelRegistry(options);
+    pointTo(source, v1);
+    expect(await registry.refresh()).toBe('loaded');
+    options.limits = { ...DEFAULT_ARTIFACT_LIMITS, ...limit };
+    pointTo(source, v2);
+    expect(await registry.refresh()).toBe('refused');
+    expect(registry.current()?.version).toBe('tiny-1');
+    const errors = entries.filter((e) => e.severity === 'ERROR');
+    expect(errors).toHaveLength(1);
+    expect(JSON.stringify(errors[0])).toMatch(message);
+  });
+
+  it('refuses a lineage featureSetVersion that is not an id when the model loads', async () => {
+    const evil = { ...v2, lineage: { datasetId: 'ds-1', featureSetVersion: '../../etc passwd' } };
+    const { outcome, serving, errors } = await servingV1ThenRefresh((s) => pointTo(s, evil));
+    expect([outcome, serving, errors.length]).toEqual(['refused', 'tiny-1', 1]);
+    expect(JSON.stringify(errors[0])).toMatch(/featureSetVersion/);
+  });
+
+  it('refuses a pointer that is not JSON as corrupt, once per generation, and keeps serving', async () => {
+    const { logger, entries } = memoryLogger();
+    const source = new MemoryModelSource();
+    const registry = new ModelRegistry({ source, logger });
+    pointTo(source, v1);
+    await registry.refresh();
+    const corrupt = new PointerCorruptError('not JSON (Unexpected token)');
+    corrupt.generation = '99';
+    source.readPointer = async () => {
+      throw corrupt;
+    };
+    expect(await registry.refresh()).toBe('refused');
+    expect(await registry.refresh()).toBe('refused');
+    const errors = entries.filter((e) => e.severity === 'ERROR');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toMatch(/corrupt/);
+    expect(registry.current()?.version).toBe('tiny-1');
   });
 });
 

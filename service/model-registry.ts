@@ -6,8 +6,17 @@
  * a swap never mixes two models in one answer and in-flight requests finish on the model they started with.
  * An artifact that fails validation is refused with an ERROR log; the model already serving keeps serving.
  */
-import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
-import { loadModel, type ServingModel } from '../shared/core/model.ts';
+import {
+  MODEL_POINTER_OBJECT,
+  type ModelPointer,
+  PointerCorruptError,
+  parsePointer,
+  verifyArtifactBytes,
+} from '../shared/adapters/model-store.ts';
+import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, driftReferenceOf } from '../shared/core/artifact.ts';
+import { type Correction, DriftInputError, RequestDrift } from '../shared/core/drift.ts';
+import { WindowDrift } from '../shared/core/drift-window.ts';
+import { loadModel, type Predictor } from '../shared/core/model.ts';
 import type { Passenger } from '../shared/core/schema.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
@@ -16,20 +25,25 @@ import type { Logger } from '../shared/log.ts';
 export interface ModelSource {
   /** `models/latest.json` and its object generation, or null when nothing has been promoted yet. */
   readPointer(): Promise<{ value: unknown; generation: string } | null>;
-  /** The artifact JSON stored at `objectName` in the models bucket. */
-  readArtifact(objectName: string): Promise<unknown>;
+  /**
+   * The artifact stored at `objectName` in the models bucket: its bytes (verified against the pointer's sha256
+   * and size), or parsed JSON from an in-memory source. A source that can refuses beyond `maxBytes` unread.
+   */
+  readArtifact(objectName: string, opts?: { maxBytes?: number }): Promise<unknown>;
 }
 
 /** Everything a request needs from one model, built once per load. */
 export interface ServedModel {
-  readonly model: ServingModel;
+  readonly model: Predictor;
   readonly version: string;
   /** Generation of `models/latest.json` this model was loaded from. */
   readonly pointerGeneration: string;
   readonly objectName: string;
   readonly loadedAt: string;
-  /** Per-request detector (the seed's behaviour). */
-  readonly requestDrift: KSDrift;
+  /** The pointer this model was loaded through (promotion record, evidence and history for the model card). */
+  readonly pointer: ModelPointer | null;
+  /** Per-request verdict (the seed's `drift_count_total`): support check, plus TabularDrift on larger requests. */
+  readonly requestDrift: RequestDrift;
   /** Sliding window of recently scored rows; its state belongs to this model, reset on every swap. */
   readonly windowDrift: WindowDrift;
   /** Survival probability for an already engineered feature row (online serving from the feature store). */
@@ -49,12 +63,22 @@ export type RefreshOutcome = 'loaded' | 'unchanged' | 'refused' | 'missing';
 export interface ModelRegistryOptions {
   source: ModelSource;
   logger: Logger;
+  /** Rows in the drift window (default 200). */
   driftWindow?: number;
+  /** Requests between two window evaluations (default 10). */
   driftEvery?: number;
+  /** Target expected run time of the window, in requests between false alarms (default 1,000,000). */
+  driftErt?: number;
+  /** At most this many rows of one request enter the window (default 5). */
+  driftRowsPerRequest?: number;
+  /** Multiple-testing correction across features (default 'bonferroni'). */
+  driftCorrection?: Correction;
   /** Called after every successful swap (metrics, window gauges). */
   onSwap?: (next: ServedModel, previous: ServedModel | null) => void;
   /** Called when an artifact is refused. */
   onRefused?: (objectName: string, err: unknown) => void;
+  /** MODEL_MAX_BYTES, MODEL_MAX_TREES, MODEL_MAX_NODES_PER_TREE, MODEL_MAX_DEPTH. */
+  limits?: ArtifactLimits;
   now?: () => Date;
 }
 
@@ -73,26 +97,9 @@ const SMOKE_PASSENGER: Passenger = {
   embarked: 'S',
 };
 
-/**
- * The artifact object a pointer names. The pointer written by `train` carries the object name; a bare model
- * version or a gs:// URI are accepted too, so a pointer edited by hand still works.
- */
+/** The artifact object a pointer names: `object`, spelled `models/<modelVersion>/model.json` and nothing else. */
 export function artifactObjectName(pointer: unknown): string {
-  if (typeof pointer === 'object' && pointer !== null) {
-    const p = pointer as Record<string, unknown>;
-    for (const key of ['object', 'objectName', 'path', 'name']) {
-      const v = p[key];
-      if (typeof v === 'string' && v.endsWith('.json')) return v.replace(/^\/+/, '');
-    }
-    const uri = p.uri ?? p.artifactUri;
-    if (typeof uri === 'string') {
-      const m = /^gs:\/\/[^/]+\/(.+)$/.exec(uri);
-      if (m?.[1]) return m[1];
-    }
-    const version = p.modelVersion ?? p.version;
-    if (typeof version === 'string' && /^[\w.-]+$/.test(version)) return `models/${version}/model.json`;
-  }
-  throw new AppError('ARTIFACT_INVALID', 'models/latest.json does not name a model artifact');
+  return parsePointer(pointer).object;
 }
 
 export class ModelRegistry {
@@ -129,15 +136,31 @@ export class ModelRegistry {
   }
 
   /** Builds a servable model from artifact JSON, or throws ARTIFACT_INVALID. Exposed for tests and tools. */
-  build(json: unknown, pointerGeneration: string, objectName: string): ServedModel {
-    const model = loadModel(json);
+  build(
+    json: unknown,
+    pointerGeneration: string,
+    objectName: string,
+    pointer: ModelPointer | null = null,
+  ): ServedModel {
+    const model = loadModel(json, this.#opts.limits ?? DEFAULT_ARTIFACT_LIMITS);
     const { artifact } = model;
-    const reference = artifact.driftReference;
-    const requestDrift = new KSDrift(reference);
-    const windowDrift = new WindowDrift(reference, {
-      windowSize: this.#opts.driftWindow ?? 200,
-      evaluateEvery: this.#opts.driftEvery ?? 50,
-    });
+    const reference = driftReferenceOf(artifact);
+    const correction = this.#opts.driftCorrection ?? 'bonferroni';
+    let requestDrift: RequestDrift;
+    let windowDrift: WindowDrift;
+    try {
+      requestDrift = new RequestDrift(reference, { correction });
+      windowDrift = new WindowDrift(reference, {
+        windowSize: this.#opts.driftWindow ?? 200,
+        evaluateEvery: this.#opts.driftEvery ?? 10,
+        ert: this.#opts.driftErt ?? 1_000_000,
+        rowsPerRequest: this.#opts.driftRowsPerRequest ?? 5,
+        correction,
+      });
+    } catch (err) {
+      if (err instanceof DriftInputError) throw new AppError('ARTIFACT_INVALID', `model artifact: ${err.message}`);
+      throw err;
+    }
     const [smoke] = model.predict([SMOKE_PASSENGER]);
     if (!smoke || !(smoke.probability >= 0 && smoke.probability <= 1)) {
       throw new AppError('ARTIFACT_INVALID', 'the model does not produce a probability');
@@ -148,6 +171,7 @@ export class ModelRegistry {
       pointerGeneration,
       objectName,
       loadedAt: (this.#opts.now?.() ?? new Date()).toISOString(),
+      pointer,
       requestDrift,
       windowDrift,
       probabilityOfFeatures: (row) => model.forest.probability(row),
@@ -171,8 +195,37 @@ export class ModelRegistry {
     this.#timer = null;
   }
 
+  /** One ERROR line for a refused pointer or artifact; the generation is remembered so it is refused once. */
+  #refuse(generation: string, objectName: string, err: unknown): RefreshOutcome {
+    this.#refusedGeneration = generation;
+    const corrupt = err instanceof PointerCorruptError;
+    this.#logger.error(
+      corrupt
+        ? 'refused a corrupt model pointer; the current model keeps serving'
+        : 'refused the model artifact; the current model keeps serving',
+      {
+        err,
+        object: objectName,
+        pointerGeneration: generation,
+        servingVersion: this.#current?.version ?? null,
+        ...(corrupt ? { corrupt: true } : {}),
+        ...(isAppError(err) && err.details ? { details: err.details } : {}),
+      },
+    );
+    this.#opts.onRefused?.(objectName, err);
+    return 'refused';
+  }
+
   async #refresh(): Promise<RefreshOutcome> {
-    const pointer = await this.#source.readPointer();
+    let pointer: Awaited<ReturnType<ModelSource['readPointer']>>;
+    try {
+      pointer = await this.#source.readPointer();
+    } catch (err) {
+      if (!(err instanceof PointerCorruptError)) throw err;
+      const generation = err.generation ?? 'corrupt';
+      if (this.#refusedGeneration === generation) return 'refused';
+      return this.#refuse(generation, MODEL_POINTER_OBJECT, err);
+    }
     if (pointer === null) {
       if (this.#current === null) this.#logger.info('no model promoted yet (models/latest.json is missing)');
       return 'missing';
@@ -181,25 +234,23 @@ export class ModelRegistry {
     if (this.#current?.pointerGeneration === generation) return 'unchanged';
     if (this.#refusedGeneration === generation) return 'refused';
 
-    let objectName = '(unknown)';
+    let objectName: string = MODEL_POINTER_OBJECT;
     let next: ServedModel;
     try {
-      objectName = artifactObjectName(pointer.value);
+      const parsed = parsePointer(pointer.value);
+      objectName = parsed.object;
+      const limits = this.#opts.limits ?? DEFAULT_ARTIFACT_LIMITS;
       // A read failure (bucket unreachable) propagates and is retried; everything after it is the artifact's fault.
-      const json = await this.#source.readArtifact(objectName);
-      next = this.build(json, generation, objectName);
+      const stored = await this.#source.readArtifact(objectName, { maxBytes: limits.maxBytes });
+      if (stored === undefined || stored === null)
+        throw new AppError('ARTIFACT_INVALID', `${objectName} does not exist`);
+      // Integrity first: the bytes must be the ones the pointer names, before anything is parsed.
+      const bytes = stored instanceof Uint8Array ? stored : Buffer.from(JSON.stringify(stored));
+      verifyArtifactBytes(parsed, bytes);
+      next = this.build(bytes, generation, objectName, parsed);
     } catch (err) {
       if (err instanceof ModelSourceError) throw err;
-      this.#refusedGeneration = generation;
-      this.#logger.error('refused the model artifact; the current model keeps serving', {
-        err,
-        object: objectName,
-        pointerGeneration: generation,
-        servingVersion: this.#current?.version ?? null,
-        ...(isAppError(err) && err.details ? { details: err.details } : {}),
-      });
-      this.#opts.onRefused?.(objectName, err);
-      return 'refused';
+      return this.#refuse(generation, objectName, err);
     }
 
     const previous = this.#current;

@@ -6,7 +6,8 @@
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
 import { publishJson } from '../shared/adapters/events.ts';
-import { createFeatureStore, createRedis } from '../shared/adapters/feature-store.ts';
+import { createRedis } from '../shared/adapters/feature-store/redis-client.ts';
+import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { buildApp } from './app.ts';
@@ -53,6 +54,10 @@ async function main(): Promise<void> {
     logger,
     driftWindow: config.driftWindow,
     driftEvery: config.driftEvery,
+    driftErt: config.driftErt,
+    driftRowsPerRequest: config.driftRowsPerRequest,
+    driftCorrection: config.driftCorrection,
+    limits: config.modelLimits,
   });
 
   const app = buildApp({

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';
-import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import { type TestApp, tinyArtifact } from '../test/support/service.ts';
+import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
 import { DEFAULT_FORM, type FormValues } from './ui/pages.ts';
 
 let artifact: ModelArtifact;

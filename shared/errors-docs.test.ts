@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { PROMOTION_REASON_CODES } from './core/promotion.ts';
 import { ERROR_CATALOGUE } from './errors.ts';
 
 const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
@@ -20,5 +21,10 @@ describe('docs/errors.md', () => {
       const section = docs.split(`## ${code}\n`)[1] ?? '';
       expect(section.trimStart().startsWith(String(entry.status)), code).toBe(true);
     }
+  });
+
+  it('has a section for every promotion reason code, and no other', () => {
+    const reasons = [...docs.matchAll(/^### ([A-Z_]+)\s*$/gm)].map((m) => m[1]);
+    expect([...reasons].sort()).toEqual([...PROMOTION_REASON_CODES].sort());
   });
 });

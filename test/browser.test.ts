@@ -100,6 +100,95 @@ describe('the web page in headless Chromium', () => {
     await page.close();
   }, 60_000);
 
+  it('explains the answer with a sorted diverging bar chart and a sentence for each of the top three', async () => {
+    const page = await browser.newPage({ viewport: { width: 1000, height: 900 } });
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${base}/`);
+    await page.getByLabel('Name').fill('Dawson, Mr. Jack');
+    await page.getByLabel('Sex').selectOption('male');
+    await page.getByLabel('Age (years)').fill('20');
+    await page.getByLabel('Ticket class').selectOption('3');
+    await page.getByLabel('Fare (pounds)').fill('7.25');
+    await page.getByRole('button', { name: 'Predict survival' }).click();
+    await page.waitForURL(`${base}/predict`);
+
+    const reasons = await page.locator('#reasons li').allTextContents();
+    expect(reasons).toHaveLength(3);
+    for (const r of reasons)
+      expect(r).toMatch(/ (raised|lowered) the chance by (less than one point|1 point|\d+ points)\.$/);
+    expect(reasons.join(' ')).toMatch(/Being a man lowered the chance by \d+ points/);
+
+    // The same passenger through the JSON API: the page's largest bar is the API's largest attribution
+    const api = await page.request.post(`${base}/v1/explain`, {
+      data: {
+        PassengerId: 1,
+        Pclass: 3,
+        Name: 'Dawson, Mr. Jack',
+        Sex: 'male',
+        Age: 20,
+        SibSp: 0,
+        Parch: 0,
+        Ticket: '',
+        Fare: 7.25,
+        Cabin: null,
+        Embarked: 'S',
+      },
+    });
+    const attribution = (await api.json()).explanations[0].attributions[0];
+    const byApi = Object.entries(attribution.featureAttributions as Record<string, number>).sort(
+      (a, b) => Math.abs(b[1]) - Math.abs(a[1]),
+    );
+
+    const chart = page.locator('svg#contributions-chart');
+    expect(await chart.isVisible()).toBe(true);
+    const bars = await page.evaluate<Array<{ label: string; up: boolean; x: number; width: number; fill: string }>>(
+      `[...document.querySelectorAll('svg#contributions-chart g')].map((g) => {
+        const rect = g.querySelector('rect');
+        return {
+          label: g.querySelector('text').textContent,
+          up: g.classList.contains('contribution-up'),
+          x: rect.x.baseVal.value,
+          width: rect.width.baseVal.value,
+          fill: getComputedStyle(rect).fill,
+        };
+      })`,
+    );
+    expect(bars).toHaveLength(11);
+    expect(bars[0]?.label).toBe(byApi[0]?.[0]);
+    // sorted by size, largest first
+    for (let i = 1; i < bars.length; i++) expect(bars[i]!.width).toBeLessThanOrEqual(bars[i - 1]!.width);
+    // diverging: raising bars start at the zero line, lowering bars end there, in two different colours
+    const zero = Number(await chart.locator('line.chart-zero').getAttribute('x1'));
+    const up = bars.filter((b) => b.up && b.width > 0);
+    const down = bars.filter((b) => !b.up && b.width > 0);
+    expect(up.length).toBeGreaterThan(0);
+    expect(down.length).toBeGreaterThan(0);
+    for (const b of up) expect(b.x).toBeCloseTo(zero, 1);
+    for (const b of down) expect(b.x + b.width).toBeCloseTo(zero, 1);
+    expect(new Set(up.map((b) => b.fill)).size).toBe(1);
+    expect(new Set(down.map((b) => b.fill)).size).toBe(1);
+    expect(up[0]?.fill).not.toBe(down[0]?.fill);
+
+    // base value + contributions (rounded to 0.1 point on the page) = the probability shown
+    const base0 = Number((await page.locator('#base-value').textContent())?.replace('%', ''));
+    const shown = Number((await page.locator('#probability').textContent())?.replace('%', ''));
+    const points = await page
+      .locator('table.features tbody tr td:nth-child(3)')
+      .allTextContents()
+      .then((cells) => cells.map((c) => Number(c.replace('\u2212', '-'))));
+    expect(Math.abs(base0 + points.reduce((a, b) => a + b, 0) - shown)).toBeLessThan(0.05 * 12 + 0.05);
+    await chart.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'browser-explanation.png'), fullPage: true });
+
+    // the model page: mean |SHAP| over the test split beside the impurity importances
+    await page.goto(`${base}/model`);
+    expect(await page.locator('svg#shap-importances-chart').isVisible()).toBe(true);
+    expect(await page.locator('svg#importances-chart').isVisible()).toBe(true);
+    await page.locator('#imp-heading').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'browser-model-importance.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
   it('shows a typing mistake next to its field, and fits a phone screen without sideways scrolling', async () => {
     const page = await browser.newPage({ viewport: { width: 360, height: 740 }, isMobile: true });
     page.setDefaultTimeout(10_000);
@@ -117,6 +206,8 @@ describe('the web page in headless Chromium', () => {
 
     await page.goto(`${base}/model`);
     expect(await page.locator('svg#importances-chart').isVisible()).toBe(true);
+    expect(await page.locator('svg#shap-importances-chart').isVisible()).toBe(true);
+    expect(await page.locator('#importance-comparison').textContent()).toMatch(/mean \|SHAP\| measures/);
     expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(
       0,
     );

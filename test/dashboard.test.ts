@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startWorkflowsEngine, type WorkflowsEngine } from '../local/workflows-engine/server.ts';
-import { buildTestApp, type TestApp, tinyArtifact, titanicInstances } from './support/service.ts';
 import { dashboardExpressions } from './support/dashboard.ts';
+import { buildTestApp, type TestApp, tinyArtifact, titanicInstances } from './support/service.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const hasPrometheus = (() => {

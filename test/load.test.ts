@@ -8,7 +8,7 @@ import { Storage } from '@google-cloud/storage';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeLoadHandler } from '../functions/load/handler.ts';
-import { datasetIdFor, readDatasetPassengers, readRejectedRows } from '../shared/adapters/db.ts';
+import { datasetIdFor, readDatasetPassengers, readRejectedRows } from '../shared/adapters/db/datasets.ts';
 import { CORPUS_DIR, readCorpus } from './support/bad-csv.ts';
 import { count, DATA_BUCKET, type DataPlaneEnv, post, startDataPlane, upload } from './support/data-plane.ts';
 

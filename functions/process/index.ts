@@ -1,7 +1,9 @@
 /** Entry point of the `process` function: configuration, clients, registration. */
 import { http } from '@google-cloud/functions-framework';
-import { createPool, migrate } from '../../shared/adapters/db.ts';
-import { createFeatureStore, createRedis } from '../../shared/adapters/feature-store.ts';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
+import { createPool } from '../../shared/adapters/db/pool.ts';
+import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
+import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import { functionLogger, loadFunctionConfig, readCommon, readPgConfig, readRedisConfig } from '../clients.ts';
 import { onceUntilSuccess } from '../edge.ts';
 import { makeProcessHandler } from './handler.ts';

@@ -1,32 +1,64 @@
 /**
- * `train`: one feature set -> one model artifact, registered, promoted if it passes the quality gate, announced.
+ * `train`: one feature set -> one model artifact, registered, promoted if the promotion rule allows, announced.
  *
- * `{featureSetVersion}` -> `{modelVersion, metrics, promoted, uri}`. The model version is a hash of the feature set
- * and the training parameters, so a re-run finds the artifact (or the registration) and does not train again. The
- * artifact is written only if absent (`ifGenerationMatch: 0`). Promotion rewrites `models/latest.json` with
- * `ifGenerationMatch` on the generation read, retrying the read-compare-write when another trainer got there
- * first, and never moves the pointer to a model created before the one it names.
+ * `{featureSetVersion}` -> `{modelVersion, metrics, promoted, uri, decision}`. The model version is a hash of the
+ * feature set and the training parameters, so a re-run finds the artifact (or the registration) and does not train
+ * again. Before promoting, the new dataset is validated against the current model's training data and the two
+ * models are compared on rows neither trained on (shared/core/validation.ts, shared/core/promotion.ts); the
+ * decision and its figures are registered with the model and returned. The model store owns the bucket layout and
+ * the compare-and-set on `models/latest.json`; automatic promotion never moves the pointer to a model created
+ * before the one it names (an operator's rollback or forced promote does, through `npm run models`).
  */
 import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
-import { getModel, markModelPromoted, registerModel } from '../../shared/adapters/db.ts';
+import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
+import { getModel, registerModel } from '../../shared/adapters/db/model-records.ts';
+import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
-import { type FeatureStore, unpackRows } from '../../shared/adapters/feature-store.ts';
-import { PreconditionFailedError, readJson, writeJson } from '../../shared/adapters/storage.ts';
+import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
+import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import {
+  gcsModelStore,
+  type ModelPointer,
+  type ModelStore,
+  PointerCorruptError,
+  type PointerRead,
+  type PromotionEvidence,
+  pointerFor,
+  verifyArtifactBytes,
+} from '../../shared/adapters/model-store.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
-import type { SearchSpace } from '../../shared/core/search.ts';
+import { loadModel, type Predictor } from '../../shared/core/model.ts';
+import {
+  type Comparison,
+  decidePromotion,
+  judgeChallenger,
+  type PromotionDecision,
+} from '../../shared/core/promotion.ts';
+import { type SearchSpace, searchFromScores } from '../../shared/core/search.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
+import {
+  DEFAULT_VALIDATION,
+  describeFailures,
+  type ValidationReport,
+  type ValidationThresholds,
+} from '../../shared/core/validation.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
-
-export const MODEL_POINTER = 'models/latest.json';
+import { parseFoldScores } from '../fit/handler.ts';
 
 export interface TrainConfig {
   modelsBucket: string;
-  /** MIN_ACCURACY: the quality gate on test accuracy. */
+  /** MIN_ACCURACY: the absolute floor on test accuracy. */
   minAccuracy: number;
+  /** PROMOTION_ALPHA: one-sided level of the champion/challenger test (default 0.05). */
+  promotionAlpha?: number | undefined;
+  /** VALIDATION_*: dataset validation thresholds (defaults in shared/core/validation.ts). */
+  validation?: Partial<ValidationThresholds> | undefined;
+  /** MODEL_MAX_BYTES: the champion's artifact is not read beyond this size. */
+  maxArtifactBytes?: number | undefined;
   /** SEARCH_CANDIDATES, SEARCH_SEED, TRAIN_WORKERS. */
   candidates: number;
   seed: number;
@@ -36,6 +68,8 @@ export interface TrainConfig {
   space?: SearchSpace | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
   topic: string;
+  /** PUBSUB_PUBLISH_TIMEOUT_MS: the publish of model-published gives up (503, retried by the workflow) after this. */
+  publishTimeoutMs?: number;
 }
 
 export interface TrainDeps extends EdgeDeps {
@@ -47,23 +81,21 @@ export interface TrainDeps extends EdgeDeps {
   now?: () => Date;
 }
 
+/** The outcome an upload reports: promoted or not, the stable reason code, the words and the figures. */
+export interface TrainDecision {
+  code: PromotionDecision['code'];
+  reasons: string[];
+  figures: PromotionDecision['figures'];
+  championVersion: string | null;
+  suspect: boolean;
+}
+
 export interface TrainResult {
   modelVersion: string;
   metrics: TestMetrics;
   promoted: boolean;
   uri: string;
-}
-
-/** What `models/latest.json` holds: enough to find the artifact and to order models by creation. */
-export interface ModelPointer {
-  modelVersion: string;
-  object: string;
-  uri: string;
-  createdAt: string;
-  featureSetVersion: string | null;
-  datasetId: string | null;
-  accuracy: number;
-  promotedAt: string;
+  decision: TrainDecision;
 }
 
 export function modelVersionFor(featureSetVersion: string, config: TrainConfig): string {
@@ -77,11 +109,34 @@ export function modelVersionFor(featureSetVersion: string, config: TrainConfig):
   return `m-${createHash('sha256').update(params).digest('hex').slice(0, 16)}`;
 }
 
-export function parseTrainRequest(body: unknown): { featureSetVersion: string } {
-  return { featureSetVersion: requireString(asObject(body), 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/) };
+/**
+ * `foldScores`, when present, are the scores of a fanned-out search (one `fit` call per candidate): the search is
+ * not run again, only the selection, the refit and what follows. The model version does not depend on it: both
+ * ways select the same parameters.
+ */
+export function parseTrainRequest(body: unknown): { featureSetVersion: string; foldScores: number[][] | null } {
+  const o = asObject(body);
+  return {
+    featureSetVersion: requireString(o, 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/),
+    foldScores: parseFoldScores(o.foldScores),
+  };
 }
 
-const artifactObject = (version: string): string => `models/${version}/model.json`;
+/** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
+function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+  try {
+    return searchFromScores(nFeatures, foldScores, {
+      candidates: config.candidates,
+      seed: config.seed,
+      ...(config.folds === undefined ? {} : { folds: config.folds }),
+      ...(config.space === undefined ? {} : { space: config.space }),
+    });
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
+    throw err;
+  }
+}
 
 /** Creation order of two models: time first, then version, so the order is total. */
 function isNewer(
@@ -93,24 +148,51 @@ function isNewer(
   return ta !== tb ? ta > tb : a.modelVersion > b.modelVersion;
 }
 
+const storeOf = (deps: Pick<TrainDeps, 'storage' | 'config'>): ModelStore =>
+  gcsModelStore(deps.storage, deps.config.modelsBucket);
+
+interface StoredArtifact {
+  artifact: ModelArtifact;
+  sha256: string;
+  size: number;
+}
+
 /** The artifact of this version: the stored one if any, else trained now and written only if still absent. */
-async function obtainArtifact(deps: TrainDeps, featureSetVersion: string, modelVersion: string, log: Logger) {
-  const { storage, config } = deps;
-  const object = artifactObject(modelVersion);
-  const stored = await readJson(storage, config.modelsBucket, object);
-  if (stored) return parseArtifact(stored.value);
+async function obtainArtifact(
+  deps: TrainDeps,
+  store: ModelStore,
+  featureSetVersion: string,
+  modelVersion: string,
+  log: Logger,
+  foldScores: number[][] | null = null,
+): Promise<StoredArtifact> {
+  const object = `models/${modelVersion}/model.json`;
+  const existing = await store.readArtifactBytes(object).catch((err: unknown) => {
+    if (err instanceof AppError && err.code === 'ARTIFACT_INVALID' && /does not exist/.test(err.message)) return null;
+    throw err;
+  });
+  if (existing) {
+    return { artifact: parseArtifact(existing), sha256: sha256Of(existing), size: existing.length };
+  }
 
   const m = await deps.featureStore.readMatrices(featureSetVersion);
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
+  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
   const training = await trainModel(
-    { featureNames: m.meta.featureNames, train, synthetic: unpackRows(m.synthetic), test: unpackRows(m.test) },
     {
-      candidates: config.candidates,
-      seed: config.seed,
-      ...(config.folds === undefined ? {} : { folds: config.folds }),
-      ...(config.workers === undefined ? {} : { workers: config.workers }),
-      ...(config.space === undefined ? {} : { space: config.space }),
+      featureNames: m.meta.featureNames,
+      train,
+      synthetic: unpackRows(m.synthetic),
+      test: unpackRows(m.test),
+      ...(search ? { search } : {}),
+    },
+    {
+      candidates: deps.config.candidates,
+      seed: deps.config.seed,
+      ...(deps.config.folds === undefined ? {} : { folds: deps.config.folds }),
+      ...(deps.config.workers === undefined ? {} : { workers: deps.config.workers }),
+      ...(deps.config.space === undefined ? {} : { space: deps.config.space }),
     },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });
@@ -122,78 +204,153 @@ async function obtainArtifact(deps: TrainDeps, featureSetVersion: string, modelV
     training,
     trainX: train.X,
   });
+  // Written only if absent: a concurrent run of the same version may have won, and then its bytes are the ones kept.
+  const stored = await store.writeArtifact(modelVersion, artifact);
+  return { artifact: parseArtifact(stored.bytes), sha256: stored.sha256, size: stored.size };
+}
+
+const sha256Of = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** The current champion: the pointer and the model it names (verified), or null when there is none to compare. */
+async function readChampion(
+  store: ModelStore,
+  config: TrainConfig,
+  log: Logger,
+): Promise<{ read: PointerRead; model: Predictor } | null> {
+  let read: PointerRead | null;
   try {
-    await writeJson(storage, config.modelsBucket, object, artifact, { ifGenerationMatch: 0 });
-    return artifact;
+    read = await store.readPointer();
   } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-    // A concurrent run of the same version wrote it first: same inputs, so keep the stored one.
-    const winner = await readJson(storage, config.modelsBucket, object);
-    if (!winner) throw err;
-    return parseArtifact(winner.value);
+    if (!(err instanceof PointerCorruptError)) throw err;
+    log.error('the model pointer is corrupt: no champion to compare with', { err });
+    return null;
+  }
+  if (!read) return null;
+  try {
+    const bytes = await store.readArtifactBytes(read.pointer.object, {
+      ...(config.maxArtifactBytes === undefined ? {} : { maxBytes: config.maxArtifactBytes }),
+    });
+    verifyArtifactBytes(read.pointer, bytes);
+    return { read, model: loadModel(bytes) };
+  } catch (err) {
+    // The service refuses this champion too; the first good model replaces it, judged by the floor alone.
+    if (!(err instanceof AppError && err.code === 'ARTIFACT_INVALID')) throw err;
+    log.error('the promoted artifact is invalid: no champion to compare with', { err, object: read.pointer.object });
+    return null;
   }
 }
 
 /**
- * Points `models/latest.json` at the model unless it already names a newer one. Returns whether the pointer
- * names this model afterwards.
+ * Moves `models/latest.json` to the model unless it already names a newer one (compare-and-set on the pointer's
+ * generation, retried on a lost race). Returns whether the pointer names this model afterwards.
  */
 export async function promoteModel(
   deps: Pick<TrainDeps, 'storage' | 'config' | 'now'>,
-  artifact: ModelArtifact,
+  stored: StoredArtifact,
   uri: string,
   log: Logger,
-): Promise<boolean> {
-  const { storage, config } = deps;
-  for (let attempt = 1; attempt <= 10; attempt++) {
-    const current = await readJson(storage, config.modelsBucket, MODEL_POINTER);
-    const pointed = current?.value as Partial<ModelPointer> | undefined;
-    if (pointed?.modelVersion === artifact.modelVersion) return true;
-    if (
-      pointed?.createdAt &&
-      pointed.modelVersion &&
-      isNewer({ createdAt: pointed.createdAt, modelVersion: pointed.modelVersion }, artifact)
-    ) {
+  evidence?: PromotionEvidence,
+): Promise<{ promoted: boolean; previousVersion: string | null; pointer: ModelPointer | null }> {
+  const { artifact } = stored;
+  let previousVersion: string | null = null;
+  let alreadyThere = false;
+  const written = await storeOf(deps).movePointer((current) => {
+    previousVersion = current?.modelVersion ?? null;
+    alreadyThere = current?.modelVersion === artifact.modelVersion;
+    if (alreadyThere) return null;
+    if (current?.createdAt && isNewer(current, artifact)) {
       log.info('a newer model is already promoted', {
-        current: pointed.modelVersion,
+        current: current.modelVersion,
         modelVersion: artifact.modelVersion,
       });
-      return false;
+      return null;
     }
-    const pointer: ModelPointer = {
-      modelVersion: artifact.modelVersion,
-      object: artifactObject(artifact.modelVersion),
+    const at = (deps.now ?? (() => new Date()))().toISOString();
+    return pointerFor(
+      artifact,
+      stored,
       uri,
-      createdAt: artifact.createdAt,
-      featureSetVersion: artifact.lineage.featureSetVersion,
-      datasetId: artifact.lineage.datasetId,
-      accuracy: artifact.metrics.accuracy,
-      promotedAt: (deps.now ?? (() => new Date()))().toISOString(),
-    };
-    try {
-      await writeJson(storage, config.modelsBucket, MODEL_POINTER, pointer, {
-        ifGenerationMatch: current?.generation ?? 0,
-        cacheControl: 'no-store',
-      });
-      return true;
-    } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
-      log.info('pointer changed under us; re-reading', { attempt });
-      await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50));
-    }
-  }
-  throw new AppError('UNAVAILABLE', 'could not update the model pointer: too much contention');
+      {
+        action: 'promote',
+        modelVersion: artifact.modelVersion,
+        previousVersion,
+        at,
+        actor: 'train',
+        reason: 'PROMOTED',
+      },
+      current,
+      evidence,
+    );
+  });
+  return { promoted: alreadyThere || written !== null, previousVersion, pointer: written };
 }
 
-export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string, log: Logger): Promise<TrainResult> {
+export async function trainFeatureSet(
+  deps: TrainDeps,
+  featureSetVersion: string,
+  log: Logger,
+  foldScores: number[][] | null = null,
+): Promise<TrainResult> {
   const { config } = deps;
+  const store = storeOf(deps);
   const modelVersion = modelVersionFor(featureSetVersion, config);
-  const uri = `gs://${config.modelsBucket}/${artifactObject(modelVersion)}`;
+  const uri = store.uriOf(modelVersion);
 
   let record = await getModel(deps.pool, modelVersion);
-  let artifact: ModelArtifact | undefined;
-  if (!record) {
-    artifact = await obtainArtifact(deps, featureSetVersion, modelVersion, log);
+  let decision: TrainDecision;
+  let stored: StoredArtifact | undefined;
+  let evidence: PromotionEvidence | undefined;
+  if (record?.decision) {
+    // Decided before (a retried step): the same answer, no new training or comparison.
+    decision = record.decision as unknown as TrainDecision;
+  } else {
+    stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log, foldScores);
+    const { artifact } = stored;
+    const champion = await readChampion(store, config, log);
+    const passengers = artifact.lineage.datasetId
+      ? await readDatasetPassengers(deps.pool, artifact.lineage.datasetId)
+      : [];
+    let validation: ValidationReport | null = null;
+    let comparison: Comparison | null = null;
+    if (champion && champion.model.version !== modelVersion && passengers.length > 0) {
+      ({ validation, comparison } = judgeChallenger(champion.model, loadModel(artifact), passengers, {
+        ...DEFAULT_VALIDATION,
+        ...config.validation,
+      }));
+    }
+    const cm = artifact.metrics.confusionMatrix;
+    const decided = decidePromotion({
+      policy: { minAccuracy: config.minAccuracy, alpha: config.promotionAlpha ?? 0.05 },
+      testAccuracy: artifact.metrics.accuracy,
+      testRows: cm.tn + cm.fp + cm.fn + cm.tp,
+      validation,
+      comparison,
+      describeValidation: describeFailures,
+    });
+    decision = {
+      code: decided.code,
+      reasons: decided.reasons,
+      figures: decided.figures,
+      championVersion: champion?.model.version ?? null,
+      suspect: validation !== null && !validation.passed,
+    };
+    const labelShare =
+      passengers.length === 0 ? 0 : passengers.filter((p) => p.survived === 1).length / passengers.length;
+    evidence = {
+      dataset: {
+        datasetId: artifact.lineage.datasetId,
+        rows: passengers.length,
+        labelShare: Number(labelShare.toFixed(4)),
+        validation: validation
+          ? { passed: validation.passed, failed: validation.failed }
+          : 'first model: no champion to validate against',
+      },
+      comparison,
+      decision: { code: decision.code, championVersion: decision.championVersion },
+    };
+    if (decision.suspect && artifact.lineage.datasetId) {
+      await markDatasetSuspect(deps.pool, artifact.lineage.datasetId, decision.reasons);
+    }
     record = await registerModel(deps.pool, {
       version: modelVersion,
       datasetId: artifact.lineage.datasetId,
@@ -202,32 +359,42 @@ export async function trainFeatureSet(deps: TrainDeps, featureSetVersion: string
       metrics: artifact.metrics as unknown as Record<string, unknown>,
       params: artifact.params as unknown as Record<string, unknown>,
       createdAt: new Date(artifact.createdAt),
+      decision: { ...decision, evidence } as unknown as Record<string, unknown>,
+      suspect: decision.suspect,
     });
+    decision = record.decision as unknown as TrainDecision;
   }
-  const metrics = record.metrics as unknown as TestMetrics;
+  evidence ??= (record.decision as { evidence?: PromotionEvidence } | null)?.evidence;
+
   let promoted = record.promoted;
-  if (!promoted && metrics.accuracy >= config.minAccuracy) {
-    artifact ??= await obtainArtifact(deps, featureSetVersion, modelVersion, log);
-    promoted = await promoteModel(deps, artifact, uri, log);
-    if (promoted) await markModelPromoted(deps.pool, modelVersion);
+  // A model promoted once and later rolled back is not promoted again by a retried run: only an operator does that.
+  if (!promoted && decision.code.startsWith('PROMOTED') && !(await wasPromoted(deps.pool, modelVersion))) {
+    stored ??= await obtainArtifact(deps, store, featureSetVersion, modelVersion, log);
+    const moved = await promoteModel(deps, stored, uri, log, evidence);
+    promoted = moved.promoted;
+    if (moved.pointer?.promotion) await recordPromotion(deps.pool, moved.pointer.promotion);
+    if (!promoted) {
+      decision = {
+        ...decision,
+        code: 'NEWER_MODEL_SERVING',
+        reasons: [...decision.reasons, 'a model created later is already promoted'],
+      };
+    }
   } else if (!promoted) {
-    log.info('below the quality gate: not promoted', {
-      modelVersion,
-      accuracy: metrics.accuracy,
-      min: config.minAccuracy,
-    });
+    log.info('not promoted', { modelVersion, code: decision.code, reasons: decision.reasons });
   }
   await publishJson(
     deps.pubsub,
     config.topic,
     { modelVersion, uri, promoted },
     { modelVersion, promoted: String(promoted) },
+    config.publishTimeoutMs === undefined ? {} : { timeoutMs: config.publishTimeoutMs },
   );
-  return { modelVersion, metrics, promoted, uri };
+  return { modelVersion, metrics: record.metrics as unknown as TestMetrics, promoted, uri, decision };
 }
 
 export function makeTrainHandler(deps: TrainDeps) {
   return makeJsonHandler('train', deps, parseTrainRequest, (req, { log }) =>
-    trainFeatureSet(deps, req.featureSetVersion, log),
+    trainFeatureSet(deps, req.featureSetVersion, log, req.foldScores),
   );
 }

@@ -7,9 +7,9 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { CRC32C, type Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../shared/log.ts';
-import { FINALIZED_EVENT_TYPE, type GcsEmulator, localStorageClient, startGcsEmulator } from './gcs-emulator.ts';
-import { closeHttp, listenHttp, PortInUseError } from '../net/listen.ts';
 import { startTestSink, type TestSink } from '../../test/support/push-sink.ts';
+import { closeHttp, listenHttp, PortInUseError } from '../net/listen.ts';
+import { FINALIZED_EVENT_TYPE, type GcsEmulator, localStorageClient, startGcsEmulator } from './gcs-emulator.ts';
 
 const BUCKET = 'data-bucket';
 const MiB = 1024 * 1024;

@@ -29,6 +29,7 @@ import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { DeliveryQueue, type RetryPolicy } from '../net/delivery.ts';
+import { closeHttp, httpUrl, listenHttp } from '../net/listen.ts';
 import {
   checkPreconditions,
   GcsError,
@@ -40,7 +41,6 @@ import {
   type Preconditions,
   type Staging,
 } from './gcs-store.ts';
-import { closeHttp, httpUrl, listenHttp } from '../net/listen.ts';
 
 export interface GcsEmulatorOptions {
   /** 0 (the default) picks a free port. */

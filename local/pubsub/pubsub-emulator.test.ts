@@ -1,8 +1,8 @@
 import { type Message, type PubSub, v1 } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestSink } from '../../test/support/push-sink.ts';
 import { PortInUseError } from '../net/listen.ts';
 import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from './pubsub-emulator.ts';
-import { startTestSink } from '../../test/support/push-sink.ts';
 
 const PROJECT = 'local';
 const codeOf = async (p: Promise<unknown>): Promise<number | undefined> => {

@@ -31,7 +31,7 @@ export function summarizeStep(step: string, body: unknown): string {
         const v = field(m, k);
         return typeof v === 'number' ? v.toFixed(3) : '?';
       };
-      return `model ${f('modelVersion')}: accuracy ${pct('accuracy')}, F1 ${pct('f1')}, ROC AUC ${pct('rocAuc')}, ${f('promoted') ? 'promoted' : 'NOT promoted (below the quality gate)'}`;
+      return `model ${f('modelVersion')}: accuracy ${pct('accuracy')}, F1 ${pct('f1')}, ROC AUC ${pct('rocAuc')}, ${f('promoted') ? 'promoted' : `NOT promoted (${field(f('decision'), 'code') ?? 'no decision'})`}`;
     }
     default:
       return JSON.stringify(body);

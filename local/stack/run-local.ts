@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createExecutionsClient } from '../../shared/adapters/workflows.ts';
-import { findExecutionFor, waitForExecution } from './executions.ts';
 import { localStorageClient } from '../gcs/gcs-emulator.ts';
+import { findExecutionFor, waitForExecution } from './executions.ts';
 import { createStepReporter, type StepReporter } from './progress.ts';
 import { DEFAULT_PORTS, type LocalPorts, ROOT, startLocalStack } from './stack.ts';
 

@@ -10,10 +10,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startGcsEmulator } from '../gcs/gcs-emulator.ts';
-import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
 import { localPubSubClient, startPubSubEmulator } from '../pubsub/pubsub-emulator.ts';
-import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
 import { type EngineStepEvent, startWorkflowsEngine } from '../workflows-engine/index.ts';
+import { startInstancePool } from './instances.ts';
+import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
+import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -26,6 +27,8 @@ export interface LocalPorts {
   train: number;
   trigger: number;
   service: number;
+  /** The fit function's URL (its instances listen on ports of their own). */
+  fit: number;
 }
 
 export const DEFAULT_PORTS: LocalPorts = {
@@ -37,6 +40,7 @@ export const DEFAULT_PORTS: LocalPorts = {
   train: 8103,
   trigger: 8104,
   service: 8080,
+  fit: 8105,
 };
 
 export interface LocalStackOptions {
@@ -54,6 +58,12 @@ export interface LocalStackOptions {
   modelsBucket?: string;
   /** Search candidates for the train step (the default search when absent). */
   searchCandidates?: number;
+  /** Training rows from which the search fans out over the fit function (default 20,000, as in infra/). */
+  fanOutMinRows?: number;
+  /** Processes of the fit function behind its URL (default 1), and the fit calls run at once. */
+  fitInstances?: number;
+  /** Worker threads of each fit process (TRAIN_WORKERS; default: the machine's available parallelism). */
+  fitWorkers?: number;
   minAccuracy?: number;
   /** Start the serving service too (default true). */
   service?: boolean;
@@ -81,6 +91,29 @@ export interface LocalStack {
 /** The file `npm run upload` reads to find a running stack. */
 export const STATE_FILE = path.join(ROOT, '.local-data', 'stack.json');
 
+/** What a running stack writes to `<data dir>/stack.json` for `npm run upload` and `npm run models`. */
+export interface StackState {
+  gcsUrl: string;
+  workflowsUrl: string;
+  workflowPath: string;
+  dataBucket: string;
+  modelsBucket: string;
+  serviceUrl: string;
+  pubsubHost: string;
+  project: string;
+  pg: { host: string; port: number; user: string; database: string };
+}
+
+/** The running stack's state (`--data-dir` of `npm run local`, default .local-data); throws when none runs. */
+export function readStackState(dataDir?: string): StackState {
+  const file = dataDir ? path.join(dataDir, 'stack.json') : STATE_FILE;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as StackState;
+  } catch {
+    throw new Error(`no local stack is running (no ${file}): start it with \`npm run local\` first`);
+  }
+}
+
 async function ensureDatabase(cfg: { host: string; port: number; user: string; database: string }): Promise<void> {
   const client = new pg.Client({ host: cfg.host, port: cfg.port, user: cfg.user, database: 'postgres' });
   await client.connect();
@@ -90,6 +123,25 @@ async function ensureDatabase(cfg: { host: string; port: number; user: string; d
   } finally {
     await client.end();
   }
+}
+
+/** Ports nothing listens on yet, chosen by the system. */
+async function freeLocalPorts(host: string, count: number): Promise<number[]> {
+  const { createServer } = await import('node:net');
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, host, () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -163,6 +215,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       trigger: { WORKFLOW_NAME: workflowPath, WORKFLOWS_API_ENDPOINT: fnUrl(ports.workflows) },
     };
+    const searchCandidates = String(options.searchCandidates ?? 10);
+    const fitInstances = options.fitInstances ?? 1;
+    const fitEnv = {
+      ...common,
+      SEARCH_CANDIDATES: searchCandidates,
+      ...(options.fitWorkers !== undefined ? { TRAIN_WORKERS: String(options.fitWorkers) } : {}),
+    };
 
     const engineLog = createWriteStream(path.join(logDir, 'workflows.log'), { flags: 'a' });
     closers.push(async () => {
@@ -174,7 +233,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       project,
       location,
       workflows: { training: readFileSync(path.join(ROOT, 'workflows', 'training.yaml'), 'utf8') },
-      env: { LOAD_URL: fnUrl(ports.load), PROCESS_URL: fnUrl(ports.process), TRAIN_URL: fnUrl(ports.train) },
+      env: {
+        LOAD_URL: fnUrl(ports.load),
+        PROCESS_URL: fnUrl(ports.process),
+        TRAIN_URL: fnUrl(ports.train),
+        FIT_URL: fnUrl(ports.fit),
+        FANOUT_MIN_ROWS: String(options.fanOutMinRows ?? 20_000),
+        FIT_CONCURRENCY: String(fitInstances),
+        SEARCH_CANDIDATES: searchCandidates,
+      },
       ...(options.onStep ? { onStep: options.onStep } : {}),
       log: (entry) => engineLog.write(`${JSON.stringify(entry)}\n`),
     });
@@ -195,6 +262,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(async () => {
       await Promise.all(processes.map((p) => p.stop()));
     });
+    // The fit function's instances, each on a port of its own, behind its one URL.
+    const fitPorts = await freeLocalPorts(host, fitInstances);
+    const fits = await Promise.all(
+      fitPorts.map((port, i) =>
+        spawnFunction('fit', 'http', { host, port, env: fitEnv, logDir, cwd: ROOT, logName: `fit-${i + 1}` }),
+      ),
+    );
+    processes.push(...fits);
+    const fitPool = await startInstancePool(
+      fits.map((f) => f.url),
+      { host, port: ports.fit },
+    );
+    closers.push(() => fitPool.close());
 
     let serviceUrl: string | null = null;
     if (options.service !== false) {
@@ -247,7 +327,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeFileSync(
       path.join(dataDir, 'stack.json'),
       JSON.stringify(
-        { gcsUrl, workflowsUrl: stack.workflowsUrl, workflowPath, dataBucket, modelsBucket, serviceUrl },
+        {
+          gcsUrl,
+          workflowsUrl: stack.workflowsUrl,
+          workflowPath,
+          dataBucket,
+          modelsBucket,
+          serviceUrl,
+          pubsubHost: pubsub.host,
+          project,
+          pg: pgCfg,
+        },
         null,
         2,
       ),

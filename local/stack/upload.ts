@@ -1,19 +1,21 @@
 /**
- * `npm run upload -- <csv> [--name uploads/x.csv]`: uploads a CSV into the running local stack's data bucket
- * (found through .local-data/stack.json, written by `npm run local`), follows the execution it triggers, and
- * exits 0 only when it SUCCEEDED. The last stdout line is the execution's result or error as one JSON line.
+ * `npm run upload -- <csv> [--name uploads/x.csv] [--data-dir DIR]`: uploads a CSV into the running local stack's
+ * data bucket (found through <data dir>/stack.json, written by `npm run local`; default .local-data), follows the
+ * execution it triggers, and exits 0 only when it SUCCEEDED (promoted or not). The last stdout line is one JSON line: on success
+ * `{promoted, modelVersion, ..., reason?}` (local/stack/outcome.ts), otherwise the execution's error.
  *
  * With `--bucket B --workflow projects/P/locations/L/workflows/W` it uses Application Default Credentials and
  * the real Google Cloud APIs instead (the same clients, default endpoints).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Storage } from '@google-cloud/storage';
 import { createExecutionsClient } from '../../shared/adapters/workflows.ts';
-import { findExecutionFor, waitForExecution } from './executions.ts';
 import { localStorageClient } from '../gcs/gcs-emulator.ts';
-import { STATE_FILE } from './stack.ts';
+import { findExecutionFor, waitForExecution } from './executions.ts';
+import { describeOutcome, uploadOutcome } from './outcome.ts';
+import { readStackState, type StackState } from './stack.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -22,6 +24,7 @@ const { values, positionals } = parseArgs({
     bucket: { type: 'string' },
     workflow: { type: 'string', default: process.env.WORKFLOW_NAME },
     timeout: { type: 'string', default: '1800' },
+    'data-dir': { type: 'string' },
   },
 });
 
@@ -47,13 +50,12 @@ async function main(): Promise<void> {
     bucket = values.bucket;
     workflowPath = values.workflow;
   } else {
-    if (!existsSync(STATE_FILE)) fail('no local stack is running: start it with `npm run local` first');
-    const state = JSON.parse(readFileSync(STATE_FILE, 'utf8')) as {
-      gcsUrl: string;
-      workflowsUrl: string;
-      workflowPath: string;
-      dataBucket: string;
-    };
+    let state: StackState;
+    try {
+      state = readStackState(values['data-dir'] ? path.resolve(values['data-dir']) : undefined);
+    } catch (err) {
+      fail((err as Error).message);
+    }
     storage = localStorageClient(state.gcsUrl);
     bucket = state.dataBucket;
     workflowPath = state.workflowPath;
@@ -75,7 +77,9 @@ async function main(): Promise<void> {
   await executions.close();
   process.stderr.write(`execution ${outcome.state}\n`);
   if (outcome.state === 'SUCCEEDED') {
-    process.stdout.write(`${JSON.stringify(outcome.result)}\n`);
+    const result = uploadOutcome(outcome.result);
+    for (const line of describeOutcome(result)) process.stderr.write(`${line}\n`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   let error: unknown = outcome.error?.payload ?? outcome.state;

@@ -1,7 +1,13 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
-import { buildTestApp, rawPassenger, type TestApp, tinyArtifact, titanicInstances } from '../../test/support/service.ts';
+import {
+  buildTestApp,
+  rawPassenger,
+  type TestApp,
+  tinyArtifact,
+  titanicInstances,
+} from '../../test/support/service.ts';
 import { responseSchema, serializePrediction } from './predict.ts';
 
 let artifact: ModelArtifact;

@@ -3,11 +3,14 @@
  * GET /model, and the stylesheet. A caller's mistake is shown next to the field it concerns, with the form
  * filled in as it was sent; no page ever shows raw JSON.
  */
+
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Passenger } from '../../shared/core/schema.ts';
 import { isAppError } from '../../shared/errors.ts';
 import { type AppContext, requireModel } from '../context.ts';
+import { attributionOf } from '../explanations.ts';
 import { columnOfProblem, parseServingPassenger } from '../instances.ts';
+import { modelCard } from '../model-card.ts';
 import { STYLESHEET } from '../ui/assets.ts';
 import type { SafeHtml } from '../ui/html.ts';
 import {
@@ -20,6 +23,7 @@ import {
   modelPage,
   resultPage,
 } from '../ui/pages.ts';
+import { topReasons } from '../ui/reasons.ts';
 
 /** Raw CSV column (as the core names it in errors) -> form field. */
 const FIELD_OF_COLUMN: Record<string, FormField> = {
@@ -133,9 +137,12 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
     }
     const served = requireModel(ctx.models);
     const scored = ctx.scorer(served, [passenger]);
-    stopTimer();
     const [p] = scored.predictions;
     if (!p) throw new Error('the model returned no prediction');
+    const explainer = served.model.explainer;
+    const attribution = attributionOf(explainer, p.features, p.probability);
+    const contributions = explainer.featureNames.map((name) => attribution.featureAttributions[name] ?? 0);
+    stopTimer();
     return sendHtml(
       reply,
       resultPage({
@@ -146,6 +153,13 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
           modelVersion: scored.modelVersion,
           drift: scored.drift,
           features: scored.featureNames.map((name, i) => ({ name, value: p.features[i] ?? Number.NaN })),
+          explanation: {
+            baseValue: attribution.baselineOutputValue,
+            coverSource: explainer.coverSource,
+            contributions,
+            fields: Object.entries(attribution.passengerFieldAttributions).map(([name, value]) => ({ name, value })),
+            reasons: topReasons(explainer.featureNames, p.features, contributions, values),
+          },
         },
       }),
     );
@@ -168,7 +182,9 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         lineage: a.lineage,
         metrics: a.metrics,
         importances: a.importances,
+        shapImportances: a.shapImportances ?? null,
         params: { ...a.params },
+        card: modelCard(served),
         window: {
           isDrift: state.isDrift,
           windowRows: state.windowRows,

@@ -65,3 +65,41 @@ export function probabilityBar(probability: number): SafeHtml {
 <line x1="50" y1="0" x2="50" y2="10" class="probability-mid"/>
 </svg>`;
 }
+
+export interface Contribution {
+  label: string;
+  /** Signed contribution, in probability units (0.24 = 24 points). */
+  value: number;
+}
+
+/**
+ * A diverging bar chart of contributions around a zero line: bars that raise the chance go right (one colour),
+ * bars that lower it go left (the other), sorted by size, largest first. Values are printed in points.
+ */
+export function contributionChart(id: string, title: string, items: readonly Contribution[]): SafeHtml {
+  const sorted = [...items].sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  const max = Math.max(Number.MIN_VALUE, ...sorted.map((c) => Math.abs(c.value)));
+  const rowHeight = 24;
+  const labelWidth = 130;
+  const half = 150;
+  const zero = labelWidth + 50 + half;
+  const width = zero + half + 50;
+  const height = sorted.length * rowHeight + 28;
+  return html`<svg class="chart chart-diverging" id="${id}" viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="${id}-title">
+<title id="${id}-title">${title}</title>
+<text x="${zero - 6}" y="12" text-anchor="end" class="chart-label">lowers the chance</text>
+<text x="${zero + 6}" y="12" class="chart-label">raises the chance</text>
+<line x1="${zero}" y1="16" x2="${zero}" y2="${height}" class="chart-zero"/>
+${sorted.map((c, i) => {
+  const y = 20 + i * rowHeight;
+  const w = (Math.abs(c.value) / max) * half;
+  const up = c.value > 0;
+  const x = up ? zero : zero - w;
+  const points = c.value * 100;
+  const text = `${points > 0 ? '+' : points < 0 ? '\u2212' : ''}${formatNumber(Math.abs(points), 1)}`;
+  return html`<g class="${up ? 'contribution-up' : 'contribution-down'}"><text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end" class="chart-label">${c.label}</text>
+<rect x="${formatNumber(x, 1)}" y="${y + 3}" width="${formatNumber(w, 1)}" height="16" class="${up ? 'bar-up' : 'bar-down'}"><title>${c.label}: ${text} points</title></rect>
+<text x="${formatNumber(up ? zero + w + 4 : zero - w - 4, 1)}" y="${y + 15}" text-anchor="${up ? 'start' : 'end'}" class="chart-value">${text}</text></g>`;
+})}
+</svg>`;
+}

@@ -2,8 +2,10 @@
  * The web pages, rendered on the server from plain view objects. They work without JavaScript, keep every
  * control labelled and reachable by keyboard, and fit a phone screen (see style.css).
  */
-import { barChart, confusionMatrixChart, probabilityBar } from './charts.ts';
+import type { ModelCard } from '../model-card.ts';
+import { barChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
+import { compareImportances } from './reasons.ts';
 
 /** The raw fields a person knows, as typed in the form (strings, so a bad value can be shown back). */
 export interface FormValues {
@@ -45,6 +47,21 @@ export interface PredictionView {
   modelVersion: string;
   drift: DriftView;
   features: Array<{ name: string; value: number }>;
+  explanation: ExplanationView;
+}
+
+/** Why the model gave this probability (exact TreeSHAP, see shared/core/tree-shap.ts). */
+export interface ExplanationView {
+  /** The expected probability before looking at the passenger. */
+  baseValue: number;
+  /** `reference`: the artifact predates recorded covers, the expectation is over its real training rows. */
+  coverSource: 'bootstrap' | 'reference';
+  /** Contribution of each feature, in feature order (probability units). */
+  contributions: number[];
+  /** The same contributions summed per raw passenger field. */
+  fields: Array<{ name: string; value: number }>;
+  /** Sentences for the largest three. */
+  reasons: string[];
 }
 
 export interface ModelView {
@@ -62,7 +79,10 @@ export interface ModelView {
     n: number;
   };
   importances: Record<string, number>;
+  /** Mean |SHAP| over the test split (probability units); null for an artifact older than format 4. */
+  shapImportances: Record<string, number> | null;
   params: Record<string, unknown>;
+  card: ModelCard;
   window: { isDrift: boolean; windowRows: number; rowsSeen: number; pValues: Record<string, number> | null };
 }
 
@@ -86,7 +106,7 @@ function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
 <main id="main" tabindex="-1">
 ${body}
 </main>
-<footer class="site"><p>JSON API: <code>POST /v1/predict</code>, <code>GET /v1/model</code>, <code>GET /v1/drift</code>.</p></footer>
+<footer class="site"><p>JSON API: <code>POST /v1/predict</code>, <code>POST /v1/explain</code>, <code>GET /v1/model</code>, <code>GET /v1/drift</code>.</p></footer>
 </body>
 </html>`;
 }
@@ -222,6 +242,34 @@ ${entries.map(
 </section>`;
 }
 
+function signedPoints(contribution: number): string {
+  const points = contribution * 100;
+  const text = formatNumber(Math.abs(points), 1);
+  return text === '0' ? '0' : `${points > 0 ? '+' : '\u2212'}${text}`;
+}
+
+function explanationSection(p: PredictionView): SafeHtml {
+  const e = p.explanation;
+  const items = p.features.map((f, j) => ({ label: f.name, value: e.contributions[j] ?? 0 }));
+  return html`<section class="why" aria-labelledby="why-heading">
+<h2 id="why-heading">Why this prediction</h2>
+<ul class="reasons" id="reasons">${e.reasons.map((r) => html`<li>${r}</li>`)}</ul>
+${contributionChart('contributions-chart', 'How each feature moved the chance of survival, in percentage points, largest first', items)}
+<p class="small">The model starts from <strong id="base-value">${formatNumber(e.baseValue * 100, 1)}%</strong>, its average
+over ${
+    e.coverSource === 'reference'
+      ? 'the real passengers it was trained on'
+      : 'the rows its trees were grown on (the training passengers, plus synthetic survivors that balance the classes)'
+  }; the contributions add up from there to the ${formatNumber(p.probability * 100, 1)}% above.
+They are exact Shapley values of the forest (TreeSHAP).${
+    e.coverSource === 'reference'
+      ? html` <span id="approximate-note">This model was saved before training recorded how many rows reached each tree
+node, so the average is taken over its real training passengers instead of the rows each tree was grown on.</span>`
+      : ''
+  }</p>
+</section>`;
+}
+
 export function resultPage(opts: { values: FormValues; prediction: PredictionView }): SafeHtml {
   const { prediction: p } = opts;
   const pct = formatNumber(p.probability * 100, 1);
@@ -234,12 +282,22 @@ export function resultPage(opts: { values: FormValues; prediction: PredictionVie
 ${probabilityBar(p.probability)}
 <p class="small">Model <code id="model-version">${p.modelVersion}</code>. 50% is the decision line.</p>
 </section>
+${explanationSection(p)}
 ${driftSection(p.drift)}
 <section aria-labelledby="features-heading">
 <h2 id="features-heading">What the model saw</h2>
-<p>The features computed from the form, in the order the model reads them.</p>
-<table class="features"><thead><tr><th scope="col">Feature</th><th scope="col">Value</th></tr></thead><tbody>
-${p.features.map((f) => html`<tr><th scope="row">${f.name}</th><td>${formatNumber(f.value, 3)}</td></tr>`)}
+<p>The features computed from the form, in the order the model reads them, and how many points each added to
+or took from the chance of survival.</p>
+<table class="features"><thead><tr><th scope="col">Feature</th><th scope="col">Value</th><th scope="col">Contribution (points)</th></tr></thead><tbody>
+${p.features.map(
+  (f, j) =>
+    html`<tr><th scope="row">${f.name}</th><td>${formatNumber(f.value, 3)}</td><td>${signedPoints(p.explanation.contributions[j] ?? 0)}</td></tr>`,
+)}
+</tbody></table>
+<h3>By passenger field</h3>
+<p>A feature computed from several fields (class times fare) is shared evenly between them.</p>
+<table class="fields" id="field-contributions"><thead><tr><th scope="col">Field</th><th scope="col">Contribution (points)</th></tr></thead><tbody>
+${p.explanation.fields.map((f) => html`<tr><th scope="row">${f.name}</th><td>${signedPoints(f.value)}</td></tr>`)}
 </tbody></table>
 </section>
 <section aria-labelledby="again-heading">
@@ -247,6 +305,28 @@ ${p.features.map((f) => html`<tr><th scope="row">${f.name}</th><td>${formatNumbe
 ${passengerForm(opts.values, {})}
 </section>`,
   );
+}
+
+function globalImportance(impurity: Record<string, number>, shap: Record<string, number>, n: number): SafeHtml {
+  const impurityBars = Object.entries(impurity)
+    .map(([label, value]) => ({ label, value }))
+    .sort((a, b) => b.value - a.value);
+  const shapBars = Object.entries(shap)
+    .map(([label, value]) => ({ label, value: value * 100 }))
+    .sort((a, b) => b.value - a.value);
+  return html`<p id="importance-comparison">${compareImportances(impurity, shap)}</p>
+<div class="pair">
+<figure><figcaption>Mean |SHAP| over the ${n} test passengers (points)</figcaption>
+${barChart('shap-importances-chart', 'Mean absolute SHAP value per feature over the test split, in percentage points, largest first', shapBars)}</figure>
+<figure><figcaption>Impurity: mean decrease in Gini impurity (share)</figcaption>
+${barChart('importances-chart', 'Feature importances, largest first', impurityBars)}</figure>
+</div>
+<table id="importance-table"><thead><tr><th scope="col">Feature</th><th scope="col">Mean |SHAP| (points)</th><th scope="col">Impurity share</th></tr></thead><tbody>
+${shapBars.map(
+  (b) =>
+    html`<tr><th scope="row">${b.label}</th><td>${formatNumber(b.value, 2)}</td><td>${formatNumber(impurity[b.label] ?? 0, 3)}</td></tr>`,
+)}
+</tbody></table>`;
 }
 
 export function modelPage(m: ModelView): SafeHtml {
@@ -272,6 +352,7 @@ export function modelPage(m: ModelView): SafeHtml {
 <dt>Dataset</dt><dd><code>${m.lineage.datasetId ?? 'unknown'}</code></dd>
 <dt>Feature set</dt><dd><code>${m.lineage.featureSetVersion ?? 'unknown'}</code></dd>
 </dl>
+${modelCardSections(m.card)}
 <section aria-labelledby="metrics-heading">
 <h2 id="metrics-heading">Quality on the held-out test split (${m.metrics.n} passengers)</h2>
 ${barChart('metrics-chart', 'Test metrics, from 0 to 1', metrics, { max: 1 })}
@@ -289,7 +370,14 @@ ${confusionMatrixChart('cm-chart', cm)}
 </section>
 <section aria-labelledby="imp-heading">
 <h2 id="imp-heading">Feature importances</h2>
+${
+  m.shapImportances
+    ? globalImportance(m.importances, m.shapImportances, m.metrics.n)
+    : html`<h3>Impurity (mean decrease in Gini impurity)</h3>
 ${barChart('importances-chart', 'Feature importances, largest first', importances)}
+<p id="shap-missing">Mean |SHAP| over the test split is not available for this model: its artifact was saved before
+training recorded it (artifact format 1 to 3).</p>`
+}
 </section>
 <section aria-labelledby="window-heading">
 <h2 id="window-heading">Recent requests</h2>
@@ -308,6 +396,55 @@ ${
 <dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>
 </section>`,
   );
+}
+
+const interval = (i: [number, number]) => html`[${formatNumber(i[0], 3)}, ${formatNumber(i[1], 3)}]`;
+
+function modelCardSections(card: ModelCard): SafeHtml {
+  const v = card.trainingData.validation as { passed?: boolean; failed?: Array<Record<string, unknown>> } | string;
+  const validation =
+    typeof v === 'string'
+      ? v
+      : v.passed
+        ? "passed every check against the previous model's training data"
+        : `failed: ${(v.failed ?? []).map((c) => `${c.check}${c.feature ? ` ${c.feature}` : ''} ${c.value} > ${c.threshold}`).join('; ')}`;
+  const c = card.metrics.comparison;
+  const t = card.metrics.test;
+  return html`<section aria-labelledby="card-heading">
+<h2 id="card-heading">Model card</h2>
+<p><strong>Intended use.</strong> ${card.intendedUse}</p>
+<p><strong>Limitations.</strong></p>
+<ul>${card.limitations.map((l) => html`<li>${l}</li>`)}</ul>
+<h3>Training data</h3>
+<dl class="facts">
+<dt>Dataset</dt><dd><code>${card.trainingData.datasetId ?? 'unknown'}</code></dd>
+<dt>Rows</dt><dd>${card.trainingData.rows ?? 'not recorded'}</dd>
+<dt>Survived share</dt><dd>${card.trainingData.labelShare === null ? 'not recorded' : formatNumber(card.trainingData.labelShare, 3)}</dd>
+<dt>Validation</dt><dd>${validation}</dd>
+</dl>
+<h3>Accuracy with 95% intervals</h3>
+<table><thead><tr><th scope="col">Rows</th><th scope="col">Passengers</th><th scope="col">This model</th><th scope="col">Previous model</th></tr></thead><tbody>
+<tr><th scope="row">Held-out test split</th><td>${t.rows}</td><td>${formatNumber(t.accuracy, 3)} ${interval(t.accuracyInterval)}</td><td>-</td></tr>
+${
+  c
+    ? html`<tr><th scope="row">Comparison rows (neither model trained on them)</th><td>${c.rows}</td><td>${formatNumber(c.accuracy, 3)} ${interval(c.accuracyInterval)}</td><td>${formatNumber(c.championAccuracy, 3)} ${interval(c.championAccuracyInterval)} (<code>${c.championVersion ?? '?'}</code>), McNemar one-sided p=${formatNumber(c.pValue, 3)}</td></tr>`
+    : html`<tr><th scope="row">Comparison rows</th><td colspan="3">none: no previous model to compare with</td></tr>`
+}
+</tbody></table>
+</section>
+<section aria-labelledby="promotion-heading">
+<h2 id="promotion-heading">Promotion history</h2>
+${
+  card.history.length === 0
+    ? html`<p>Not recorded (the pointer predates promotion records).</p>`
+    : html`<table><thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Version</th><th scope="col">Replaced</th><th scope="col">By</th><th scope="col">Why</th></tr></thead><tbody>
+${card.history.map(
+  (h) =>
+    html`<tr><td>${h.at}</td><td>${h.action}</td><td><code>${h.modelVersion}</code></td><td><code>${h.previousVersion ?? '-'}</code></td><td>${h.actor}</td><td>${h.reason}</td></tr>`,
+)}
+</tbody></table>`
+}
+</section>`;
 }
 
 export function messagePage(title: string, message: string): SafeHtml {

@@ -1,10 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { AppError } from '../errors.ts';
-import { buildArtifact, type ModelArtifact, parseArtifact } from './artifact.ts';
+import {
+  ARTIFACT_FORMAT_VERSION,
+  buildArtifact,
+  driftReferenceOf,
+  type ModelArtifact,
+  parseArtifact,
+} from './artifact.ts';
 import { compileForest } from './compiled-forest.ts';
 import { loadModel } from './model.ts';
-import { FEATURE_NAMES } from './schema.ts';
+import { FEATURE_KINDS, FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
 import { trainModel } from './training.ts';
 
@@ -81,7 +87,52 @@ describe('parseArtifact', () => {
   });
 
   it('rejects a newer format version, naming both versions', () => {
-    expectInvalid({ ...JSON.parse(text), formatVersion: 5 }, /format version 5 is newer than this build reads \(4\)/);
+    const newer = ARTIFACT_FORMAT_VERSION + 1;
+    expectInvalid(
+      { ...JSON.parse(text), formatVersion: newer },
+      new RegExp(`format version ${newer} is newer than this build reads \\(${ARTIFACT_FORMAT_VERSION}\\)`),
+    );
+  });
+
+  it('writes format 3 or later, whose drift reference marks each feature continuous or categorical', () => {
+    expect(artifact.formatVersion).toBe(ARTIFACT_FORMAT_VERSION);
+    expect(artifact.driftReference.featureTypes).toEqual(FEATURE_NAMES.map((name) => FEATURE_KINDS[name]));
+    expect(artifact.driftReference.featureTypes?.filter((t) => t === 'categorical')).toHaveLength(6);
+    expect(driftReferenceOf(parseArtifact(text)).featureTypes).toEqual(artifact.driftReference.featureTypes);
+  });
+
+  it('still reads a format 1 artifact, deriving the feature types from the recipe v1 feature names', () => {
+    const v1 = JSON.parse(text);
+    v1.formatVersion = 1;
+    delete v1.driftReference.featureTypes;
+    const parsed = parseArtifact(v1);
+    expect(parsed.driftReference.featureTypes).toBeUndefined();
+    const reference = driftReferenceOf(parsed);
+    expect(Object.fromEntries(reference.featureNames.map((name, f) => [name, reference.featureTypes[f]]))).toEqual({
+      Pclass: 'categorical',
+      Sex: 'categorical',
+      Age: 'continuous',
+      Fare: 'continuous',
+      Embarked: 'categorical',
+      Familysize: 'continuous',
+      Isalone: 'categorical',
+      HasCabin: 'categorical',
+      Title: 'categorical',
+      Pclass_Fare: 'continuous',
+      Age_Fare: 'continuous',
+    });
+  });
+
+  it('uses the types an artifact declares, and rejects a type list of the wrong length or an unknown type', () => {
+    const declared = JSON.parse(text);
+    declared.driftReference.featureTypes[5] = 'categorical'; // Familysize counted as categories
+    expect(driftReferenceOf(parseArtifact(declared)).featureTypes[5]).toBe('categorical');
+    const short = JSON.parse(text);
+    short.driftReference.featureTypes.pop();
+    expectInvalid(short, /10 feature types for 11 features/);
+    const unknown = JSON.parse(text);
+    unknown.driftReference.featureTypes[0] = 'ordinal';
+    expectInvalid(unknown, /featureTypes\/0/);
   });
 
   it('rejects a document missing a part, or with a part of the wrong type, naming where', () => {
@@ -136,6 +187,18 @@ describe('explanations from the artifact', () => {
     for (const tree of artifact.covers?.trees ?? []) expect(tree[0]).toBe(fitRows);
     expect(artifact.featureSources?.Pclass_Fare).toEqual(['Pclass', 'Fare']);
     expect(Object.keys(artifact.featureSources ?? {})).toEqual([...FEATURE_NAMES]);
+  });
+
+  it('records the mean absolute SHAP value of every feature over the test split', () => {
+    const model = loadModel(text);
+    const expected = FEATURE_NAMES.map(
+      (_, j) =>
+        sum(data.input.test.X.map((row) => Math.abs(model.explainer.contributions(row)[j] as number))) /
+        data.input.test.X.length,
+    );
+    const recorded = FEATURE_NAMES.map((name) => artifact.shapImportances?.[name] as number);
+    for (const [j, v] of recorded.entries()) expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12);
+    expect(Math.max(...recorded)).toBeGreaterThan(0.01);
   });
 
   it('explains the served probability exactly: base value + contributions = probability', () => {

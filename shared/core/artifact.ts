@@ -9,22 +9,30 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
 import type { NodeCovers } from './covers.ts';
+import type { DriftReference as TypedDriftReference } from './drift.ts';
+import type { TestMetrics } from './evaluation.ts';
 import { declareSources, type PassengerField } from './feature-sources.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
-import type { TestMetrics } from './metrics.ts';
-import { FEATURE_NAMES, type FeatureName } from './schema.ts';
+import { FEATURE_KINDS, FEATURE_NAMES, type FeatureKind, type FeatureName } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';
 
 /**
  * Format versions (each adds optional fields; the reader accepts every version up to this one):
- * 1 the first; 4 node covers for TreeSHAP (`covers`) and the raw fields of each feature (`featureSources`).
+ * 1 the first; 3 each drift-reference feature marked continuous or categorical (`driftReference.featureTypes`);
+ * 4 node covers for TreeSHAP (`covers`), the raw fields of each feature (`featureSources`) and the mean |SHAP|
+ * over the test split (`shapImportances`).
  */
 export const ARTIFACT_FORMAT_VERSION = 4;
 
 export interface DriftReference {
   featureNames: FeatureName[];
+  /**
+   * Format 3: each feature's type, which decides its drift test (KS or chi-squared). Older artifacts lack it and
+   * get the types of their feature names (see `driftReferenceOf`).
+   */
+  featureTypes?: FeatureKind[];
   /** One array per feature: the training split's real rows (before SMOTE), column-major. */
   columns: number[][];
 }
@@ -46,6 +54,8 @@ export interface ModelArtifact {
   covers?: NodeCovers;
   /** Format 4: the raw passenger fields each feature is computed from (see `feature-sources.ts`). */
   featureSources?: Record<string, PassengerField[]>;
+  /** Format 4: mean |SHAP| of each feature over the test split (`metrics.n` rows), in probability units. */
+  shapImportances?: Record<string, number>;
 }
 
 export interface BuildArtifactInput {
@@ -73,9 +83,10 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     search: input.training.search,
     metrics: input.training.metrics,
     importances: input.training.importances,
-    driftReference: { featureNames: [...names], columns },
+    driftReference: { featureNames: [...names], featureTypes: names.map((name) => FEATURE_KINDS[name]), columns },
     covers: input.training.covers,
     featureSources: declareSources(input.recipe.version, names),
+    shapImportances: input.training.shapImportances,
   };
 }
 
@@ -118,8 +129,11 @@ export const ARTIFACT_SCHEMA = {
       type: 'object',
       required: ['datasetId', 'featureSetVersion'],
       properties: {
-        datasetId: { type: ['string', 'null'] },
-        featureSetVersion: { type: ['string', 'null'] },
+        // Lineage ids end up in keys and object names: the id alphabet only, checked when the model loads.
+        datasetId: { anyOf: [{ type: 'null' }, { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' }] },
+        featureSetVersion: {
+          anyOf: [{ type: 'null' }, { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' }],
+        },
       },
     },
     recipe: {
@@ -200,6 +214,7 @@ export const ARTIFACT_SCHEMA = {
       required: ['featureNames', 'columns'],
       properties: {
         featureNames: { type: 'array', items: { type: 'string' } },
+        featureTypes: { type: 'array', items: { enum: ['continuous', 'categorical'] } },
         columns: { type: 'array', items: numberArray },
       },
     },
@@ -211,6 +226,7 @@ export const ARTIFACT_SCHEMA = {
         trees: { type: 'array', items: { type: 'array', items: { type: 'number', minimum: 0 } } },
       },
     },
+    shapImportances: { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
     featureSources: {
       type: 'object',
       additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
@@ -235,18 +251,89 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((name, i) => name === b[i]);
 }
 
+/** Limits on what a loader accepts, so a hostile or broken artifact cannot exhaust memory or time. */
+export interface ArtifactLimits {
+  /** Bytes of the JSON document (checked before parsing). */
+  maxBytes: number;
+  maxTrees: number;
+  maxNodesPerTree: number;
+  maxDepth: number;
+}
+
+/** Roomy for this product's models (at most 150 trees of depth 12, a few MB) and small enough to load quickly. */
+export const DEFAULT_ARTIFACT_LIMITS: ArtifactLimits = {
+  maxBytes: 16 * 1024 * 1024,
+  maxTrees: 1000,
+  maxNodesPerTree: 20_000,
+  maxDepth: 64,
+};
+
+/**
+ * Checks the forest's size against the limits before anything is compiled: trees, nodes per tree, depth. Walks
+ * iteratively (a hostile tree may be a chain deeper than the call stack) and stops at the first violation.
+ */
+export function checkForestLimits(forest: unknown, limits: ArtifactLimits): void {
+  const estimators = (forest as { baseModel?: { estimators?: unknown } } | null)?.baseModel?.estimators;
+  if (!Array.isArray(estimators)) return; // the schema check reports it
+  if (estimators.length > limits.maxTrees) {
+    throw invalid(`${estimators.length} trees, over the limit of ${limits.maxTrees}`, {
+      limit: 'maxTrees',
+      trees: estimators.length,
+      max: limits.maxTrees,
+    });
+  }
+  estimators.forEach((tree, t) => {
+    const root = (tree as { root?: unknown } | null)?.root;
+    const stack: Array<{ node: unknown; depth: number }> = [{ node: root, depth: 0 }];
+    let nodes = 0;
+    while (stack.length > 0) {
+      const { node, depth } = stack.pop() as { node: unknown; depth: number };
+      if (typeof node !== 'object' || node === null) continue;
+      nodes++;
+      if (nodes > limits.maxNodesPerTree) {
+        throw invalid(`tree ${t} has more than ${limits.maxNodesPerTree} nodes`, {
+          limit: 'maxNodesPerTree',
+          tree: t,
+          max: limits.maxNodesPerTree,
+        });
+      }
+      if (depth > limits.maxDepth) {
+        throw invalid(`tree ${t} is deeper than ${limits.maxDepth}`, {
+          limit: 'maxDepth',
+          tree: t,
+          max: limits.maxDepth,
+        });
+      }
+      const { left, right } = node as { left?: unknown; right?: unknown };
+      if (left !== undefined) stack.push({ node: left, depth: depth + 1 });
+      if (right !== undefined) stack.push({ node: right, depth: depth + 1 });
+    }
+  });
+}
+
 /**
  * Validates an artifact: a parsed JSON value, or its text / bytes (a truncated file fails here as
  * "not valid JSON"). Throws AppError ARTIFACT_INVALID with a message saying what is wrong.
  */
-export function parseArtifact(json: unknown): ModelArtifact {
-  return readArtifact(json).artifact;
+export function parseArtifact(json: unknown, limits: ArtifactLimits = DEFAULT_ARTIFACT_LIMITS): ModelArtifact {
+  return readArtifact(json, limits).artifact;
 }
 
 /** `parseArtifact`, also returning the compiled forest it built while checking (so a loader compiles once). */
-export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled: CompiledForest } {
+export function readArtifact(
+  json: unknown,
+  limits: ArtifactLimits = DEFAULT_ARTIFACT_LIMITS,
+): { artifact: ModelArtifact; compiled: CompiledForest } {
   let value = json;
   if (typeof value === 'string' || value instanceof Uint8Array) {
+    const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+    if (size > limits.maxBytes) {
+      throw invalid(`${size} bytes, over the limit of ${limits.maxBytes}`, {
+        limit: 'maxBytes',
+        size,
+        max: limits.maxBytes,
+      });
+    }
     const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
     try {
       value = JSON.parse(text);
@@ -269,6 +356,7 @@ export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled
       { formatVersion, supported: ARTIFACT_FORMAT_VERSION },
     );
   }
+  checkForestLimits((value as { forest?: unknown }).forest, limits);
   if (!validate(value)) {
     throw invalid(`does not match the format ${ARTIFACT_FORMAT_VERSION} schema: ${describe(validate.errors ?? [])}`, {
       errors: (validate.errors ?? []).slice(0, 5).map((e) => ({ path: e.instancePath, message: e.message })),
@@ -280,6 +368,12 @@ export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled
   }
   if (!sameNames(artifact.driftReference.featureNames, artifact.recipe.featureNames)) {
     throw invalid('drift reference features differ from the recipe features');
+  }
+  const types = artifact.driftReference.featureTypes;
+  if (types !== undefined && types.length !== artifact.driftReference.featureNames.length) {
+    throw invalid(
+      `drift reference has ${types.length} feature types for ${artifact.driftReference.featureNames.length} features`,
+    );
   }
   const columns = artifact.driftReference.columns;
   const rows = columns[0]?.length ?? 0;
@@ -293,4 +387,20 @@ export function readArtifact(json: unknown): { artifact: ModelArtifact; compiled
     );
   }
   return { artifact, compiled };
+}
+
+/**
+ * The drift reference with every feature's type: the artifact's own (format 3 on), or for an older artifact the
+ * type its feature name has in the recipe (FEATURE_KINDS). A feature with neither is ARTIFACT_INVALID, naming it.
+ */
+export function driftReferenceOf(artifact: ModelArtifact): TypedDriftReference {
+  const { featureNames, columns } = artifact.driftReference;
+  const featureTypes =
+    artifact.driftReference.featureTypes ??
+    featureNames.map((name) => {
+      const kind = (FEATURE_KINDS as Readonly<Record<string, FeatureKind | undefined>>)[name];
+      if (kind === undefined) throw invalid(`drift reference feature ${name} has no type and is not a known feature`);
+      return kind;
+    });
+  return { featureNames, featureTypes, columns };
 }

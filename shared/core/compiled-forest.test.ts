@@ -1,9 +1,9 @@
 import { RandomForestClassifier } from 'ml-random-forest';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { AppError } from '../errors.ts';
 import { compileForest } from './compiled-forest.ts';
 import { libraryVotes, trainForest } from './forest.ts';
-import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 
 let data: TitanicData;
 let forest: object;

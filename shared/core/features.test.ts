@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readPassengerCsv } from './csv.ts';
+import { readPassengerCsv } from './csv-stream.ts';
 import { extractTitle, featurize, fitRecipe, median, transform } from './features.ts';
 import { FEATURE_NAMES, type Passenger } from './schema.ts';
 

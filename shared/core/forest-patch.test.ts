@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { RandomForestClassifier } from 'ml-random-forest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { forestOptions } from './forest.ts';
 import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
+import { forestOptions } from './forest.ts';
 
 const require = createRequire(import.meta.url);
 

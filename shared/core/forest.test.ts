@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { forestOptions, impurityImportances, trainForest } from './forest.ts';
 import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
+import { forestOptions, impurityImportances, trainForest } from './forest.ts';
 
 let data: TitanicData;
 beforeAll(async () => {

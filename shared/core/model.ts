@@ -3,12 +3,12 @@
  * this, from raw passengers (features are computed here with the artifact's own recipe, the same function
  * training used), so serving can never compute features differently from training.
  */
-import { type ModelArtifact, readArtifact } from './artifact.ts';
+import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, type ModelArtifact, readArtifact } from './artifact.ts';
 import type { CompiledForest } from './compiled-forest.ts';
 import { type CoverSource, rowCovers } from './covers.ts';
+import { predictedLabel } from './evaluation.ts';
 import { type PassengerField, sourcesOf } from './feature-sources.ts';
 import { featurize } from './features.ts';
-import { predictedLabel } from './metrics.ts';
 import type { Passenger } from './schema.ts';
 import { createExplainer } from './tree-shap.ts';
 
@@ -36,7 +36,7 @@ export interface ModelExplainer {
   contributions(features: ArrayLike<number>): Float64Array;
 }
 
-export interface ServingModel {
+export interface Predictor {
   readonly artifact: ModelArtifact;
   readonly version: string;
   readonly forest: CompiledForest;
@@ -66,8 +66,8 @@ export function explainerOf(artifact: ModelArtifact, compiled: CompiledForest): 
 }
 
 /** Validates the artifact (AppError ARTIFACT_INVALID otherwise) and compiles it for serving. */
-export function loadModel(json: unknown): ServingModel {
-  const { artifact, compiled } = readArtifact(json);
+export function loadModel(json: unknown, limits: ArtifactLimits = DEFAULT_ARTIFACT_LIMITS): Predictor {
+  const { artifact, compiled } = readArtifact(json, limits);
   return {
     artifact,
     version: artifact.modelVersion,

@@ -62,3 +62,23 @@ export const FEATURE_NAMES = [
   'Age_Fare',
 ] as const;
 export type FeatureName = (typeof FEATURE_NAMES)[number];
+
+/**
+ * How each feature is distributed, which decides the drift statistic applied to it: `continuous` features get
+ * a Kolmogorov-Smirnov test, `categorical` ones a chi-squared test on their counts.
+ */
+export type FeatureKind = 'continuous' | 'categorical';
+
+export const FEATURE_KINDS: Readonly<Record<FeatureName, FeatureKind>> = {
+  Pclass: 'categorical',
+  Sex: 'categorical',
+  Age: 'continuous',
+  Fare: 'continuous',
+  Embarked: 'categorical',
+  Familysize: 'continuous',
+  Isalone: 'categorical',
+  HasCabin: 'categorical',
+  Title: 'categorical',
+  Pclass_Fare: 'continuous',
+  Age_Fare: 'continuous',
+};

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { planFolds, randomizedSearch, type SearchSpace, sampleCandidates } from './search.ts';
 import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
+import { planFolds, randomizedSearch, type SearchSpace, sampleCandidates } from './search.ts';
 
 /** Small forests keep these tests to seconds. */
 const SMALL: SearchSpace = {

@@ -18,8 +18,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RandomForestClassifier, type RandomForestClassifierOptions } from 'ml-random-forest';
+import { accuracy, mean, predictedLabel, standardDeviation } from './evaluation.ts';
 import { type ForestParams, forestOptions } from './forest.ts';
-import { accuracy, mean, predictedLabel, standardDeviation } from './metrics.ts';
 import { createRng } from './rng.ts';
 import { smote } from './smote.ts';
 import { stratifiedKFold } from './split.ts';
@@ -254,7 +254,20 @@ export async function randomizedSearch(
   const nFeatures = X[0]?.length ?? 0;
   const candidates = sampleCandidates(opts.space ?? DEFAULT_SPACE, opts.candidates ?? 10, seed, nFeatures);
   const plans = planFolds(X, y, k, seed);
+  const { scores, workers } = await scoreCandidates(plans, candidates, nFeatures, opts);
+  return summarizeSearch(candidates, scores, { folds: plans.length, seed, workers });
+}
 
+/**
+ * The fold accuracies of each candidate (`scores[c][f]`), fitting every candidate x fold on the calling thread and
+ * the worker threads. `workers` in the answer is the number of worker threads actually started.
+ */
+export async function scoreCandidates(
+  plans: FoldPlan[],
+  candidates: readonly ForestParams[],
+  nFeatures: number,
+  opts: Pick<SearchOptions, 'workers' | 'onProgress'> = {},
+): Promise<{ scores: number[][]; workers: number }> {
   // Biggest forests first, so the last tasks to finish are short ones (balances the threads).
   const tasks: Task[] = [];
   candidates.forEach((params, c) => {
@@ -276,13 +289,29 @@ export async function randomizedSearch(
   const workerThreads = entry === null ? 0 : threads - 1;
   const votes = await runTasks(entry, workerThreads, plans, ordered, onDone);
 
-  const results: CandidateResult[] = candidates.map((params, c) => {
-    const scores = plans.map((plan, f) => {
+  const scores = candidates.map((params, c) =>
+    plans.map((plan, f) => {
       const v = votes[c * plans.length + f] as Int32Array;
       const predicted = Array.from(v, (count) => predictedLabel(count / params.nEstimators));
       return accuracy(plan.testY, predicted);
-    });
-    return { params, scores, mean: mean(scores), sd: standardDeviation(scores) };
+    }),
+  );
+  return { scores, workers: workerThreads };
+}
+
+/** The search result from every candidate's fold scores: the best mean accuracy wins, the first one on a tie. */
+export function summarizeSearch(
+  candidates: readonly ForestParams[],
+  scores: readonly (readonly number[])[],
+  info: { folds: number; seed: number; workers: number },
+): SearchResult {
+  if (scores.length !== candidates.length)
+    throw new RangeError(`${candidates.length} candidates but ${scores.length} score lists`);
+  const results: CandidateResult[] = candidates.map((params, c) => {
+    const fold = [...(scores[c] as readonly number[])];
+    if (fold.length !== info.folds)
+      throw new RangeError(`candidate ${c} has ${fold.length} fold scores, expected ${info.folds}`);
+    return { params, scores: fold, mean: mean(fold), sd: standardDeviation(fold) };
   });
   let bestIndex = 0;
   results.forEach((r, i) => {
@@ -291,13 +320,49 @@ export async function randomizedSearch(
   const best = results[bestIndex] as CandidateResult;
   return {
     scoring: 'accuracy',
-    folds: plans.length,
-    seed,
+    folds: info.folds,
+    seed: info.seed,
     candidates: results,
     bestIndex,
     best: best.params,
     cvMean: best.mean,
     cvSd: best.sd,
-    workers: workerThreads,
+    workers: info.workers,
   };
+}
+
+/**
+ * One candidate of the search, scored on every fold: what a fanned-out search runs per branch (the fit function).
+ * The candidates and folds follow from the same options and seed as `randomizedSearch`, so the scores of candidate
+ * `index` are exactly the ones the single-call search computes for it.
+ */
+export async function scoreOneCandidate(
+  X: readonly number[][],
+  y: readonly number[],
+  index: number,
+  opts: Omit<SearchOptions, 'onProgress'> = {},
+): Promise<{ params: ForestParams; scores: number[] }> {
+  const nFeatures = X[0]?.length ?? 0;
+  const seed = opts.seed ?? 42;
+  const candidates = sampleCandidates(opts.space ?? DEFAULT_SPACE, opts.candidates ?? 10, seed, nFeatures);
+  const params = candidates[index];
+  if (!Number.isInteger(index) || params === undefined)
+    throw new RangeError(`candidate ${index} does not exist: the search has ${candidates.length} candidates`);
+  const plans = planFolds(X, y, opts.folds ?? 5, seed);
+  const { scores } = await scoreCandidates(plans, [params], nFeatures, opts);
+  return { params, scores: scores[0] as number[] };
+}
+
+/**
+ * The search result of a fanned-out search, from the fold scores each branch returned (`scores[c]` for candidate
+ * `c`): the same candidates as `randomizedSearch` with the same options, and the same selection.
+ */
+export function searchFromScores(
+  nFeatures: number,
+  scores: readonly (readonly number[])[],
+  opts: Omit<SearchOptions, 'onProgress' | 'workers'> = {},
+): SearchResult {
+  const seed = opts.seed ?? 42;
+  const candidates = sampleCandidates(opts.space ?? DEFAULT_SPACE, opts.candidates ?? 10, seed, nFeatures);
+  return summarizeSearch(candidates, scores, { folds: opts.folds ?? 5, seed, workers: 0 });
 }

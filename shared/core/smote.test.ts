@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { syntheticPassengers } from '../../test/support/synthetic.ts';
-import { readPassengerCsv } from './csv.ts';
+import { readPassengerCsv } from './csv-stream.ts';
 import { fitRecipe, transform } from './features.ts';
 import type { LabelledPassenger } from './schema.ts';
 import { smote } from './smote.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readPassengerCsv } from './csv.ts';
+import { readPassengerCsv } from './csv-stream.ts';
 import type { LabelledPassenger } from './schema.ts';
 import { stratifiedKFold, stratifiedSplit } from './split.ts';
 

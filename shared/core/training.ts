@@ -5,14 +5,15 @@
  */
 import { compileForest } from './compiled-forest.ts';
 import { bootstrapCovers, type NodeCovers } from './covers.ts';
+import { evaluate, type TestMetrics } from './evaluation.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
-import { evaluate, type TestMetrics } from './metrics.ts';
 import type { FeatureName } from './schema.ts';
 import { randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
+import { createExplainer, meanAbsoluteShap } from './tree-shap.ts';
 
+export type { TestMetrics } from './evaluation.ts';
 export type { ForestParams } from './forest.ts';
-export type { TestMetrics } from './metrics.ts';
 
 export interface Matrices {
   X: number[][];
@@ -26,6 +27,8 @@ export interface TrainingInput {
   /** SMOTE rows of the whole training split, if already computed (else computed here with the search seed). */
   synthetic?: Matrices;
   test: Matrices;
+  /** A search already run elsewhere (the fanned-out fits of the same options); when given, no search runs here. */
+  search?: SearchResult;
 }
 
 /**
@@ -43,6 +46,8 @@ export interface TrainingResult {
   importances: Record<FeatureName, number>;
   /** Rows of each tree's bootstrap sample that reached each node, for TreeSHAP. */
   covers: NodeCovers;
+  /** Mean |SHAP| of each feature over the test split: how far it moves the served probability, on average. */
+  shapImportances: Record<FeatureName, number>;
   seconds: number;
 }
 
@@ -53,17 +58,19 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
   if (train.X.length === 0 || test.X.length === 0) throw new RangeError('training and test splits must not be empty');
 
   let searchTotal = 0;
-  const search = await randomizedSearch(train.X, train.y, {
-    candidates: opts.candidates ?? 10,
-    folds: opts.folds ?? 5,
-    seed,
-    ...(opts.workers === undefined ? {} : { workers: opts.workers }),
-    ...(opts.space === undefined ? {} : { space: opts.space }),
-    onProgress: (done, total) => {
-      searchTotal = total;
-      opts.onProgress?.(done, total + 1);
-    },
-  });
+  const search =
+    input.search ??
+    (await randomizedSearch(train.X, train.y, {
+      candidates: opts.candidates ?? 10,
+      folds: opts.folds ?? 5,
+      seed,
+      ...(opts.workers === undefined ? {} : { workers: opts.workers }),
+      ...(opts.space === undefined ? {} : { space: opts.space }),
+      onProgress: (done, total) => {
+        searchTotal = total;
+        opts.onProgress?.(done, total + 1);
+      },
+    }));
 
   const synthetic = input.synthetic ?? smote(train.X, train.y, { seed });
   const params = search.best;
@@ -82,5 +89,19 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
     FeatureName,
     number
   >;
-  return { forest, params, search, metrics, importances, covers, seconds: (performance.now() - started) / 1000 };
+  const meanAbs = meanAbsoluteShap(createExplainer(compiled, covers.trees), test.X);
+  const shapImportances = Object.fromEntries(featureNames.map((name, j) => [name, meanAbs[j] ?? 0])) as Record<
+    FeatureName,
+    number
+  >;
+  return {
+    forest,
+    params,
+    search,
+    metrics,
+    importances,
+    covers,
+    shapImportances,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

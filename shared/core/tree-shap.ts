@@ -215,6 +215,16 @@ export function createExplainer(forest: CompiledForest, covers: readonly (readon
   };
 }
 
+/** Mean absolute SHAP value of every feature over `rows` (global importance, in probability units). */
+export function meanAbsoluteShap(explainer: ForestExplainer, rows: readonly ArrayLike<number>[]): number[] {
+  const total = new Array<number>(explainer.nFeatures).fill(0);
+  for (const row of rows) {
+    const phi = explainer.explain(row);
+    for (let j = 0; j < total.length; j++) total[j] = (total[j] as number) + Math.abs(phi[j] as number);
+  }
+  return total.map((t) => (rows.length > 0 ? t / rows.length : 0));
+}
+
 function treeDepth(forest: CompiledForest, t: number): number {
   const { feature, left, roots } = forest.nodes;
   let deepest = 0;

@@ -5,7 +5,7 @@
 import type { Storage } from '@google-cloud/storage';
 import supertest from 'supertest';
 import { type GcsEmulator, localStorageClient, startGcsEmulator } from '../../local/gcs/gcs-emulator.ts';
-import { migrate } from '../../shared/adapters/db.ts';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import { createTestDatabase, type TestDatabase } from './pg.ts';
 

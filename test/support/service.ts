@@ -7,17 +7,17 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AppDeps, buildApp } from '../../service/app.ts';
+import type { DriftAlert } from '../../service/drift-monitor.ts';
+import { ModelRegistry, type ModelSource } from '../../service/model-registry.ts';
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
 import { buildArtifact } from '../../shared/core/artifact.ts';
-import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import { fitRecipe, transform } from '../../shared/core/features.ts';
 import type { LabelledPassenger } from '../../shared/core/schema.ts';
 import { stratifiedSplit } from '../../shared/core/split.ts';
 import { trainModel } from '../../shared/core/training.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
-import { type AppDeps, buildApp } from '../../service/app.ts';
-import type { DriftAlert } from '../../service/drift-monitor.ts';
-import { ModelRegistry, type ModelSource } from '../../service/model-registry.ts';
 
 const TITANIC = new URL('../../data/titanic.csv', import.meta.url);
 
@@ -186,15 +186,22 @@ export interface TestApp {
 /** An app over an in-memory registry that has loaded `artifact` (if given). */
 export async function buildTestApp(
   artifact: ModelArtifact | null,
-  overrides: Partial<AppDeps> & { driftWindow?: number; driftEvery?: number } = {},
+  overrides: Partial<AppDeps> & {
+    driftWindow?: number;
+    driftEvery?: number;
+    driftErt?: number;
+    driftRowsPerRequest?: number;
+  } = {},
 ): Promise<TestApp> {
   const { logger, entries } = memoryLogger();
   const source = new MemoryModelSource();
   const registry = new ModelRegistry({
     source,
     logger,
-    driftWindow: overrides.driftWindow ?? 200,
-    driftEvery: overrides.driftEvery ?? 50,
+    driftWindow: overrides.driftWindow,
+    driftEvery: overrides.driftEvery,
+    driftErt: overrides.driftErt,
+    driftRowsPerRequest: overrides.driftRowsPerRequest,
   });
   if (artifact) {
     source.promote(artifact);

@@ -4,7 +4,7 @@
  * Empty ages and fares stay empty. For tests and benchmarks that need more rows than the 891 real ones.
  */
 import { readFileSync } from 'node:fs';
-import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import { createRng, type Rng } from '../../shared/core/rng.ts';
 import type { LabelledPassenger } from '../../shared/core/schema.ts';
 import { TITANIC_CSV } from './titanic.ts';

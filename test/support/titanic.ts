@@ -1,6 +1,6 @@
 /** The Titanic data as the training code sees it (recipe v1, seeded 80/20 split), for the forest tests. */
 import { readFileSync } from 'node:fs';
-import { readPassengerCsv } from '../../shared/core/csv.ts';
+import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import { type FeatureRecipe, fitRecipe, transform } from '../../shared/core/features.ts';
 import type { LabelledPassenger } from '../../shared/core/schema.ts';
 import { smote } from '../../shared/core/smote.ts';

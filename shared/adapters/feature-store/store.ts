@@ -1,65 +1,30 @@
 /**
- * Redis feature store. The key and value layout is specified in docs/feature-store.md; this file implements
- * exactly that spec. A feature set is immutable once complete: it is written under its own version, marked
+ * Redis feature store. The key and value layout is specified in docs/feature-store.md (layout.ts holds the
+ * key names and the encoding; redis-client.ts the client and its failure mapping); this file implements the
+ * store's operations on them. A feature set is immutable once complete: it is written under its own version, marked
  * complete last, and only then made current by one atomic pointer flip, so a reader never sees half of one.
  */
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
-import { Redis, type RedisOptions } from 'ioredis';
-import type { FeatureRecipe } from '../core/features.ts';
-import type { FeatureName } from '../core/schema.ts';
-import { AppError } from '../errors.ts';
-
-// ---------------------------------------------------------------------------------------------- connection
-
-export interface RedisConfig {
-  /** `redis://host:port` or `rediss://host:port` (TLS, as Memorystore's in-transit encryption requires). */
-  url: string;
-  /** The AUTH string, when the instance requires one. */
-  password?: string | undefined;
-  /** PEM of the server's CA (Memorystore's `serverCaCerts`); used with `rediss://`. */
-  tlsCa?: string | undefined;
-  /** Upper bound for one command, so a hung server surfaces as an error rather than a hung request. */
-  commandTimeoutMs?: number | undefined;
-}
-
-/**
- * Builds a client that fails fast when the server is away (a couple of reconnect attempts, then the pending
- * commands reject), so a function answers 503 and the workflow retries, instead of waiting forever.
- */
-export function createRedis(config: RedisConfig): Redis {
-  const url = new URL(config.url);
-  const options: RedisOptions = {
-    maxRetriesPerRequest: 2,
-    connectTimeout: 5_000,
-    commandTimeout: config.commandTimeoutMs ?? 10_000,
-    // A command cut off by a dropped connection fails rather than being replayed: the caller's retry
-    // (the workflow's) restarts the whole idempotent write from a known state.
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (times) => Math.min(times * 100, 1_000),
-    lazyConnect: false,
-  };
-  if (config.password) options.password = config.password;
-  if (url.protocol === 'rediss:') {
-    // Memorystore is reached by IP and its certificate names the IP; SNI is only sent for a host name.
-    const servername = isIP(url.hostname) ? {} : { servername: url.hostname };
-    options.tls = config.tlsCa ? { ca: config.tlsCa, ...servername } : servername;
-  }
-  const redis = new Redis(config.url, options);
-  // Connection errors also reject the commands that hit them; the event must not crash the process.
-  redis.on('error', () => {});
-  return redis;
-}
-
-// ---------------------------------------------------------------------------------------------- types
-
-/** Rows of equal width, row-major: row `i` is `X[i*cols .. (i+1)*cols)`. */
-export interface PackedMatrix {
-  rows: number;
-  cols: number;
-  X: Float64Array;
-  y: Uint8Array;
-}
+import type { Redis } from 'ioredis';
+import type { FeatureRecipe } from '../../core/features.ts';
+import type { FeatureName } from '../../core/schema.ts';
+import { AppError } from '../../errors.ts';
+import {
+  bytes,
+  columnsOf,
+  FLIP_SCRIPT,
+  fixedKeys,
+  float64s,
+  int32s,
+  keysFor,
+  type PackedMatrix,
+  packLabels,
+  packRows,
+  SPLIT_CODES,
+  VERSION_PATTERN,
+  WRITE_ENTITIES_SCRIPT,
+} from './layout.ts';
+import { guarded } from './redis-client.ts';
 
 export interface LabelledRows {
   X: ReadonlyArray<ArrayLike<number>>;
@@ -148,114 +113,6 @@ export interface FeatureStoreOptions {
   /** Clock for `createdAt` (tests pass their own). */
   now?: () => Date;
 }
-
-// ---------------------------------------------------------------------------------------------- layout
-
-const VERSION_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
-const SPLIT_CODES = { train: 0, test: 1 } as const;
-
-function keysFor(prefix: string, version: string) {
-  const base = `${prefix}:${version}`;
-  return {
-    meta: `${base}:meta`,
-    recipe: `${base}:recipe`,
-    ids: `${base}:ids`,
-    drift: `${base}:drift`,
-    matrix: (part: 'train' | 'synthetic' | 'test', what: 'X' | 'y') => `${base}:${what}:${part}`,
-    entity: (id: number) => `${base}:e:${id}`,
-  };
-}
-
-/** Every fixed (non-entity) key of a version, for deletion. */
-function fixedKeys(prefix: string, version: string): string[] {
-  const k = keysFor(prefix, version);
-  const parts = ['train', 'synthetic', 'test'] as const;
-  return [k.meta, k.recipe, k.ids, k.drift, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')])];
-}
-
-/**
- * Atomic pointer flip: the version must be complete, and an older version (lower score in the versions set)
- * never replaces a newer current one. Returns the version current afterwards.
- */
-const FLIP_SCRIPT = `
-if redis.call('HGET', KEYS[3], 'status') ~= 'complete' then
-  return redis.error_reply('INCOMPLETE feature set ' .. ARGV[1])
-end
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then
-  local curScore = redis.call('ZSCORE', KEYS[2], cur)
-  local newScore = redis.call('ZSCORE', KEYS[2], ARGV[1])
-  if curScore and newScore and tonumber(curScore) > tonumber(newScore) then return cur end
-end
-redis.call('SET', KEYS[1], ARGV[1])
-return ARGV[1]
-`;
-
-/** Writes a batch of entity hashes: KEYS are the entity keys, ARGV[1] their packed values, ARGV[2] the value size. */
-const WRITE_ENTITIES_SCRIPT = `
-local blob = ARGV[1]
-local w = tonumber(ARGV[2])
-for i = 1, #KEYS do
-  redis.call('HSET', KEYS[i], 'v', string.sub(blob, (i - 1) * w + 1, i * w))
-end
-return #KEYS
-`;
-
-// ---------------------------------------------------------------------------------------------- encoding
-
-function packRows(rows: ReadonlyArray<ArrayLike<number>>, cols: number): Float64Array {
-  const out = new Float64Array(rows.length * cols);
-  rows.forEach((row, i) => {
-    if (row.length !== cols) throw new AppError('INTERNAL', `row ${i} has ${row.length} features, expected ${cols}`);
-    for (let j = 0; j < cols; j++) out[i * cols + j] = row[j]!;
-  });
-  return out;
-}
-
-function packLabels(y: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(y.length);
-  for (let i = 0; i < y.length; i++) out[i] = y[i]!;
-  return out;
-}
-
-/** Little-endian bytes of a typed array (all supported hosts are little-endian; checked below). */
-const bytes = (a: Float64Array | Uint8Array | Int32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
-  throw new Error('feature store requires a little-endian host');
-
-function float64s(buf: Buffer): Float64Array {
-  // Copy into an aligned buffer: a Buffer from ioredis may start at any offset of a shared slab.
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return new Float64Array(copy.buffer, 0, buf.byteLength / 8);
-}
-
-function int32s(buf: Buffer): Int32Array {
-  const copy = new Uint8Array(buf.byteLength);
-  copy.set(buf);
-  return new Int32Array(copy.buffer, 0, buf.byteLength / 4);
-}
-
-// ---------------------------------------------------------------------------------------------- errors
-
-const TRANSIENT_REPLY = /^(LOADING|READONLY|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)/;
-
-/** Connection-level failures (and the server's "try again" replies) become a retryable UNAVAILABLE. */
-function mapRedisError(err: unknown): unknown {
-  if (err instanceof AppError) return err;
-  if (err instanceof Error && err.name === 'ReplyError' && !TRANSIENT_REPLY.test(err.message)) return err;
-  return new AppError('UNAVAILABLE', 'the feature store is unavailable', undefined, { cause: err });
-}
-
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    throw mapRedisError(err);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------- store
 
 export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = {}): FeatureStore {
   const prefix = options.prefix ?? 'fs';
@@ -503,20 +360,4 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     listVersions: () => guarded(() => redis.zrevrange(versionsKey, 0, -1)),
     deleteFeatureSet: (version) => guarded(() => deleteFeatureSet(version)),
   };
-}
-
-/** One array per column of a packed matrix. */
-export function columnsOf(m: PackedMatrix): Float64Array[] {
-  return Array.from({ length: m.cols }, (_, j) => {
-    const c = new Float64Array(m.rows);
-    for (let i = 0; i < m.rows; i++) c[i] = m.X[i * m.cols + j]!;
-    return c;
-  });
-}
-
-/** Rows of a packed matrix as arrays (what the training core takes). */
-export function unpackRows(m: PackedMatrix): { X: number[][]; y: number[] } {
-  const X: number[][] = [];
-  for (let i = 0; i < m.rows; i++) X.push(Array.from(m.X.subarray(i * m.cols, (i + 1) * m.cols)));
-  return { X, y: Array.from(m.y) };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, rocAuc, standardDeviation } from './metrics.ts';
+import { evaluate, rocAuc, standardDeviation } from './evaluation.ts';
 
 describe('evaluate', () => {
   it('computes the confusion matrix and the scores of a hand-checked example', () => {

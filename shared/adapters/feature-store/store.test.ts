@@ -14,11 +14,13 @@ import {
   startCuttingProxy,
   startRedisServer,
   uniquePrefix,
-} from '../../test/support/redis.ts';
-import type { FeatureRecipe } from '../core/features.ts';
-import { FEATURE_NAMES } from '../core/schema.ts';
-import { AppError } from '../errors.ts';
-import { createFeatureStore, createRedis, type FeatureSetInput, unpackRows } from './feature-store.ts';
+} from '../../../test/support/redis.ts';
+import type { FeatureRecipe } from '../../core/features.ts';
+import { FEATURE_NAMES } from '../../core/schema.ts';
+import { AppError } from '../../errors.ts';
+import { unpackRows } from './layout.ts';
+import { createRedis } from './redis-client.ts';
+import { createFeatureStore, type FeatureSetInput } from './store.ts';
 
 const recipe = {
   version: 1,

@@ -1,5 +1,7 @@
 /**
- * The CSV contract: a stream of bytes in, a stream of validated passengers and rejected rows out.
+ * The CSV contract: a stream of bytes in, a stream of validated passengers and rejected rows out. The field
+ * rules themselves (shared with JSON records) are in passenger-validation.ts; this module is the byte stream,
+ * the header, line numbers and per-file checks (width, duplicate ids, UTF-8).
  *
  * What is accepted: the Kaggle `train.csv` shape, or the `test.csv` shape (no Survived) unless
  * `requireSurvived`; a UTF-8 BOM; LF or CRLF; quoted fields with commas, line breaks and doubled quotes;
@@ -28,14 +30,15 @@
 import { CsvError, type Parser, parse } from 'csv-parse';
 import { AppError } from '../errors.ts';
 import {
-  type LabelledPassenger,
-  type Passenger,
-  type Pclass,
-  type Port,
-  RAW_COLUMNS,
-  type RawColumn,
-  type Sex,
-} from './schema.ts';
+  COLUMN_BY_LOWER,
+  type ColumnIndex,
+  checkPassengerFields,
+  isBlank,
+  quoted,
+  readCount,
+  readPassengerId,
+} from './passenger-validation.ts';
+import { type LabelledPassenger, type Passenger, RAW_COLUMNS } from './schema.ts';
 
 export type CsvRecord =
   | { kind: 'row'; line: number; passenger: Passenger | LabelledPassenger }
@@ -75,18 +78,8 @@ export type CsvSource = AsyncIterable<Buffer | string> | Iterable<Buffer | strin
 
 /** Rows longer than this are not passenger rows: the file is treated as malformed (binary, runaway quote). */
 export const MAX_ROW_BYTES = 1 << 20;
-/** Largest PassengerId, SibSp or Parch accepted: they must fit a Postgres `integer`. */
-export const MAX_INT = 2_147_483_647;
 /** Input is fed to the parser in pieces of at most this size, so a large string or buffer streams too. */
 const PIECE_BYTES = 1 << 16;
-
-const DECIMAL = /^[ \t]*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[ \t]*$/;
-const INTEGER = /^[ \t]*\+?\d+(?:\.0*)?[ \t]*$/;
-const BLANK = /^[ \t]*$/;
-const SPACES = /^[ \t]+|[ \t]+$/g;
-
-/** Column positions in the file; -1 for an absent optional column (Survived when not required). */
-type ColumnIndex = Record<RawColumn, number>;
 
 export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions): AsyncGenerator<CsvRecord> {
   const parser = parse({
@@ -105,6 +98,9 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
   let dataRows = 0;
   let headerLine = 1;
   const firstLineOfId = new IdRegistry();
+  // Problems of the row being validated: one array per file, reset per row, keeps the valid-row path free of
+  // allocations (validation of a row is synchronous).
+  const problems: string[] = [];
 
   /** Validates one parsed record; returns null for a blank line or the header. */
   const handle = (fields: string[]): CsvRecord | null => {
@@ -120,14 +116,14 @@ export async function* validatePassengerCsv(source: CsvSource, opts: CsvOptions)
       return null;
     }
     dataRows++;
-    const record = validateRow(fields, start, columns, width, opts, firstLineOfId);
+    const record = validateRow(fields, start, columns, width, opts, firstLineOfId, problems);
     // A valid row can only hold a line break in a free-text field: the others matched exact patterns.
     line += 1 + countLineBreaks(fields, record.kind === 'row' ? freeText : null);
     return record;
   };
 
   const fail = (err: unknown): never => {
-    throw toAppError(err, line);
+    throw csvParseError(err, line);
   };
 
   try {
@@ -186,49 +182,6 @@ export async function readPassengerCsv(
   return { rows, rejected };
 }
 
-/**
- * Validates one raw passenger given as JSON (the API and the CLI): keys are CSV header names in any case,
- * values numbers or numeric strings, Age/Fare/Cabin/Embarked may be null, empty or absent.
- * Survived, if present, is ignored: this is a passenger to predict. Throws BAD_REQUEST naming `where` and the field.
- */
-export function parsePassengerRecord(record: Record<string, unknown>, where: string): Passenger {
-  if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-    throw new AppError('BAD_REQUEST', `${where}: expected an object with passenger fields`, { where });
-  }
-  const byColumn = new Map<RawColumn, unknown>();
-  for (const [key, value] of Object.entries(record)) {
-    const column = COLUMN_BY_LOWER.get(key.trim().toLowerCase());
-    if (column !== undefined) byColumn.set(column, value);
-  }
-  const found: string[] = [];
-  const fields: string[] = [];
-  for (const column of RAW_COLUMNS) {
-    const value = byColumn.get(column);
-    if (column === 'Survived' || value === undefined || value === null) {
-      if (column === 'Survived' || OPTIONAL_VALUES.has(column)) fields.push('');
-      else found.push(`${column} is missing`);
-    } else if (typeof value === 'number') {
-      fields.push(String(value));
-    } else if (typeof value === 'string') {
-      fields.push(value);
-    } else {
-      found.push(`${column} must be a string or a number, got ${typeof value}`);
-    }
-  }
-  if (found.length === 0) {
-    const passenger = checkFields(fields, CANONICAL_COLUMNS, -1, found);
-    if (passenger !== null) return passenger;
-  }
-  throw new AppError('BAD_REQUEST', `${where}: ${found.join('; ')}`, { where, problems: found });
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-
-const COLUMN_BY_LOWER = new Map<string, RawColumn>(RAW_COLUMNS.map((column) => [column.toLowerCase(), column]));
-const OPTIONAL_VALUES: ReadonlySet<RawColumn> = new Set(['Age', 'Fare', 'Cabin', 'Embarked']);
-/** Positions of the columns in RAW_COLUMNS order (how `parsePassengerRecord` lays out a JSON record). */
-const CANONICAL_COLUMNS = Object.fromEntries(RAW_COLUMNS.map((column, i) => [column, i])) as ColumnIndex;
-
 function readHeader(fields: string[], line: number, opts: CsvOptions): ColumnIndex {
   const index = Object.fromEntries(RAW_COLUMNS.map((column) => [column, -1])) as ColumnIndex;
   fields.forEach((name, position) => {
@@ -260,12 +213,6 @@ function readHeader(fields: string[], line: number, opts: CsvOptions): ColumnInd
   return index;
 }
 
-/**
- * Problems of the row being validated. One shared array (reset per row) keeps the valid-row path free of
- * allocations; safe because validation is synchronous.
- */
-const problems: string[] = [];
-
 function validateRow(
   fields: string[],
   line: number,
@@ -273,6 +220,7 @@ function validateRow(
   width: number,
   opts: CsvOptions,
   firstLineOfId: IdRegistry,
+  problems: string[],
 ): CsvRecord {
   if (fields.length !== width) {
     return {
@@ -295,7 +243,7 @@ function validateRow(
     }
   }
 
-  const passenger = checkFields(fields, columns, survived, problems);
+  const passenger = checkPassengerFields(fields, columns, survived, problems);
 
   // Every row with a readable id claims it, rejected or not: two rows with one id is one mistake in the file.
   const idText = fields[columns.PassengerId] as string;
@@ -312,84 +260,6 @@ function validateRow(
   if (passenger.ticket.includes('\uFFFD')) throw notUtf8(line, 'Ticket');
   if (passenger.cabin?.includes('\uFFFD')) throw notUtf8(line, 'Cabin');
   return { kind: 'row', line, passenger };
-}
-
-/**
- * The checks shared by CSV rows and JSON records (all columns but Survived). Pushes one problem per bad field
- * (`Pclass "4" is not 1, 2 or 3`) and returns null if there was any; otherwise the passenger, labelled with
- * `survived` unless it is -1.
- */
-function checkFields(
-  fields: readonly string[],
-  columns: ColumnIndex,
-  survived: number,
-  problems: string[],
-): Passenger | LabelledPassenger | null {
-  const before = problems.length;
-
-  const idText = fields[columns.PassengerId] as string;
-  const passengerId = readPassengerId(idText);
-  if (passengerId === -1) {
-    problems.push(`PassengerId ${quoted(idText)} is not a whole number between 1 and ${MAX_INT}`);
-  }
-
-  const pclassText = fields[columns.Pclass] as string;
-  const pclass = pclassText === '1' ? 1 : pclassText === '2' ? 2 : pclassText === '3' ? 3 : readCount(pclassText);
-  if (pclass !== 1 && pclass !== 2 && pclass !== 3) problems.push(`Pclass ${quoted(pclassText)} is not 1, 2 or 3`);
-
-  const sexText = fields[columns.Sex] as string;
-  const sex = sexText === 'male' || sexText === 'female' ? sexText : normalise(sexText).toLowerCase();
-  if (sex !== 'male' && sex !== 'female') problems.push(`Sex ${quoted(sexText)} is not male or female`);
-
-  const age = readAmount('Age', fields[columns.Age] as string, problems);
-  const sibSp = readCountField('SibSp', fields[columns.SibSp] as string, problems);
-  const parch = readCountField('Parch', fields[columns.Parch] as string, problems);
-  const fare = readAmount('Fare', fields[columns.Fare] as string, problems);
-
-  const embarkedText = fields[columns.Embarked] as string;
-  let embarked: Port | null = null;
-  if (embarkedText === 'S' || embarkedText === 'C' || embarkedText === 'Q') embarked = embarkedText;
-  else if (!isBlank(embarkedText)) {
-    const port = normalise(embarkedText).toUpperCase();
-    if (port === 'S' || port === 'C' || port === 'Q') embarked = port;
-    else problems.push(`Embarked ${quoted(embarkedText)} is not C, Q, S or empty`);
-  }
-
-  if (problems.length > before) return null;
-  const cabinText = fields[columns.Cabin] as string;
-  const cabin = isBlank(cabinText) ? null : cabinText;
-  const name = fields[columns.Name] as string;
-  const ticket = fields[columns.Ticket] as string;
-  // Two literals, not a spread: each keeps one hidden class, and this runs once per row.
-  if (survived === -1) {
-    return {
-      passengerId,
-      pclass: pclass as Pclass,
-      name,
-      sex: sex as Sex,
-      age,
-      sibSp,
-      parch,
-      ticket,
-      fare,
-      cabin,
-      embarked,
-    };
-  }
-  return {
-    passengerId,
-    pclass: pclass as Pclass,
-    name,
-    sex: sex as Sex,
-    age,
-    sibSp,
-    parch,
-    ticket,
-    fare,
-    cabin,
-    embarked,
-    survived: survived as 0 | 1,
-  };
 }
 
 /**
@@ -421,78 +291,6 @@ class IdRegistry {
     this.sparse.set(id, line);
     return 0;
   }
-}
-
-/** The id, or -1 unless it is a whole number in 1..MAX_INT. */
-function readPassengerId(text: string): number {
-  const id = readCount(text);
-  return id >= 1 ? id : -1;
-}
-
-/**
- * A whole number 0..MAX_INT, or -1. Plain digits are read with a char loop (the common case, several times a
- * row); anything else ("+3", " 3 ", "3.0") goes through the INTEGER pattern.
- */
-function readCount(text: string): number {
-  const n = text.length;
-  if (n > 0 && n <= 9) {
-    let value = 0;
-    let i = 0;
-    for (; i < n; i++) {
-      const digit = text.charCodeAt(i) - 48;
-      if (digit < 0 || digit > 9) break;
-      value = value * 10 + digit;
-    }
-    if (i === n) return value;
-  }
-  if (!INTEGER.test(text)) return -1;
-  const value = Number(text);
-  return value <= MAX_INT ? value : -1;
-}
-
-function readCountField(column: 'SibSp' | 'Parch', text: string, problems: string[]): number {
-  const value = readCount(text);
-  if (value === -1) problems.push(`${column} ${quoted(text)} is not a whole number of 0 or more`);
-  return value;
-}
-
-/** Age and Fare: blank means unknown (null); otherwise a finite decimal number of 0 or more. */
-function readAmount(column: 'Age' | 'Fare', text: string, problems: string[]): number | null {
-  if (isBlank(text)) return null;
-  const value = isPlainDecimal(text) || DECIMAL.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isFinite(value)) problems.push(`${column} ${quoted(text)} is not a number`);
-  else if (value < 0) problems.push(`${column} ${quoted(text)} is negative`);
-  return value;
-}
-
-/** Digits with at most one dot and at least one digit ("22", "7.25", ".5"): Number() reads it exactly. */
-function isPlainDecimal(text: string): boolean {
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits++;
-    else if (c === 46) dots++;
-    else return false;
-  }
-  return digits > 0 && dots <= 1;
-}
-
-/** Empty or only spaces and tabs. */
-function isBlank(text: string): boolean {
-  if (text === '') return true;
-  const first = text.charCodeAt(0);
-  return (first === 32 || first === 9) && BLANK.test(text);
-}
-
-/** Trims spaces and tabs (not line breaks: a value with a line break in it is never a valid code). */
-function normalise(text: string): string {
-  return text.replace(SPACES, '');
-}
-
-/** A value as it appears in a reason: JSON-quoted (control characters visible), long values cut. */
-function quoted(value: string): string {
-  return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
 }
 
 /** Line breaks inside the fields (of `positions` only, if given): quoted fields may span lines. */
@@ -535,7 +333,7 @@ function notUtf8(line: number, what: string): AppError {
 }
 
 /** Maps csv-parse's errors to CSV_MALFORMED naming the line the broken row starts on. */
-function toAppError(err: unknown, line: number): unknown {
+function csvParseError(err: unknown, line: number): unknown {
   if (!(err instanceof CsvError)) return err;
   switch (err.code) {
     case 'CSV_QUOTE_NOT_CLOSED':

@@ -8,8 +8,8 @@
 import { once } from 'node:events';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { PlainCsvScanner, type PlainHeader, readPlainHeader } from '../core/plain-csv.ts';
-import type { RawColumn } from '../core/schema.ts';
+import { PlainCsvScanner, type PlainHeader, readPlainHeader } from '../../core/plain-csv.ts';
+import type { RawColumn } from '../../core/schema.ts';
 
 const DB_COLUMN: Record<RawColumn, string> = {
   PassengerId: 'passenger_id',

@@ -5,13 +5,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support/pg.ts';
-import { validatePassengerCsv } from '../core/csv.ts';
-import { createRng } from '../core/rng.ts';
-import { AppError } from '../errors.ts';
-import { type CsvFile, loadDataset, migrate, readRejectedRows } from './db.ts';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/pg.ts';
+import { validatePassengerCsv } from '../../core/csv-stream.ts';
+import { createRng } from '../../core/rng.ts';
+import { AppError } from '../../errors.ts';
+import { type CsvFile, loadDataset, readRejectedRows } from './datasets.ts';
+import { migrate } from './migrations.ts';
 
-const TITANIC = readFileSync(new URL('../../data/titanic.csv', import.meta.url), 'utf8');
+const TITANIC = readFileSync(new URL('../../../data/titanic.csv', import.meta.url), 'utf8');
 const [HEADER, ...ROWS] = TITANIC.trimEnd().split('\n') as [string, ...string[]];
 
 let db: TestDatabase;
