@@ -257,7 +257,6 @@ describe('recipe v2 artifacts (format 2: the group table travels in the recipe)'
       folds: 3,
       repeats: 1,
       seed: 1,
-      workers: 0,
       space: TINY,
     });
     v2Artifact = buildArtifact({
