@@ -4,7 +4,7 @@
  */
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
-import type { PgConfig } from '../shared/adapters/db/pool.ts';
+import { DB_TIMEOUTS, type PgConfig } from '../shared/adapters/db/pool.ts';
 import type { RedisConfig } from '../shared/adapters/feature-store/redis-client.ts';
 import { type Env, type EnvReader, parseConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
@@ -17,6 +17,9 @@ export function readPgConfig(r: EnvReader): PgConfig {
     user: r.string('PGUSER', { default: 'postgres' }),
     password: r.optionalString('PGPASSWORD'),
     database: r.string('PGDATABASE', { default: 'postgres' }),
+    statementTimeoutMs: r.int('PG_STATEMENT_TIMEOUT_MS', { default: DB_TIMEOUTS.statementTimeoutMs, min: 1 }),
+    lockTimeoutMs: r.int('PG_LOCK_TIMEOUT_MS', { default: DB_TIMEOUTS.lockTimeoutMs, min: 1 }),
+    connectTimeoutMs: r.int('PG_CONNECT_TIMEOUT_MS', { default: DB_TIMEOUTS.connectTimeoutMs, min: 1 }),
   };
 }
 
@@ -25,6 +28,7 @@ export function readRedisConfig(r: EnvReader): RedisConfig & { prefix: string; k
     url: r.url('REDIS_URL', { default: 'redis://127.0.0.1:6379' }),
     password: r.optionalString('REDIS_PASSWORD'),
     tlsCa: r.optionalString('REDIS_TLS_CA'),
+    commandTimeoutMs: r.int('REDIS_COMMAND_TIMEOUT_MS', { default: 10_000, min: 1 }),
     prefix: r.string('FEATURE_STORE_PREFIX', { default: 'fs' }),
     keep: r.int('FEATURE_SETS_KEEP', { default: 3, min: 1 }),
   };
@@ -37,11 +41,42 @@ export function readCommon(r: EnvReader): { projectId: string | undefined; logLe
   };
 }
 
-/** The storage client: the real API, or the emulator when STORAGE_API_ENDPOINT is set (no credentials then). */
-export function storageClient(apiEndpoint: string | undefined, projectId: string | undefined): Storage {
+export interface StorageLimits {
+  /** One attempt's wait for an answer, and the longest a download may go without a byte (STORAGE_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Retries of an idempotent call inside the function; the workflow retries the step's 503 after that. */
+  maxRetries: number;
+}
+
+export const DEFAULT_STORAGE_LIMITS: StorageLimits = { timeoutMs: 30_000, maxRetries: 2 };
+
+export function readStorageLimits(r: EnvReader): StorageLimits {
+  return {
+    timeoutMs: r.int('STORAGE_TIMEOUT_MS', { default: DEFAULT_STORAGE_LIMITS.timeoutMs, min: 1 }),
+    maxRetries: r.int('STORAGE_MAX_RETRIES', { default: DEFAULT_STORAGE_LIMITS.maxRetries, min: 0, max: 10 }),
+  };
+}
+
+/**
+ * The storage client: the real API, or the emulator when STORAGE_API_ENDPOINT is set (no credentials then).
+ * Bounded: without a `timeout` the library waits 60 s per attempt and retries for up to 10 minutes, so a GCS that
+ * hangs would hold the function until its own deadline instead of answering the retryable 503.
+ */
+export function storageClient(
+  apiEndpoint: string | undefined,
+  projectId: string | undefined,
+  limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
+): Storage {
+  const bounded = {
+    timeout: limits.timeoutMs,
+    retryOptions: {
+      maxRetries: limits.maxRetries,
+      totalTimeout: Math.ceil((limits.timeoutMs * (limits.maxRetries + 1)) / 1000),
+    },
+  };
   return apiEndpoint
-    ? new Storage({ apiEndpoint, projectId: projectId ?? 'local', useAuthWithCustomEndpoint: false })
-    : new Storage(projectId ? { projectId } : {});
+    ? new Storage({ apiEndpoint, projectId: projectId ?? 'local', useAuthWithCustomEndpoint: false, ...bounded })
+    : new Storage({ ...(projectId ? { projectId } : {}), ...bounded });
 }
 
 /** PUBSUB_EMULATOR_HOST, when set, is honoured by the client itself. */

@@ -269,15 +269,26 @@ describe('wiring', () => {
     });
   });
 
-  it('deploys workflows/training.yaml unchanged, with the three function URLs as user env vars', () => {
+  it('deploys workflows/training.yaml unchanged, with the four function URLs and the fan-out settings as user env vars', () => {
     const workflow = named(run, 'gcp:workflows/workflow:Workflow', 'survival-pipeline-workflow-workflow').inputs;
     expect(workflow.sourceContents).toBe(readFileSync(WORKFLOW_FILE, 'utf8'));
     expect(workflow.userEnvVars).toEqual({
       LOAD_URL: 'https://survival-load-mock.a.run.app',
       PROCESS_URL: 'https://survival-process-mock.a.run.app',
       TRAIN_URL: 'https://survival-train-mock.a.run.app',
+      FIT_URL: 'https://survival-fit-mock.a.run.app',
+      FANOUT_MIN_ROWS: '20000',
+      FIT_CONCURRENCY: '10',
+      SEARCH_CANDIDATES: '10',
     });
-    for (const fn of ['load', 'process', 'train']) {
+    // the fit function searches like train: the same candidates and seed, or the two would not select alike
+    const fitEnv = fnNamed('fit').inputs.serviceConfig.environmentVariables;
+    const trainEnv = fnNamed('train').inputs.serviceConfig.environmentVariables;
+    for (const key of ['SEARCH_CANDIDATES', 'SEARCH_SEED', 'TRAIN_WORKERS'])
+      expect(fitEnv[key], key).toBe(trainEnv[key]);
+    expect(fitEnv.SEARCH_CANDIDATES).toBe(workflow.userEnvVars.SEARCH_CANDIDATES);
+    expect(fnNamed('fit').inputs.serviceConfig.maxInstanceCount).toBe(10);
+    for (const fn of ['load', 'process', 'train', 'fit']) {
       expect(Object.values(workflow.userEnvVars)).toContain(fnNamed(fn).state.url);
     }
   });
@@ -451,7 +462,7 @@ describe('wiring', () => {
       }
     };
     visit(workflow);
-    expect(calls.length).toBe(3);
+    expect(calls.length).toBe(4);
     for (const call of calls) {
       const fn = /\$\{(\w+)_url\}/.exec(call.url)?.[1];
       expect(fn, call.url).toBeDefined();

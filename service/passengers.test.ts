@@ -7,9 +7,11 @@ import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { transform } from '../shared/core/features.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
+import { startBlackHole } from '../test/support/hang.ts';
 import { connect, deleteByPrefix, startRedisServer, uniquePrefix } from '../test/support/redis.ts';
 import { rawPassenger, type TestApp, tinyArtifact } from '../test/support/service.ts';
 import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
+import { DEFAULT_OPTIONS } from './app.ts';
 
 const FEATURE_SET = 'fs-test-1';
 let artifact: ModelArtifact;
@@ -124,6 +126,38 @@ describe('GET /v1/passengers/:id', () => {
       expect(predicted.json().predictions).toHaveLength(1);
     } finally {
       if (running) await server.stop();
+    }
+  });
+
+  it('answers 503 within its budget when Redis accepts the connection and never answers, while /v1/predict keeps working', async () => {
+    const hole = await startBlackHole('redis');
+    try {
+      // The production client settings (server.ts): no command timeout of its own below the route's budget.
+      const redis = createRedis({ url: hole.url, commandTimeoutMs: 60_000 });
+      clients.push(redis);
+      const t = await testApp(artifact, { featureStore: createFeatureStore(redis, { prefix }) });
+      const started = performance.now();
+      const [down, predicted] = await Promise.all([
+        t.app.inject({ method: 'GET', url: '/v1/passengers/1' }).then((r) => ({ r, ms: performance.now() - started })),
+        t.app.inject({ method: 'POST', url: '/v1/predict', payload: rawPassenger() }).then((r) => ({
+          r,
+          ms: performance.now() - started,
+        })),
+      ]);
+      console.log(`hang: service /v1/passengers, Redis black hole: 503 after ${Math.round(down.ms)} ms`);
+      expect(hole.accepted()).toBeGreaterThan(0);
+      expect(down.r.statusCode).toBe(503);
+      expect(down.r.json().error).toEqual({
+        code: 'UNAVAILABLE',
+        message: 'the feature store (Redis) is unreachable; POST /v1/predict still works',
+      });
+      expect(down.ms).toBeGreaterThanOrEqual(DEFAULT_OPTIONS.featureStoreTimeoutMs - 50);
+      expect(down.ms).toBeLessThan(DEFAULT_OPTIONS.featureStoreTimeoutMs + 1_500);
+      // predict answered while the feature-store read was still hanging.
+      expect(predicted.r.statusCode).toBe(200);
+      expect(predicted.ms).toBeLessThan(down.ms);
+    } finally {
+      await hole.close();
     }
   });
 

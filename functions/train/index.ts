@@ -3,8 +3,10 @@ import os from 'node:os';
 import { http } from '@google-cloud/functions-framework';
 import { migrate } from '../../shared/adapters/db/migrations.ts';
 import { createPool } from '../../shared/adapters/db/pool.ts';
+import { DEFAULT_PUBLISH_TIMEOUT_MS } from '../../shared/adapters/events.ts';
 import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import { SEARCH_DEFAULTS } from '../../shared/core/pipeline.ts';
 import {
   functionLogger,
   loadFunctionConfig,
@@ -12,6 +14,7 @@ import {
   readCommon,
   readPgConfig,
   readRedisConfig,
+  readStorageLimits,
   storageClient,
 } from '../clients.ts';
 import { onceUntilSuccess } from '../edge.ts';
@@ -22,13 +25,15 @@ const config = loadFunctionConfig('train', process.env, (r) => ({
   pg: readPgConfig(r),
   redis: readRedisConfig(r),
   storageEndpoint: r.optionalString('STORAGE_API_ENDPOINT'),
+  storageLimits: readStorageLimits(r),
   train: {
     modelsBucket: r.string('MODELS_BUCKET'),
     minAccuracy: r.number('MIN_ACCURACY', { default: 0.75, min: 0, max: 1 }),
-    candidates: r.int('SEARCH_CANDIDATES', { default: 10, min: 1 }),
-    seed: r.int('SEARCH_SEED', { default: 42 }),
+    candidates: r.int('SEARCH_CANDIDATES', { default: SEARCH_DEFAULTS.candidates, min: 1 }),
+    seed: r.int('SEARCH_SEED', { default: SEARCH_DEFAULTS.seed }),
     workers: r.int('TRAIN_WORKERS', { default: os.availableParallelism(), min: 0 }),
     topic: r.string('MODEL_PUBLISHED_TOPIC', { default: 'model-published' }),
+    publishTimeoutMs: r.int('PUBSUB_PUBLISH_TIMEOUT_MS', { default: DEFAULT_PUBLISH_TIMEOUT_MS, min: 1 }),
   },
 }));
 const pool = createPool(config.pg);
@@ -42,7 +47,7 @@ http(
       prefix: config.redis.prefix,
       keep: config.redis.keep,
     }),
-    storage: storageClient(config.storageEndpoint, config.projectId),
+    storage: storageClient(config.storageEndpoint, config.projectId, config.storageLimits),
     pubsub: pubsubClient(config.projectId),
     config: config.train,
     logger: functionLogger('train', config.logLevel),

@@ -24,14 +24,15 @@ export interface TrainingPipelineArgs {
 }
 
 /**
- * Upload -> `trigger` (Eventarc) -> the training workflow -> `load`, `process`, `train`: four instances of
- * PipelineFunction and the workflow, wired with the environment variable names of the team contract.
+ * Upload -> `trigger` (Eventarc) -> the training workflow -> `load`, `process`, (`fit` per search candidate, on large
+ * uploads), `train`: five instances of PipelineFunction and the workflow, wired with the environment variable names of the team contract.
  * Secrets (PGPASSWORD, REDIS_PASSWORD, REDIS_TLS_CA) reach the functions only through Secret Manager.
  */
 export class TrainingPipeline extends pulumi.ComponentResource {
   readonly load: PipelineFunction;
   readonly process: PipelineFunction;
   readonly train: PipelineFunction;
+  readonly fit: PipelineFunction;
   readonly trigger: PipelineFunction;
   readonly workflow: TrainingWorkflow;
 
@@ -119,6 +120,21 @@ export class TrainingPipeline extends pulumi.ComponentResource {
       cpu: cfg.functions.trainCpu,
       timeoutSeconds: cfg.functions.trainTimeoutSeconds,
     });
+    // One search candidate on every fold per call; the same search settings as train, so both select alike.
+    this.fit = fn('fit', {
+      description: 'Feature store -> one search candidate scored on every cross-validation fold',
+      env: {
+        ...redis,
+        SEARCH_CANDIDATES: `${cfg.searchCandidates}`,
+        SEARCH_SEED: '42',
+        TRAIN_WORKERS: cfg.functions.trainCpu,
+      },
+      secretEnv: redisSecrets,
+      memory: cfg.functions.trainMemory,
+      cpu: cfg.functions.trainCpu,
+      timeoutSeconds: cfg.functions.trainTimeoutSeconds,
+      maxInstances: cfg.fitConcurrency,
+    });
     this.workflow = new TrainingWorkflow(
       `${name}-workflow`,
       {
@@ -126,7 +142,12 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         region,
         workflowName: `${prefix}-training`,
         source: args.workflowSource,
-        steps: { LOAD_URL: this.load, PROCESS_URL: this.process, TRAIN_URL: this.train },
+        steps: { LOAD_URL: this.load, PROCESS_URL: this.process, TRAIN_URL: this.train, FIT_URL: this.fit },
+        env: {
+          FANOUT_MIN_ROWS: `${cfg.fanOutMinRows}`,
+          FIT_CONCURRENCY: `${cfg.fitConcurrency}`,
+          SEARCH_CANDIDATES: `${cfg.searchCandidates}`,
+        },
         deletionProtection: cfg.deletionProtection,
       },
       { parent: this },

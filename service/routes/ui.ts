@@ -3,12 +3,14 @@
  * GET /model, and the stylesheet. A caller's mistake is shown next to the field it concerns, with the form
  * filled in as it was sent; no page ever shows raw JSON.
  */
+
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Passenger } from '../../shared/core/schema.ts';
 import { isAppError } from '../../shared/errors.ts';
 import { type AppContext, requireModel } from '../context.ts';
 import { attributionOf } from '../explanations.ts';
 import { columnOfProblem, parseServingPassenger } from '../instances.ts';
+import { modelCard } from '../model-card.ts';
 import { STYLESHEET } from '../ui/assets.ts';
 import type { SafeHtml } from '../ui/html.ts';
 import {
@@ -182,6 +184,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         importances: a.importances,
         shapImportances: a.shapImportances ?? null,
         params: { ...a.params },
+        card: modelCard(served),
         window: {
           isDrift: state.isDrift,
           windowRows: state.windowRows,

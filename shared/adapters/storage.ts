@@ -2,7 +2,7 @@
  * Cloud Storage adapter (the real client in the cloud, the same client pointed at the local emulator).
  * Thin on purpose: object streams, metadata, and JSON documents guarded by generation preconditions.
  */
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Storage } from '@google-cloud/storage';
 import { AppError } from '../errors.ts';
 
@@ -41,8 +41,54 @@ export function isTransientStorageError(err: unknown): boolean {
   if (status !== undefined) return status === 408 || status === 429 || status >= 500;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && TRANSIENT_NODE_CODES.has(code)) return true;
+  if ((err as { type?: unknown } | null)?.type === 'request-timeout') return true; // gaxios: no response in time
   const message = err instanceof Error ? err.message : '';
-  return /socket hang up|ECONNRESET|ECONNREFUSED|network|premature close|aborted/i.test(message);
+  return /socket hang up|ECONNRESET|ECONNREFUSED|network|premature close|aborted|timeout/i.test(message);
+}
+
+/** Used when the client was built without a `timeout` (the client library then waits up to 60 s per attempt). */
+const DEFAULT_STALL_MS = 30_000;
+
+/** A body that stopped arriving: the response's headers came, then no byte for `ms`. */
+export class StorageStalledError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(bucket: string, name: string, ms: number) {
+    super(`gs://${bucket}/${name}: no data for ${ms} ms (stalled download timeout)`);
+    this.name = 'StorageStalledError';
+  }
+}
+
+/**
+ * The client's `timeout` bounds the wait for a response's headers, not for its body: a server that sends headers
+ * and then stalls would hold a download forever. This fails `stream` once no byte arrived for `ms` while the
+ * stream was flowing (time spent paused by a slow consumer does not count).
+ */
+function failWhenStalled(stream: Readable, ms: number, onStall: () => Error): Readable {
+  let timer: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+  };
+  const arm = (): void => {
+    stop();
+    timer = setTimeout(() => stream.destroy(onStall()), ms);
+    timer.unref?.();
+  };
+  stream.on('resume', arm);
+  stream.on('data', () => {
+    if (stream.readableFlowing) arm();
+  });
+  stream.on('pause', stop);
+  stream.on('close', stop);
+  stream.on('end', stop);
+  stream.on('error', stop);
+  return stream;
+}
+
+/** The no-progress budget of a client: its `timeout` option (one attempt's wait for an answer). */
+function stallBudget(storage: Storage): number {
+  const timeout = (storage as { timeout?: unknown }).timeout;
+  return typeof timeout === 'number' && timeout > 0 ? timeout : DEFAULT_STALL_MS;
 }
 
 export function isNotFound(err: unknown): boolean {
@@ -58,7 +104,20 @@ export function readObjectStream(
   opts: { validation?: 'md5' | 'crc32c' | boolean } = {},
 ): Readable {
   const file = storage.bucket(bucket).file(name, generation === undefined ? {} : { generation });
-  return file.createReadStream(opts.validation === undefined ? {} : { validation: opts.validation });
+  const stream = file.createReadStream(opts.validation === undefined ? {} : { validation: opts.validation });
+  const ms = stallBudget(storage);
+  return failWhenStalled(stream, ms, () => new StorageStalledError(bucket, name, ms));
+}
+
+/** The whole object in memory, read through the same stall guard as `readObjectStream`. */
+export async function readObject(storage: Storage, bucket: string, name: string, generation?: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const stream = readObjectStream(storage, bucket, name, generation);
+  // Consumed through a PassThrough so the guard sees the flowing/paused transitions of a plain pipe.
+  const sink = stream.pipe(new PassThrough());
+  stream.on('error', (err) => sink.destroy(err));
+  for await (const chunk of sink) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 export async function getObjectMetadata(
@@ -94,7 +153,7 @@ export async function readJson(
   const meta = await getObjectMetadata(storage, bucket, name);
   if (!meta) return null;
   try {
-    const [content] = await storage.bucket(bucket).file(name, { generation: meta.generation }).download();
+    const content = await readObject(storage, bucket, name, meta.generation);
     return { value: JSON.parse(content.toString('utf8')), generation: meta.generation };
   } catch (err) {
     // Overwritten between the two calls: the caller sees the newer document on its next read.

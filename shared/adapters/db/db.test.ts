@@ -6,6 +6,7 @@ import { AppError } from '../../errors.ts';
 import { datasetIdFor, loadDataset, readDatasetPassengers, readRejectedRows } from './datasets.ts';
 import { MIGRATIONS, migrate } from './migrations.ts';
 import { getModel, markModelPromoted, registerModel } from './model-records.ts';
+import { createPool, DB_TIMEOUTS, isTransientDbError } from './pool.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -46,6 +47,39 @@ const source = (generation: string) => ({
   crc32c: 'crc',
 });
 const options = { maxRejectedShare: 0.05, startedAt: new Date() };
+
+describe('createPool', () => {
+  it('gives every session a statement_timeout and a lock_timeout, the defaults unless configured', async () => {
+    const defaults = createPool(db.config);
+    const configured = createPool({ ...db.config, statementTimeoutMs: 1234, lockTimeoutMs: 567 });
+    try {
+      const show = async (pool: typeof defaults) => {
+        const { rows } = await pool.query<{ statement: string; lock: string }>(
+          `SELECT current_setting('statement_timeout') AS statement, current_setting('lock_timeout') AS lock`,
+        );
+        return rows[0];
+      };
+      expect(await show(defaults)).toEqual({
+        statement: `${DB_TIMEOUTS.statementTimeoutMs / 60_000}min`,
+        lock: `${DB_TIMEOUTS.lockTimeoutMs / 1000}s`,
+      });
+      expect(await show(configured)).toEqual({ statement: '1234ms', lock: '567ms' });
+    } finally {
+      await Promise.all([defaults.end(), configured.end()]);
+    }
+  });
+
+  it('ends a statement that outruns statement_timeout with an error a retry may fix', async () => {
+    const pool = createPool({ ...db.config, statementTimeoutMs: 200 });
+    try {
+      const err = await pool.query('SELECT pg_sleep(5)').catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('57014');
+      expect(isTransientDbError(err)).toBe(true);
+    } finally {
+      await pool.end();
+    }
+  });
+});
 
 describe('migrate', () => {
   it('applies every migration once even when several instances start at the same time', async () => {

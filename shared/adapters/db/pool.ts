@@ -13,7 +13,20 @@ export interface PgConfig {
   database: string;
   /** Pool size per instance; a function instance serves one request at a time, so a few suffice. */
   max?: number;
+  /** The session's `statement_timeout`: the server cancels a statement running longer (SQLSTATE 57014). */
+  statementTimeoutMs?: number | undefined;
+  /** The session's `lock_timeout`: a statement waiting longer for a lock, advisory ones included, fails (55P03). */
+  lockTimeoutMs?: number | undefined;
+  /** The wait for a connection to be established and to answer its startup (a server that accepts and hangs). */
+  connectTimeoutMs?: number | undefined;
 }
+
+/**
+ * Session limits every connection sets at startup, so a statement stuck behind a lock or a server that stopped
+ * answering ends as an error (a retryable 503) instead of holding the function until its deadline. The statement
+ * limit leaves room for the largest COPY the load function accepts (100 MiB, about 20 s at the measured rate).
+ */
+export const DB_TIMEOUTS = { statementTimeoutMs: 300_000, lockTimeoutMs: 30_000, connectTimeoutMs: 10_000 } as const;
 
 export function createPool(config: PgConfig): pg.Pool {
   return new pg.Pool({
@@ -23,8 +36,13 @@ export function createPool(config: PgConfig): pg.Pool {
     password: config.password,
     database: config.database,
     max: config.max ?? 4,
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: config.connectTimeoutMs ?? DB_TIMEOUTS.connectTimeoutMs,
     idleTimeoutMillis: 30_000,
+    statement_timeout: config.statementTimeoutMs ?? DB_TIMEOUTS.statementTimeoutMs,
+    lock_timeout: config.lockTimeoutMs ?? DB_TIMEOUTS.lockTimeoutMs,
+    // A transaction left open by a crashed instance must not hold its locks for long.
+    idle_in_transaction_session_timeout: 60_000,
+    keepAlive: true,
   });
 }
 
@@ -37,6 +55,8 @@ const TRANSIENT_SQLSTATES = new Set([
   '40001',
   '40P01', // serialization failure, deadlock
   '53300', // too many connections
+  '55P03', // lock_not_available: lock_timeout ran out behind another session's lock
+  '57014', // query_canceled: statement_timeout ran out
   '57P01',
   '57P02',
   '57P03', // admin / crash shutdown, cannot connect now
