@@ -15,6 +15,7 @@ import { STYLESHEET } from '../ui/assets.ts';
 import type { SafeHtml } from '../ui/html.ts';
 import {
   DEFAULT_FORM,
+  driftPage,
   type FormErrors,
   type FormField,
   type FormValues,
@@ -161,6 +162,47 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
             reasons: topReasons(explainer.featureNames, p.features, contributions, values),
           },
         },
+      }),
+    );
+  });
+
+  app.get('/drift', async (_request, reply) => {
+    const served = ctx.models.current();
+    if (!served) {
+      return sendHtml(reply, messagePage('No model yet', 'No model is loaded yet. Train one, then come back.'), 503);
+    }
+    ctx.driftMonitor.settle();
+    const window = served.windowDrift;
+    const state = window.state();
+    const last = state.last;
+    return sendHtml(
+      reply,
+      driftPage({
+        modelVersion: served.version,
+        isDrift: state.isDrift,
+        windowSize: window.windowSize,
+        windowRows: state.windowRows,
+        requestsSeen: state.requestsSeen,
+        evaluateEvery: window.evaluateEvery,
+        ert: window.ert,
+        rowsPerRequest: window.rowsPerRequest,
+        correction: window.tests.correction,
+        driftedShare: last?.driftedShare ?? 0,
+        drifted: last?.drifted ?? [],
+        features: last
+          ? last.detail.map((f) => ({
+              name: f.name,
+              type: f.type,
+              test: f.test,
+              statistic: f.statistic,
+              pValue: f.pValue,
+              threshold: f.threshold,
+              drifted: f.drifted,
+              distance: f.distance.value,
+              distanceKind: f.distance.kind,
+              histogram: f.histogram,
+            }))
+          : null,
       }),
     );
   });

@@ -4,6 +4,7 @@
  */
 import type { ModelCard } from '../model-card.ts';
 import { barChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
+import { type DriftPageView, driftPageBody } from './drift-page.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
 import { compareImportances } from './reasons.ts';
 
@@ -39,6 +40,8 @@ export interface DriftView {
   threshold: number;
   pValues: Record<string, number>;
   drifted: string[];
+  /** Values outside what the training passengers had (the single-passenger check). */
+  outOfSupport?: Array<{ feature: string; value: number; reason: string }>;
 }
 
 export interface PredictionView {
@@ -86,7 +89,7 @@ export interface ModelView {
   window: { isDrift: boolean; windowRows: number; rowsSeen: number; pValues: Record<string, number> | null };
 }
 
-type Page = 'predict' | 'model';
+type Page = 'predict' | 'model' | 'drift';
 
 function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
   const link = (href: string, page: Page, label: string) =>
@@ -102,7 +105,7 @@ function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="site"><span class="brand">Titanic survival</span>
-<nav aria-label="Main">${link('/', 'predict', 'Predict')} ${link('/model', 'model', 'Model')} <a href="/metrics">Metrics</a></nav></header>
+<nav aria-label="Main">${link('/', 'predict', 'Predict')} ${link('/model', 'model', 'Model')} ${link('/drift', 'drift', 'Drift')} <a href="/metrics">Metrics</a></nav></header>
 <main id="main" tabindex="-1">
 ${body}
 </main>
@@ -231,8 +234,10 @@ function driftSection(drift: DriftView): SafeHtml {
     drift.isDrift
       ? html`This passenger is unlike the training passengers in <strong id="drifted-features">${drift.drifted.join(', ')}</strong>. The prediction is less trustworthy.`
       : html`Every feature is within what the model saw in training.`
-  } A feature drifts when its Kolmogorov-Smirnov p-value is below ${formatPValue(drift.threshold)} (0.05 split across ${entries.length} features).</p>
-<details><summary>p-value per feature</summary>
+  } One passenger is too few for a distribution test, so a feature drifts when its value lies well outside the
+training passengers' range (by more than a tenth of that range) or is a category they never had; a rare category
+alone is not drift. The p-values below say how unusual each value is among the training passengers.</p>
+<details><summary>Tail p-value per feature</summary>
 <table><thead><tr><th scope="col">Feature</th><th scope="col">p-value</th><th scope="col">Drift</th></tr></thead><tbody>
 ${entries.map(
   ([name, p]) =>
@@ -445,6 +450,11 @@ ${card.history.map(
 </tbody></table>`
 }
 </section>`;
+}
+
+/** The drift page: reference and recent-window histograms per feature (see drift-page.ts). */
+export function driftPage(view: DriftPageView): SafeHtml {
+  return layout('Drift', 'drift', driftPageBody(view));
 }
 
 export function messagePage(title: string, message: string): SafeHtml {
