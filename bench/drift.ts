@@ -1,148 +1,214 @@
 /**
- * Cost of the drift detectors as the service uses them: KSDrift on every request (a few rows against the ~712-row
- * training reference, 11 features) and WindowDrift on every scored row. The baseline, measured in the same run, is
- * the straightforward per-request use of `ks2samp` (both samples sorted on every call).
+ * `npm run bench:drift`: the drift detectors' calibration, by simulation from the training data.
  *
- *   npm run bench:drift
+ * The reference is what a model trained on data/titanic.csv carries (recipe v1 fitted on the seeded 80/20
+ * split's training rows); in-distribution traffic is one passenger per request drawn at random from the whole
+ * file; the four shifts are applied to raw passengers (test/support/drift-streams.ts says how).
+ *
+ *   1. Window ERT: independent streams of in-distribution requests through WindowDrift with the service's
+ *      defaults, counting alerts (transitions into drift). ERT = requests / alerts with an exact Poisson 95%
+ *      interval (with no alert, the one-sided 95% lower bound requests / 3.0).
+ *   2. Detection delay per shift: a window full of in-distribution traffic (a random number of extra requests,
+ *      so the evaluation phase varies), then shifted requests until the window reports drift: median, p90, max.
+ *   3. Per-request false flags: RequestDrift on single in-distribution passengers, (a) drawn from the whole file
+ *      against the seed-42 reference, (b) the held-out passengers of 100 different splits (never in their
+ *      reference), with a Wilson 95% interval.
+ *   4. Cost: microseconds per request of each detector (one passenger per request).
+ *
+ * Options: --requests=N (in-distribution requests for the ERT, default 4,000,000), --trials=N (delay trials per
+ * shift, default 400), --window=, --every=, --ert=, --rows-per-request= (detector settings; defaults are the
+ * service's).
  */
-import { readFileSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
-import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
-import { FEATURE_NAMES } from '../shared/core/schema.ts';
-import { ks2samp } from '../shared/core/stats/index.ts';
+import { loadavg } from 'node:os';
+import { RequestDrift } from '../shared/core/drift.ts';
+import { WindowDrift, type WindowDriftOptions } from '../shared/core/drift-window.ts';
+import { createRng } from '../shared/core/rng.ts';
+import { chi2Sf } from '../shared/core/stats/index.ts';
+import { driftWorldOf, loadDriftWorld, SHIFTS, sampler } from '../test/support/drift-streams.ts';
 
-/** Recipe-v1-like features from data/titanic.csv, enough for realistic values and ties (not the product's recipe). */
-function titanicFeatures(): number[][] {
-  const records = parse(readFileSync(new URL('../data/titanic.csv', import.meta.url)), { columns: true }) as Array<
-    Record<string, string>
-  >;
-  const titles: Record<string, number> = { Mr: 0, Miss: 1, Mrs: 2, Master: 3 };
-  return records.map((r) => {
-    const pclass = Number(r.Pclass);
-    const age = r.Age ? Number(r.Age) : 28;
-    const fare = r.Fare ? Number(r.Fare) : 14.45;
-    const family = Number(r.SibSp) + Number(r.Parch) + 1;
-    const title = titles[/ ([A-Za-z]+)\./.exec(r.Name ?? '')?.[1] ?? ''] ?? 4;
-    const embarked = { C: 0, Q: 1, S: 2 }[r.Embarked as 'C' | 'Q' | 'S'] ?? 2;
-    return [
-      pclass,
-      r.Sex === 'female' ? 1 : 0,
-      age,
-      fare,
-      embarked,
-      family,
-      family === 1 ? 1 : 0,
-      r.Cabin ? 1 : 0,
-      title,
-      pclass * fare,
-      age * fare,
-    ];
-  });
+const arg = (name: string, fallback: number): number => {
+  const v = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return v ? Number(v.split('=')[1]) : fallback;
+};
+const REQUESTS = arg('requests', 4_000_000);
+const TRIALS = arg('trials', 400);
+const OPTIONS: WindowDriftOptions = {
+  windowSize: arg('window', 200),
+  evaluateEvery: arg('every', 10),
+  ert: arg('ert', 1_000_000),
+  rowsPerRequest: arg('rows-per-request', 5),
+};
+const STREAMS = 8;
+
+/** Exact (Garwood) 95% interval of a Poisson mean, from k events. */
+function poissonInterval(k: number): [number, number] {
+  const solve = (f: (lambda: number) => number, target: number): number => {
+    let lo = 0;
+    let hi = Math.max(10, 10 * k + 10);
+    for (let i = 0; i < 200; i++) {
+      const mid = (lo + hi) / 2;
+      if (f(mid) < target) lo = mid;
+      else hi = mid;
+    }
+    return (lo + hi) / 2;
+  };
+  // P(X >= k | lambda) = 1 - chi2Sf(2 lambda, 2k) rises with lambda; P(X <= k | lambda) = chi2Sf(2 lambda, 2k + 2) falls.
+  const lower = k === 0 ? 0 : solve((l) => 1 - chi2Sf(2 * l, 2 * k), 0.025);
+  const upper = solve((l) => -chi2Sf(2 * l, 2 * k + 2), -0.025);
+  return [lower, upper];
 }
 
-function percentile(sorted: Float64Array, q: number): number {
+function wilson(successes: number, n: number): [number, number] {
+  const z = 1.959963984540054;
+  const p = successes / n;
+  const centre = (p + (z * z) / (2 * n)) / (1 + (z * z) / n);
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/**
- * Per-call wall-clock latency in microseconds (p50, p99, mean) over `calls` timed calls after a warm-up, and the
- * process CPU time per call (`cpu`), which a busy machine's preemptions do not inflate the way they inflate p99.
- */
-function measure(calls: number, fn: (i: number) => unknown): { p50: number; p99: number; mean: number; cpu: number } {
-  for (let i = 0; i < Math.min(calls, 2000); i++) fn(i);
-  const times = new Float64Array(calls);
-  let sink = 0;
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < calls; i++) {
-    const t0 = process.hrtime.bigint();
-    const out = fn(i);
-    times[i] = Number(process.hrtime.bigint() - t0) / 1000;
-    if (out) sink++;
-  }
-  const cpuUsed = process.cpuUsage(cpu0);
-  if (sink < 0) console.log(sink);
-  const mean = times.reduce((a, b) => a + b, 0) / calls;
-  times.sort();
-  return {
-    p50: percentile(times, 0.5),
-    p99: percentile(times, 0.99),
-    mean,
-    cpu: (cpuUsed.user + cpuUsed.system) / calls,
-  };
-}
-
-const rows = titanicFeatures();
-const referenceRows = rows.slice(0, 712);
-const incoming = rows.slice(712);
-const reference = {
-  featureNames: [...FEATURE_NAMES],
-  columns: FEATURE_NAMES.map((_, f) => referenceRows.map((r) => r[f]!)),
-};
-const detector = new KSDrift(reference);
-
-function batch(i: number, size: number): number[][] {
-  const out: number[][] = [];
-  for (let k = 0; k < size; k++) out.push(incoming[(i * size + k) % incoming.length]!);
-  return out;
-}
-
-/** Batches drawn at random from all 891 rows: statistics rarely repeat, so memoised p-values rarely help. */
-function freshBatches(count: number, size: number): number[][][] {
-  let s = 12345;
-  const next = () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-  return Array.from({ length: count }, () =>
-    Array.from({ length: size }, () => rows[Math.floor(next() * rows.length)]!),
-  );
-}
-
-function naive(batchRows: number[][]): boolean {
-  let drift = false;
-  for (let f = 0; f < FEATURE_NAMES.length; f++) {
-    const { pValue } = ks2samp(
-      batchRows.map((r) => r[f]!),
-      reference.columns[f]!,
-      'asymp',
-    );
-    if (pValue < 0.05 / FEATURE_NAMES.length) drift = true;
-  }
-  return drift;
-}
-
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const world = await loadDriftWorld(42);
 console.log(
-  `KSDrift.predict, 11 features, reference ${referenceRows.length} rows, method 'asymp' (microseconds per call)`,
+  `reference: ${world.reference.columns[0]!.length} rows, ${world.reference.featureNames.length} features ` +
+    `(${world.reference.featureTypes.filter((t) => t === 'categorical').length} categorical); window ` +
+    `${OPTIONS.windowSize} rows, evaluated every ${OPTIONS.evaluateEvery} requests, design ERT ${fmt(OPTIONS.ert!)} ` +
+    `(level per evaluation ${OPTIONS.evaluateEvery! / OPTIONS.ert!}), at most ${OPTIONS.rowsPerRequest} rows per request; ` +
+    `load average ${loadavg()[0]!.toFixed(2)} (machine shared)`,
 );
-for (const size of [1, 10, 100, 1000]) {
-  const calls = size >= 1000 ? 500 : size >= 100 ? 3000 : 20000;
-  const batches = Array.from({ length: 64 }, (_, i) => batch(i, size));
-  const ours = measure(calls, (i) => detector.predict(batches[i % 64]!).isDrift);
-  const fresh = freshBatches(Math.min(calls, 3000), size);
-  const cold = new KSDrift(reference);
-  const unseen = measure(fresh.length, (i) => cold.predict(fresh[i]!).isDrift);
-  const base = measure(Math.ceil(calls / 4), (i) => naive(batches[i % 64]!));
+
+// 1. ERT
+function windowErt(): void {
+  const t0 = performance.now();
+  let alerts = 0;
+  let alarmEvaluations = 0;
+  let evaluations = 0;
+  const perStream = Math.ceil(REQUESTS / STREAMS);
+  const firstAlertAt: number[] = [];
+  for (let s = 0; s < STREAMS; s++) {
+    const window = new WindowDrift(world.reference, { ...OPTIONS, seed: 1000 + s });
+    const stream = sampler(world, createRng(2000 + s));
+    let first = -1;
+    for (let i = 0; i < perStream; i++) {
+      const e = window.add([stream.normal()]);
+      if (e === null) continue;
+      evaluations++;
+      if (e.isDrift) alarmEvaluations++;
+      if (e.transition === 'entered') {
+        alerts++;
+        if (first < 0) first = i + 1;
+      }
+    }
+    if (first > 0) firstAlertAt.push(first);
+  }
+  const total = perStream * STREAMS;
+  const [lo, hi] = poissonInterval(alerts);
+  const seconds = (performance.now() - t0) / 1000;
   console.log(
-    `  ${String(size).padStart(4)} rows, recurring batches: p50 ${ours.p50.toFixed(1)}  p99 ${ours.p99.toFixed(1)}  mean ${ours.mean.toFixed(1)}  cpu ${ours.cpu.toFixed(1)}` +
-      ` | random batches: p50 ${unseen.p50.toFixed(1)}  p99 ${unseen.p99.toFixed(1)}  mean ${unseen.mean.toFixed(1)}  cpu ${unseen.cpu.toFixed(1)}` +
-      ` | baseline (ks2samp per feature) p50 ${base.p50.toFixed(1)}, ratio ${(ours.p50 / base.p50).toFixed(3)}`,
+    `\n1. window ERT: ${fmt(total)} in-distribution requests in ${STREAMS} streams (${fmt(evaluations)} evaluations, ` +
+      `${seconds.toFixed(0)} s): ${alerts} alerts, ${alarmEvaluations} evaluations in drift`,
+  );
+  if (alerts === 0) {
+    console.log(`   ERT >= ${fmt(total / 3)} requests (one-sided 95%: no alert in ${fmt(total)})`);
+  } else {
+    console.log(
+      `   ERT = ${fmt(total / alerts)} requests, 95% interval [${fmt(total / hi)}, ${hi === 0 ? 'inf' : fmt(total / lo)}]` +
+        (firstAlertAt.length ? `; first alert of each alerting stream at ${firstAlertAt.map(fmt).join(', ')}` : ''),
+    );
+  }
+  const in50k = (50_000 * alerts) / total;
+  console.log(
+    `   expected alerts in 50,000 requests: ${in50k.toFixed(4)} (95% upper ${((50_000 * hi) / total).toFixed(4)})`,
   );
 }
 
-const window = new WindowDrift(reference);
-const perRow = measure(50000, (i) => window.add([incoming[i % incoming.length]!]));
-console.log(
-  `WindowDrift.add, 1 row (200-row window, evaluated every 50): p50 ${perRow.p50.toFixed(2)}  p99 ${perRow.p99.toFixed(1)}  mean ${perRow.mean.toFixed(2)}  cpu ${perRow.cpu.toFixed(2)}`,
-);
+// 2. Detection delay
+function detectionDelay(): void {
+  console.log(
+    `\n2. detection delay (requests after the shift starts, window full of in-distribution traffic), ${TRIALS} trials per shift:`,
+  );
+  for (const shift of SHIFTS) {
+    const delays: number[] = [];
+    let falseStart = 0;
+    for (let t = 0; t < TRIALS; t++) {
+      const rng = createRng(5000 + t);
+      const window = new WindowDrift(world.reference, { ...OPTIONS, seed: 7000 + t });
+      const stream = sampler(world, rng);
+      const warmUp = OPTIONS.windowSize! + 100 + rng.int(OPTIONS.evaluateEvery!);
+      for (let i = 0; i < warmUp; i++) window.add([stream.normal()]);
+      if (window.state().isDrift) falseStart++;
+      let delay = 0;
+      while (delay < 5000) {
+        delay++;
+        window.add([stream.shifted(shift)]);
+        if (window.state().isDrift) break;
+      }
+      delays.push(delay);
+    }
+    delays.sort((a, b) => a - b);
+    console.log(
+      `   ${shift.padEnd(22)} median ${quantile(delays, 0.5)}  p90 ${quantile(delays, 0.9)}  max ${delays.at(-1)}` +
+        `  (over 300: ${delays.filter((d) => d > 300).length})${falseStart ? `  [${falseStart} trials in drift before the shift]` : ''}`,
+    );
+  }
+}
 
-const exactRef = reference.columns[3]!;
-const exact = measure(
-  200,
-  (i) =>
-    ks2samp(
-      batch(i, 179).map((r) => r[3]!),
-      exactRef,
-      'exact',
-    ).pValue,
-);
-console.log(`ks2samp 'exact', 179 vs 712 rows: p50 ${exact.p50.toFixed(1)}  p99 ${exact.p99.toFixed(1)}`);
+// 3. Per-request false flags
+function perRequestFlags(): void {
+  const detector = new RequestDrift(world.reference);
+  const flagged = world.features.filter((row) => detector.predict([row]).isDrift).length;
+  const n = world.features.length;
+  const [lo, hi] = wilson(flagged, n);
+  console.log(
+    `\n3. per-request verdict, single passengers: ${flagged} of ${n} file rows flagged against the seed-42 reference ` +
+      `= ${((100 * flagged) / n).toFixed(2)}% (the rate for uniform draws from the file; 95% ${(100 * lo).toFixed(2)}-${(100 * hi).toFixed(2)}%)`,
+  );
+  let heldFlagged = 0;
+  let heldTotal = 0;
+  for (let seed = 1; seed <= 100; seed++) {
+    const w = driftWorldOf(world.passengers, seed);
+    const d = new RequestDrift(w.reference);
+    for (const i of w.heldOut) {
+      heldTotal++;
+      if (d.predict([w.features[i]!]).isDrift) heldFlagged++;
+    }
+  }
+  const [hlo, hhi] = wilson(heldFlagged, heldTotal);
+  console.log(
+    `   held-out passengers of 100 splits (never in their reference): ${heldFlagged} of ${heldTotal} flagged = ` +
+      `${((100 * heldFlagged) / heldTotal).toFixed(2)}% (95% ${(100 * hlo).toFixed(2)}-${(100 * hhi).toFixed(2)}%)`,
+  );
+}
+
+// 4. Cost per request
+function costPerRequest(): void {
+  const detector = new RequestDrift(world.reference);
+  const window = new WindowDrift(world.reference, OPTIONS);
+  const stream = sampler(world, createRng(9));
+  const rows = Array.from({ length: 4096 }, () => stream.normal());
+  const time = (f: (i: number) => unknown, n: number) => {
+    for (let i = 0; i < 2000; i++) f(i);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) f(i);
+    return ((performance.now() - t0) / n) * 1000;
+  };
+  const request = time((i) => detector.predict([rows[i % rows.length]!]), 100_000);
+  const add = time((i) => window.add([rows[i % rows.length]!]), 100_000);
+  const read = time((i) => {
+    window.add([rows[i % rows.length]!]);
+    return window.state().last;
+  }, 20_000);
+  console.log(
+    `\n4. cost (microseconds per request, one passenger): per-request verdict ${request.toFixed(2)}; window add with ` +
+      `its evaluation every ${OPTIONS.evaluateEvery} requests, amortized ${add.toFixed(2)}; add + reading the full ` +
+      `result (p-values, distances, histograms) after every request ${read.toFixed(2)}`,
+  );
+}
+
+windowErt();
+detectionDelay();
+perRequestFlags();
+costPerRequest();

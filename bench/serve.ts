@@ -20,7 +20,9 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 import { readInstances } from '../service/instances.ts';
-import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
+import { driftReferenceOf } from '../shared/core/artifact.ts';
+import { RequestDrift } from '../shared/core/drift.ts';
+import { WindowDrift } from '../shared/core/drift-window.ts';
 import { loadModel } from '../shared/core/model.ts';
 import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
 
@@ -135,15 +137,15 @@ function breakdown(artifact: unknown, instances: Array<Record<string, unknown>>)
   const one = { instances: [instances[1]] };
   const passengers = readInstances({ instances }, instances.length);
   const rows = model.predict(passengers).map((p) => p.features);
-  const ks = new KSDrift(model.artifact.driftReference);
-  const window = new WindowDrift(model.artifact.driftReference);
+  const ks = new RequestDrift(driftReferenceOf(model.artifact));
+  const window = new WindowDrift(driftReferenceOf(model.artifact));
   let i = 0;
   return [
     ['validate one passenger (core parsePassengerRecord)', micros(() => readInstances(one, 1), 5000)],
     ['features + 200-tree forest, one passenger', micros(() => model.predict([passengers[1]!]), 5000)],
-    ['per-request KS drift, one row', micros(() => ks.predict([rows[1]!]), 5000)],
+    ['per-request drift verdict, one row', micros(() => ks.predict([rows[1]!]), 5000)],
     [
-      'window drift, one row (evaluation every 50, amortized)',
+      'window drift, one row (evaluation every 10 requests, amortized)',
       micros(() => window.add([rows[i++ % rows.length]!]), 5000),
     ],
   ];

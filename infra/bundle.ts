@@ -5,7 +5,7 @@
  * change in one function (or in shared code it imports) renames only that function's object, and only that
  * function redeploys.
  *
- *   npm run build:bundles            # all four
+ *   npm run build:bundles            # all of them
  *   tsx infra/bundle.ts load train   # some
  */
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import archiver from 'archiver';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 
-export const FUNCTION_NAMES = ['trigger', 'load', 'process', 'train'] as const;
+export const FUNCTION_NAMES = ['trigger', 'load', 'process', 'train', 'fit'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /**

@@ -181,7 +181,12 @@ describe('security', () => {
     expect(rolesOf(sa.load())).toEqual([`${PROJECT}-survival-data roles/storage.objectViewer`]);
     expect(rolesOf(sa.process())).toEqual([]);
     expect(rolesOf(sa.train())).toEqual(
-      [`${PROJECT}-survival-models roles/storage.objectUser`, 'model-published roles/pubsub.publisher'].sort(),
+      [
+        `${PROJECT}-survival-models roles/storage.objectCreator`,
+        `${PROJECT}-survival-models roles/storage.objectUser`,
+        `${PROJECT}-survival-models roles/storage.objectViewer`,
+        'model-published roles/pubsub.publisher',
+      ].sort(),
     );
     expect(rolesOf(sa.trigger())).toEqual(
       [
@@ -190,6 +195,29 @@ describe('security', () => {
         `survival-trigger roles/run.invoker`,
       ].sort(),
     );
+  });
+
+  it('lets train create new model objects but replace only the pointer, through IAM Conditions on object names', () => {
+    const models = `${PROJECT}-survival-models`;
+    const objects = `projects/_/buckets/${models}/objects/`;
+    const onModels = grants().filter((g) => g.member === member(sa.train()) && g.target === models);
+    const conditionOf = (role: string) => onModels.find((g) => g.role === role)?.resource.inputs.condition;
+    // Reading needs no condition; creating is limited to models/; replacing (delete + create) to the pointer alone.
+    expect(conditionOf('roles/storage.objectViewer')).toBeUndefined();
+    expect(conditionOf('roles/storage.objectCreator')).toMatchObject({
+      expression: `resource.name.startsWith("${objects}models/")`,
+    });
+    expect(conditionOf('roles/storage.objectUser')).toMatchObject({
+      expression: `resource.name == "${objects}models/latest.json"`,
+    });
+    // No other grant gives train delete (objectUser, objectAdmin, admin) on the bucket without a condition.
+    const unconditionedWriters = onModels.filter(
+      (g) => !g.resource.inputs.condition && !['roles/storage.objectViewer'].includes(g.role),
+    );
+    expect(unconditionedWriters).toEqual([]);
+    expect(
+      grants().filter((g) => g.member === member(sa.train()) && g.type === 'gcp:projects/iAMMember:IAMMember'),
+    ).toEqual([]);
   });
 
   it('uses no primitive role anywhere', () => {
@@ -269,15 +297,26 @@ describe('wiring', () => {
     });
   });
 
-  it('deploys workflows/training.yaml unchanged, with the three function URLs as user env vars', () => {
+  it('deploys workflows/training.yaml unchanged, with the four function URLs and the fan-out settings as user env vars', () => {
     const workflow = named(run, 'gcp:workflows/workflow:Workflow', 'survival-pipeline-workflow-workflow').inputs;
     expect(workflow.sourceContents).toBe(readFileSync(WORKFLOW_FILE, 'utf8'));
     expect(workflow.userEnvVars).toEqual({
       LOAD_URL: 'https://survival-load-mock.a.run.app',
       PROCESS_URL: 'https://survival-process-mock.a.run.app',
       TRAIN_URL: 'https://survival-train-mock.a.run.app',
+      FIT_URL: 'https://survival-fit-mock.a.run.app',
+      FANOUT_MIN_ROWS: '20000',
+      FIT_CONCURRENCY: '10',
+      SEARCH_CANDIDATES: '10',
     });
-    for (const fn of ['load', 'process', 'train']) {
+    // the fit function searches like train: the same candidates and seed, or the two would not select alike
+    const fitEnv = fnNamed('fit').inputs.serviceConfig.environmentVariables;
+    const trainEnv = fnNamed('train').inputs.serviceConfig.environmentVariables;
+    for (const key of ['SEARCH_CANDIDATES', 'SEARCH_SEED', 'TRAIN_WORKERS'])
+      expect(fitEnv[key], key).toBe(trainEnv[key]);
+    expect(fitEnv.SEARCH_CANDIDATES).toBe(workflow.userEnvVars.SEARCH_CANDIDATES);
+    expect(fnNamed('fit').inputs.serviceConfig.maxInstanceCount).toBe(10);
+    for (const fn of ['load', 'process', 'train', 'fit']) {
       expect(Object.values(workflow.userEnvVars)).toContain(fnNamed(fn).state.url);
     }
   });
@@ -451,7 +490,7 @@ describe('wiring', () => {
       }
     };
     visit(workflow);
-    expect(calls.length).toBe(3);
+    expect(calls.length).toBe(4);
     for (const call of calls) {
       const fn = /\$\{(\w+)_url\}/.exec(call.url)?.[1];
       expect(fn, call.url).toBeDefined();

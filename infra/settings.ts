@@ -15,6 +15,10 @@ export interface Settings {
   modelVersionsKept: number;
   minAccuracy: number;
   searchCandidates: number;
+  /** Training rows from which the search fans out over the fit function. */
+  fanOutMinRows: number;
+  /** Concurrent fit calls of a fanned-out search (and the fit function's max instances). */
+  fitConcurrency: number;
   maxUploadBytes: number;
   db: { tier: string; version: string; diskSizeGb: number; highAvailability: boolean };
   redis: { tier: 'BASIC' | 'STANDARD_HA'; memorySizeGb: number; version: string };
@@ -76,6 +80,8 @@ export function readSettings(config = new pulumi.Config()): Settings {
     modelVersionsKept: int('modelVersionsKept', 1, 1000),
     minAccuracy: config.requireNumber('minAccuracy', { min: 0, max: 1 }),
     searchCandidates: int('searchCandidates', 1, 1000),
+    fanOutMinRows: int('fanOutMinRows', 1, 1_000_000_000),
+    fitConcurrency: int('fitConcurrency', 1, 1000),
     maxUploadBytes: int('maxUploadBytes', 1, 5 * 1024 ** 3),
     db: {
       tier: config.require('dbTier', { pattern: /^db-/ }),

@@ -268,23 +268,72 @@ describe('GET /v1/model', () => {
 });
 
 describe('GET /v1/drift', () => {
-  it('reports the window per feature, unevaluated until enough rows arrived, then with p-values', async () => {
+  it('reports the window per feature, unevaluated until the window is full, then with every figure', async () => {
     const t = await testApp(artifact, { driftWindow: 20, driftEvery: 10 });
     const before = (await t.app.inject({ method: 'GET', url: '/v1/drift' })).json();
-    expect(before).toMatchObject({ evaluated: false, isDrift: false, windowSize: 20, evaluateEvery: 10, rowsSeen: 0 });
+    expect(before).toMatchObject({
+      evaluated: false,
+      isDrift: false,
+      windowSize: 20,
+      evaluateEvery: 10,
+      ert: 1_000_000,
+      alpha: 1e-5,
+      rowsPerRequest: 5,
+      correction: 'bonferroni',
+      rowsSeen: 0,
+    });
     expect(before.features.map((f: { name: string }) => f.name)).toEqual([...FEATURE_NAMES]);
-    expect(before.features[0].pValue).toBeNull();
+    expect(before.features[0]).toMatchObject({ type: 'categorical', test: 'chi2', pValue: null, distance: null });
 
-    await predict(t, { instances: ordinary.slice(0, 10) });
+    for (let i = 0; i < 4; i++) await predict(t, { instances: ordinary.slice(5 * i, 5 * i + 5) });
     const after = (await t.app.inject({ method: 'GET', url: '/v1/drift' })).json();
-    expect(after).toMatchObject({ evaluated: true, rowsSeen: 10, windowRows: 10, rowsUntilEvaluation: 10 });
-    for (const f of after.features) expect(typeof f.pValue).toBe('number');
+    expect(after).toMatchObject({
+      evaluated: true,
+      isDrift: false,
+      rowsSeen: 20,
+      requestsSeen: 4,
+      windowRows: 20,
+      requestsUntilEvaluation: 10,
+      drifted: [],
+      driftedShare: 0,
+      threshold: 1e-5 / 11,
+    });
+    const byName = Object.fromEntries(after.features.map((f: { name: string }) => [f.name, f]));
+    expect(byName.Age).toMatchObject({
+      type: 'continuous',
+      test: 'ks',
+      distanceKind: 'jensen-shannon',
+      drifted: false,
+    });
+    expect(byName.Embarked).toMatchObject({ type: 'categorical', test: 'chi2', distanceKind: 'l-infinity' });
+    for (const f of after.features) {
+      for (const key of ['statistic', 'pValue', 'threshold', 'distance']) expect(typeof f[key]).toBe('number');
+      expect(f.histogram).toBeUndefined();
+    }
+    const withHistograms = (await t.app.inject({ method: 'GET', url: '/v1/drift?histograms=true' })).json();
+    expect(withHistograms.features[2].histogram.current).toHaveLength(20);
+  });
+
+  it('lets one request of 1,000 identical passengers put 5 rows in the window and raise no alert', async () => {
+    const t = await testApp(artifact);
+    const many = await titanicInstances(800);
+    for (let i = 0; i < 200; i++) await predict(t, many[i]!);
+    const flood = Array.from({ length: 1000 }, () => many[7]!);
+    const res = await predict(t, { instances: flood });
+    expect(res.statusCode).toBe(200);
+    for (let i = 200; i < 230; i++) await predict(t, many[i]!);
+    const drift = (await t.app.inject({ method: 'GET', url: '/v1/drift' })).json();
+    expect(drift).toMatchObject({ evaluated: true, isDrift: false, requestsSeen: 231, rowsSeen: 235, windowRows: 200 });
+    await t.app.close();
+    expect(t.alerts).toEqual([]);
+    // The request itself does not look like the training data: 1,000 copies of one passenger fail the batch tests.
+    expect(res.json().drift.isDrift).toBe(true);
   });
 });
 
 describe('GET /metrics', () => {
   it("exposes the seed's counters, latency, outcomes, window gauges, model_info and process metrics", async () => {
-    const t = await testApp(artifact, { driftWindow: 10, driftEvery: 5 });
+    const t = await testApp(artifact, { driftWindow: 6, driftEvery: 5 });
     await predict(t, { instances: ordinary.slice(0, 5) });
     await predict(t, rawPassenger({ Age: 1000, Fare: -500 }));
     const res = await t.app.inject({ method: 'GET', url: '/metrics' });
@@ -299,6 +348,9 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/^model_info\{version="tiny-1"\} 1$/m);
     for (const feature of FEATURE_NAMES)
       expect(text).toMatch(new RegExp(`^drift_window_p_value\\{feature="${feature}"\\} `, 'm'));
+    expect(text).toMatch(/^drift_window_distance\{feature="Age",kind="jensen-shannon"\} [\d.e-]+$/m);
+    expect(text).toMatch(/^drift_window_distance\{feature="Embarked",kind="l-infinity"\} [\d.e-]+$/m);
+    expect(text).toMatch(/^drift_window_drifted_share [\d.e-]+$/m);
     expect(text).toMatch(/^drift_window_detected [01]$/m);
     expect(text).toContain('process_resident_memory_bytes');
     expect(text).toContain('nodejs_eventloop_lag_seconds');
@@ -318,14 +370,24 @@ describe('window drift alerts', () => {
     const t = await testApp(artifact, { driftWindow: 10, driftEvery: 5 });
     const odd = Array.from({ length: 5 }, (_, i) => rawPassenger({ PassengerId: i + 1, Age: 1000, Fare: -500 }));
     await predict(t, { instances: odd });
-    await predict(t, { instances: odd }); // still in drift: no second alert
+    await predict(t, { instances: odd }); // the window is full: into drift
+    for (let i = 0; i < 5; i++) await predict(t, { instances: odd }); // still in drift: no second alert
     await t.app.close();
     expect(t.alerts).toHaveLength(1);
-    expect(t.alerts[0]).toMatchObject({ type: 'drift-detected', modelVersion: 'tiny-1', windowRows: 5 });
-    expect(t.alerts[0]!.drifted).toEqual(expect.arrayContaining(['Age', 'Fare']));
+    const alert = t.alerts[0]!;
+    expect(alert).toMatchObject({ type: 'drift-detected', modelVersion: 'tiny-1', windowRows: 10, requestsSeen: 2 });
+    expect(alert.drifted).toEqual(expect.arrayContaining(['Age', 'Fare']));
+    expect(alert.driftedShare).toBe(alert.drifted.length / 11);
+    const age = alert.features.find((f) => f.name === 'Age')!;
+    expect(age).toMatchObject({ type: 'continuous', test: 'ks', drifted: true, distanceKind: 'jensen-shannon' });
+    expect(age.pValue).toBeLessThan(age.threshold);
+    expect(age.distance).toBeGreaterThan(0.5);
     const warnings = t.logs.filter((l) => l.severity === 'WARNING');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.message).toContain('drift');
+    // The log line carries the same figures as the event.
+    const { type: _type, detectedAt: _at, ...figures } = alert;
+    expect(warnings[0]).toMatchObject(JSON.parse(JSON.stringify(figures)));
     expect(t.registry.current()?.windowDrift.state().isDrift).toBe(true);
   });
 
@@ -333,7 +395,7 @@ describe('window drift alerts', () => {
     let now = 1_000_000;
     const t = await testApp(artifact, {
       driftWindow: 5,
-      driftEvery: 5,
+      driftEvery: 1,
       now: () => now,
       options: { driftAlertMinIntervalSeconds: 60 },
     });
@@ -355,7 +417,7 @@ describe('window drift alerts', () => {
   });
 
   it('feeds the window after answering, one request at a time and in order', async () => {
-    const t = await testApp(artifact, { driftWindow: 5, driftEvery: 5 });
+    const t = await testApp(artifact, { driftWindow: 5, driftEvery: 1 });
     const odd = Array.from({ length: 5 }, (_, i) => rawPassenger({ PassengerId: i + 1, Age: 1000, Fare: -500 }));
     // both answered before the window is fed: still two evaluations (into drift, then out of it)
     const first = predict(t, { instances: odd });

@@ -78,7 +78,7 @@ function parseJsonBody(text: string): unknown {
   }
 }
 
-const HTML_ROUTES = new Set(['/', '/predict', '/model']);
+const HTML_ROUTES = new Set(['/', '/predict', '/model', '/drift']);
 
 /** Maps anything thrown in a handler to a catalogue error; `internal` marks the ones that are our fault. */
 export function requestError(err: unknown, bodyLimit: number): { error: AppError; internal: boolean } {

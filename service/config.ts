@@ -21,8 +21,15 @@ export interface ServiceConfig {
   maxBatch: number;
   /** REQUEST_TIMEOUT_MS: the whole request, body included, must arrive within this. */
   requestTimeoutMs: number;
+  /** Rows in the drift window. */
   driftWindow: number;
+  /** Requests between two window evaluations. */
   driftEvery: number;
+  /** Target expected run time of the window: requests between false alarms on in-distribution traffic. */
+  driftErt: number;
+  /** At most this many rows of one request enter the drift window. */
+  driftRowsPerRequest: number;
+  driftCorrection: 'bonferroni' | 'fdr';
   /** Minimum time between two `drift-alerts` events from this instance. */
   driftAlertMinIntervalSeconds: number;
   driftAlertsTopic: string;
@@ -71,7 +78,10 @@ export function parseServiceConfig(env: Env = process.env): ServiceConfig {
       maxBatch: r.int('MAX_BATCH', { default: 1000, min: 1, max: 100_000 }),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', { default: 30_000, min: 1_000, max: 300_000 }),
       driftWindow: r.int('DRIFT_WINDOW', { default: 200, min: 2 }),
-      driftEvery: r.int('DRIFT_EVERY', { default: 50, min: 1 }),
+      driftEvery: r.int('DRIFT_EVERY', { default: 10, min: 1 }),
+      driftErt: r.number('DRIFT_ERT', { default: 1_000_000, min: 100 }),
+      driftRowsPerRequest: r.int('DRIFT_ROWS_PER_REQUEST', { default: 5, min: 1 }),
+      driftCorrection: r.oneOf('DRIFT_CORRECTION', ['bonferroni', 'fdr'] as const, { default: 'bonferroni' }),
       driftAlertMinIntervalSeconds: r.number('DRIFT_ALERT_MIN_INTERVAL_SECONDS', { default: 300, min: 0 }),
       driftAlertsTopic: r.string('DRIFT_ALERTS_TOPIC', { default: 'drift-alerts' }),
       localMode,

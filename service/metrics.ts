@@ -9,7 +9,7 @@ export interface ServiceMetrics {
   registry: Registry;
   /** Passengers scored (one per prediction). */
   predictions: Counter;
-  /** Requests whose rows drifted from the reference (per-request KS detector). */
+  /** Requests that do not look like the training data (the per-request verdict). */
   drift: Counter;
   /** Seconds spent scoring one request (validation, features, forest, drift). */
   latency: Histogram<'route'>;
@@ -18,6 +18,10 @@ export interface ServiceMetrics {
   windowPValue: Gauge<'feature'>;
   /** 1 while the sliding window is in drift. */
   windowDrift: Gauge;
+  /** Per-feature distance of the last window evaluation (Jensen-Shannon or L-infinity). */
+  windowDistance: Gauge<'feature' | 'kind'>;
+  /** Share of features that drifted in the last window evaluation. */
+  windowDriftedShare: Gauge;
   driftAlerts: Counter<'result'>;
   modelInfo: Gauge<'version'>;
   modelReloads: Counter<'result'>;
@@ -40,7 +44,7 @@ export function createMetrics(opts: { current: () => ServedModel | null; default
     }),
     drift: new Counter({
       name: 'drift_count_total',
-      help: 'Prediction requests whose rows drifted from the training reference (KS, Bonferroni).',
+      help: 'Prediction requests that do not look like the training data (a row out of the reference support, or a batch failing the drift tests).',
       registers,
     }),
     latency: new Histogram({
@@ -58,7 +62,7 @@ export function createMetrics(opts: { current: () => ServedModel | null; default
     }),
     windowPValue: new Gauge({
       name: 'drift_window_p_value',
-      help: 'KS p-value per feature of the last sliding-window evaluation.',
+      help: 'p-value per feature (KS or chi-squared) of the last sliding-window evaluation.',
       labelNames: ['feature'],
       registers,
       collect() {
@@ -73,6 +77,25 @@ export function createMetrics(opts: { current: () => ServedModel | null; default
       registers,
       collect() {
         this.set(opts.current()?.windowDrift.state().isDrift ? 1 : 0);
+      },
+    }),
+    windowDistance: new Gauge({
+      name: 'drift_window_distance',
+      help: 'Distance per feature between the last evaluated window and the training reference (Jensen-Shannon for continuous features, L-infinity for categorical ones).',
+      labelNames: ['feature', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        const last = opts.current()?.windowDrift.state().last;
+        if (last) for (const f of last.detail) this.set({ feature: f.name, kind: f.distance.kind }, f.distance.value);
+      },
+    }),
+    windowDriftedShare: new Gauge({
+      name: 'drift_window_drifted_share',
+      help: 'Share of features that drifted in the last sliding-window evaluation.',
+      registers,
+      collect() {
+        this.set(opts.current()?.windowDrift.state().last?.driftedShare ?? 0);
       },
     }),
     driftAlerts: new Counter({

@@ -13,8 +13,9 @@ import {
   parsePointer,
   verifyArtifactBytes,
 } from '../shared/adapters/model-store.ts';
-import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS } from '../shared/core/artifact.ts';
-import { KSDrift, WindowDrift } from '../shared/core/drift.ts';
+import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, driftReferenceOf } from '../shared/core/artifact.ts';
+import { type Correction, DriftInputError, RequestDrift } from '../shared/core/drift.ts';
+import { WindowDrift } from '../shared/core/drift-window.ts';
 import { loadModel, type Predictor } from '../shared/core/model.ts';
 import type { Passenger } from '../shared/core/schema.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
@@ -41,8 +42,8 @@ export interface ServedModel {
   readonly loadedAt: string;
   /** The pointer this model was loaded through (promotion record, evidence and history for the model card). */
   readonly pointer: ModelPointer | null;
-  /** Per-request detector (the seed's behaviour). */
-  readonly requestDrift: KSDrift;
+  /** Per-request verdict (the seed's `drift_count_total`): support check, plus TabularDrift on larger requests. */
+  readonly requestDrift: RequestDrift;
   /** Sliding window of recently scored rows; its state belongs to this model, reset on every swap. */
   readonly windowDrift: WindowDrift;
   /** Survival probability for an already engineered feature row (online serving from the feature store). */
@@ -62,8 +63,16 @@ export type RefreshOutcome = 'loaded' | 'unchanged' | 'refused' | 'missing';
 export interface ModelRegistryOptions {
   source: ModelSource;
   logger: Logger;
+  /** Rows in the drift window (default 200). */
   driftWindow?: number;
+  /** Requests between two window evaluations (default 10). */
   driftEvery?: number;
+  /** Target expected run time of the window, in requests between false alarms (default 1,000,000). */
+  driftErt?: number;
+  /** At most this many rows of one request enter the window (default 5). */
+  driftRowsPerRequest?: number;
+  /** Multiple-testing correction across features (default 'bonferroni'). */
+  driftCorrection?: Correction;
   /** Called after every successful swap (metrics, window gauges). */
   onSwap?: (next: ServedModel, previous: ServedModel | null) => void;
   /** Called when an artifact is refused. */
@@ -135,12 +144,23 @@ export class ModelRegistry {
   ): ServedModel {
     const model = loadModel(json, this.#opts.limits ?? DEFAULT_ARTIFACT_LIMITS);
     const { artifact } = model;
-    const reference = artifact.driftReference;
-    const requestDrift = new KSDrift(reference);
-    const windowDrift = new WindowDrift(reference, {
-      windowSize: this.#opts.driftWindow ?? 200,
-      evaluateEvery: this.#opts.driftEvery ?? 50,
-    });
+    const reference = driftReferenceOf(artifact);
+    const correction = this.#opts.driftCorrection ?? 'bonferroni';
+    let requestDrift: RequestDrift;
+    let windowDrift: WindowDrift;
+    try {
+      requestDrift = new RequestDrift(reference, { correction });
+      windowDrift = new WindowDrift(reference, {
+        windowSize: this.#opts.driftWindow ?? 200,
+        evaluateEvery: this.#opts.driftEvery ?? 10,
+        ert: this.#opts.driftErt ?? 1_000_000,
+        rowsPerRequest: this.#opts.driftRowsPerRequest ?? 5,
+        correction,
+      });
+    } catch (err) {
+      if (err instanceof DriftInputError) throw new AppError('ARTIFACT_INVALID', `model artifact: ${err.message}`);
+      throw err;
+    }
     const [smoke] = model.predict([SMOKE_PASSENGER]);
     if (!smoke || !(smoke.probability >= 0 && smoke.probability <= 1)) {
       throw new AppError('ARTIFACT_INVALID', 'the model does not produce a probability');

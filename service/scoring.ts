@@ -3,7 +3,7 @@
  * verdict out, with the metrics and the sliding window updated. Engineered features are always computed by the
  * core from the raw passenger, never taken from a caller.
  */
-import type { DriftResult } from '../shared/core/drift.ts';
+import type { RequestDriftResult } from '../shared/core/drift.ts';
 import type { Passenger } from '../shared/core/schema.ts';
 import type { DriftMonitor } from './drift-monitor.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -16,11 +16,15 @@ export interface ScoredPassenger {
   features: number[];
 }
 
+/** The request's drift verdict as the answers carry it (the scorer fills in the support check's findings). */
+export type DriftVerdict = Pick<RequestDriftResult, 'isDrift' | 'threshold' | 'drifted' | 'pValues' | 'statistics'> &
+  Partial<Pick<RequestDriftResult, 'check' | 'outOfSupport'>>;
+
 export interface ScoredRequest {
   modelVersion: string;
   featureNames: readonly string[];
   predictions: ScoredPassenger[];
-  drift: DriftResult;
+  drift: DriftVerdict;
 }
 
 export type Scorer = (served: ServedModel, passengers: readonly Passenger[]) => ScoredRequest;

@@ -54,6 +54,9 @@ async function main(): Promise<void> {
     logger,
     driftWindow: config.driftWindow,
     driftEvery: config.driftEvery,
+    driftErt: config.driftErt,
+    driftRowsPerRequest: config.driftRowsPerRequest,
+    driftCorrection: config.driftCorrection,
     limits: config.modelLimits,
   });
 

@@ -24,13 +24,52 @@ interface WorkflowsSchema {
 const schema = JSON.parse(readFileSync(path.join(here, 'schema', 'workflows.schema.json'), 'utf8')) as WorkflowsSchema;
 
 /**
- * The published schema predates sys.log's documented arguments (text, severity, data, json) and rejects them;
- * this adds exactly those to the step `args` and changes nothing else.
+ * The published schema predates sys.log's documented arguments (text, severity, data, json) and the `parallel` step
+ * (Google's "Parallel steps" reference: `exception_policy`, `shared`, `concurrency_limit`, and `branches` or a
+ * `for`), and rejects them; this adds exactly those and changes nothing else.
  */
-function withSysLogArgs(s: WorkflowsSchema): WorkflowsSchema {
+function withDocumentedSyntax(s: WorkflowsSchema): WorkflowsSchema {
   const patched = structuredClone(s);
   const args = patched.definitions.step.properties.args.properties;
   for (const name of ['text', 'severity', 'data', 'json']) args[name] = { description: `sys.log ${name}` };
+  const steps = { $ref: '#/definitions/stepArray' };
+  (patched.definitions.step.properties as Record<string, unknown>).parallel = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      exception_policy: { enum: ['continueAll'] },
+      shared: { type: 'array', items: { type: 'string' } },
+      concurrency_limit: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string' }] },
+      branches: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          minProperties: 1,
+          maxProperties: 1,
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['steps'],
+            properties: { steps },
+          },
+        },
+      },
+      for: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['value', 'steps'],
+        properties: {
+          value: { type: 'string' },
+          index: { type: 'string' },
+          in: { anyOf: [{ type: 'array' }, { type: 'string' }] },
+          range: { anyOf: [{ type: 'array', minItems: 2, maxItems: 2 }, { type: 'string' }] },
+          steps,
+        },
+      },
+    },
+    oneOf: [{ required: ['branches'] }, { required: ['for'] }],
+  };
   return patched;
 }
 
@@ -42,20 +81,40 @@ function validate(schemaObject: WorkflowsSchema, doc: unknown): ErrorObject[] {
 }
 
 describe('training.yaml against the Workflows JSON schema', () => {
-  it('is valid (with the sys.log arguments the published schema lacks)', () => {
-    expect(validate(withSysLogArgs(schema), parse(source))).toEqual([]);
+  it('is valid (with the sys.log arguments and the parallel step the published schema lacks)', () => {
+    expect(validate(withDocumentedSyntax(schema), parse(source))).toEqual([]);
   });
 
-  it('fails the published schema only on the sys.log arguments', () => {
-    const extra = validate(schema, parse(source))
-      .filter((e) => e.keyword === 'additionalProperties' && e.instancePath.endsWith('/args'))
-      .map((e) => (e.params as { additionalProperty: string }).additionalProperty);
-    expect(new Set(extra)).toEqual(new Set(['text', 'severity']));
+  it('fails the published schema only on the sys.log arguments and the parallel step', () => {
+    const unknown = validate(schema, parse(source))
+      .filter((e) => e.keyword === 'additionalProperties')
+      .map((e) => ({ at: e.instancePath, key: (e.params as { additionalProperty: string }).additionalProperty }));
+    expect(new Set(unknown.filter((u) => u.at.endsWith('/args')).map((u) => u.key))).toEqual(
+      new Set(['text', 'severity']),
+    );
+    // (an `except` with `as` and `steps` fails one alternative of the schema's oneOf and passes the other)
+    expect(unknown.filter((u) => !u.at.endsWith('/args') && !u.at.endsWith('/except'))).toEqual([
+      { at: expect.stringMatching(/^\/main\/steps\/\d+\/fit_candidates\/try$/), key: 'parallel' },
+    ]);
+  });
+
+  it('rejects a parallel step the reference does not allow (another exception policy, branches and for together)', () => {
+    const policy = parse(
+      source.replace('shared: [fold_scores]', 'exception_policy: unhandled\n            shared: [fold_scores]'),
+    );
+    expect(validate(withDocumentedSyntax(schema), policy).length).toBeGreaterThan(0);
+    const both = parse(
+      source.replace(
+        'shared: [fold_scores]',
+        'branches: [{a: {steps: [{s: {return: 1}}]}}]\n            shared: [fold_scores]',
+      ),
+    );
+    expect(validate(withDocumentedSyntax(schema), both).length).toBeGreaterThan(0);
   });
 
   it('rejects a misspelt argument, so the validation does bite', () => {
     const broken = parse(source.replace('timeout: 1800', 'timeuot: 1800'));
-    expect(validate(withSysLogArgs(schema), broken).length).toBeGreaterThan(0);
+    expect(validate(withDocumentedSyntax(schema), broken).length).toBeGreaterThan(0);
   });
 });
 
@@ -67,12 +126,31 @@ interface Seen {
 /** What the stub functions answer: per path, a queue of [status, body] (the last one repeats). */
 let script: Record<string, Array<[number, unknown]>> = {};
 const seen: Seen[] = [];
+/** The stub fit function: candidate c scores [c/10, c/10 + 0.01, c/10 + 0.02] unless `answer` is replaced. */
+const fitScores = (c: number): number[] => [c / 10, c / 10 + 0.01, c / 10 + 0.02];
+const fit = {
+  inFlight: 0,
+  peak: 0,
+  answer: (c: number): [number, unknown] => [200, { candidate: c, scores: fitScores(c) }],
+};
 const stub = http.createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
   req.on('end', () => {
     const p = req.url ?? '/';
     seen.push({ path: p, body: body ? (JSON.parse(body) as Record<string, unknown>) : {} });
+    if (p === '/fit') {
+      // each fit takes 30 ms, so the concurrency of the calls shows
+      fit.inFlight++;
+      fit.peak = Math.max(fit.peak, fit.inFlight);
+      const candidate = seen.at(-1)!.body.candidate as number;
+      setTimeout(() => {
+        fit.inFlight--;
+        const [status, answer] = fit.answer(candidate);
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      }, 30);
+      return;
+    }
     const queue = script[p] ?? [[404, { error: { code: 'NOT_FOUND', message: 'no such function' } }]];
     const [status, answer] = queue.length > 1 ? queue.shift()! : queue[0]!;
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
@@ -152,7 +230,7 @@ describe('training.yaml on the local engine', () => {
     expect(seen).toEqual([
       { path: '/load', body: { bucket: 'data', name: 'uploads/titanic.csv', generation: '1700000000000001' } },
       { path: '/process', body: { datasetId: 'ds-1' } },
-      { path: '/train', body: { featureSetVersion: 'ds-1.r1' } },
+      { path: '/train', body: { featureSetVersion: 'ds-1.r1', foldScores: null } },
     ]);
     expect(sleeps).toEqual([]);
   });
@@ -241,5 +319,94 @@ describe('training.yaml with an unreachable function', () => {
       await local.close();
       await unreachable.close();
     }
+  });
+});
+
+describe('training.yaml fanning the search out over the fit function', () => {
+  let fanout: WorkflowsEngine;
+  let local: ExecutionsClient;
+  beforeAll(async () => {
+    const fn = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+    fanout = await startWorkflowsEngine({
+      workflows: { training: source },
+      env: {
+        LOAD_URL: `${fn}/load`,
+        PROCESS_URL: `${fn}/process`,
+        TRAIN_URL: `${fn}/train`,
+        FIT_URL: `${fn}/fit`,
+        FANOUT_MIN_ROWS: '500',
+        FIT_CONCURRENCY: '2',
+        SEARCH_CANDIDATES: '5',
+      },
+      sleep: async (ms) => void sleeps.push(ms),
+      log: (e) => logs.push(e),
+    });
+    local = createExecutionsClient(fanout.url);
+  });
+  afterAll(async () => {
+    await local.close();
+    await fanout.close();
+  });
+  beforeEach(() => {
+    fit.peak = 0;
+    fit.answer = (c) => [200, { candidate: c, scores: fitScores(c) }];
+  });
+
+  async function run() {
+    const [created] = await local.createExecution({
+      parent: fanout.workflowPath('training'),
+      execution: { argument: JSON.stringify(EVENT) },
+    });
+    return fanout.waitForExecution(created.name!);
+  }
+
+  it('calls fit once per candidate, at most FIT_CONCURRENCY at once, then train with every fold score', async () => {
+    const done = await run();
+    expect(done.state).toBe('SUCCEEDED');
+    const fits = seen.filter((s) => s.path === '/fit');
+    expect(fits.map((s) => s.body.candidate).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(fits.every((s) => s.body.featureSetVersion === 'ds-1.r1')).toBe(true);
+    expect(fit.peak).toBe(2);
+    expect(seen.map((s) => s.path).filter((p) => p !== '/fit')).toEqual(['/load', '/process', '/train']);
+    expect(seen.at(-1)).toEqual({
+      path: '/train',
+      body: {
+        featureSetVersion: 'ds-1.r1',
+        foldScores: Object.fromEntries([0, 1, 2, 3, 4].map((c) => [String(c), fitScores(c)])),
+      },
+    });
+  });
+
+  it('keeps the single train call below FANOUT_MIN_ROWS', async () => {
+    script['/process'] = [[200, { ...PROCESSED, trainRows: 499 }]];
+    const done = await run();
+    expect(done.state).toBe('SUCCEEDED');
+    expect(seen.map((s) => s.path)).toEqual(['/load', '/process', '/train']);
+    expect(seen.at(-1)!.body).toEqual({ featureSetVersion: 'ds-1.r1', foldScores: null });
+  });
+
+  it('retries a transient fit failure, and fails without training when a fit fails for good', async () => {
+    const failures = new Map<number, number>([[1, 1]]);
+    fit.answer = (c) => {
+      const left = failures.get(c) ?? 0;
+      if (left > 0) {
+        failures.set(c, left - 1);
+        return [503, { error: { code: 'UNAVAILABLE', message: 'cold start' } }];
+      }
+      return c === 3
+        ? [422, { error: { code: 'BAD_REQUEST', message: 'no such candidate' } }]
+        : [200, { scores: fitScores(c) }];
+    };
+    const done = await run();
+    expect(done.state).toBe('FAILED');
+    expect(JSON.parse(done.error!.payload)).toMatchObject({
+      tags: ['UnhandledBranchError'],
+      branches: [{ id: '3', error: { code: 422, tags: ['HttpError'] } }],
+      totalUnhandledErrors: 1,
+    });
+    expect(seen.filter((s) => s.path === '/fit' && s.body.candidate === 1)).toHaveLength(2);
+    expect(sleeps).toEqual([2000]);
+    expect(seen.some((s) => s.path === '/train')).toBe(false);
+    expect(logs.at(-1)).toMatchObject({ severity: 'ERROR', step: 'log_fit_failure' });
   });
 });

@@ -6,25 +6,20 @@
  * pointer flip. The version is derived from the dataset, the recipe and the split parameters, so a re-run finds
  * the complete set and writes nothing.
  */
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
-import { fitRecipe, transform } from '../../shared/core/features.ts';
-import { RECIPE_VERSION } from '../../shared/core/schema.ts';
-import { smote } from '../../shared/core/smote.ts';
-import { stratifiedSplit } from '../../shared/core/split.ts';
+import {
+  type FeatureSetOptions,
+  featureSetVersionFor,
+  prepareFeatureSet,
+  resolveFeatureSetOptions,
+} from '../../shared/core/pipeline.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
-export interface ProcessConfig {
-  /** SPLIT_SEED: seeds the split and SMOTE. */
-  splitSeed: number;
-  /** TEST_SIZE: share of rows held out for testing. */
-  testSize: number;
-  /** SMOTE neighbours (imbalanced-learn's default 5). */
-  smoteK?: number;
-}
+/** SPLIT_SEED, TEST_SIZE (and the SMOTE neighbours, the recipe version); unset ones take the core's defaults. */
+export type ProcessConfig = FeatureSetOptions;
 
 export interface ProcessDeps extends EdgeDeps {
   pool: pg.Pool;
@@ -40,12 +35,7 @@ export interface ProcessResult {
   syntheticRows: number;
 }
 
-/** `fs-<datasetId>-r<recipe>-<hash of the split parameters>`: same inputs, same version. */
-export function featureSetVersionFor(datasetId: string, config: ProcessConfig): string {
-  const params = JSON.stringify({ seed: config.splitSeed, testSize: config.testSize, smoteK: config.smoteK ?? 5 });
-  const hash = createHash('sha256').update(params).digest('hex').slice(0, 8);
-  return `fs-${datasetId}-r${RECIPE_VERSION}-${hash}`;
-}
+export { featureSetVersionFor };
 
 export function parseProcessRequest(body: unknown): { datasetId: string } {
   return { datasetId: requireString(asObject(body), 'datasetId', /^[A-Za-z0-9_-]{1,64}$/) };
@@ -67,18 +57,8 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
   const dataset = await getDataset(deps.pool, datasetId);
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${datasetId}`, { datasetId });
   const passengers = await readDatasetPassengers(deps.pool, datasetId);
-  const labels = passengers.map((p) => p.survived);
-  const split = stratifiedSplit(labels, { testSize: config.testSize, seed: config.splitSeed });
-  const trainP = split.train.map((i) => passengers[i]!);
-  const testP = split.test.map((i) => passengers[i]!);
-  const recipe = fitRecipe(trainP);
-  const train = {
-    ids: trainP.map((p) => p.passengerId),
-    X: transform(recipe, trainP),
-    y: trainP.map((p) => p.survived),
-  };
-  const test = { ids: testP.map((p) => p.passengerId), X: transform(recipe, testP), y: testP.map((p) => p.survived) };
-  const synthetic = smote(train.X, train.y, { k: config.smoteK ?? 5, seed: config.splitSeed });
+  const options = resolveFeatureSetOptions(config);
+  const { recipe, train, test, synthetic } = prepareFeatureSet(passengers, options);
   await featureStore.writeFeatureSet({
     version,
     datasetId,
@@ -87,7 +67,7 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
     train,
     test,
     synthetic,
-    metadata: { splitSeed: config.splitSeed, testSize: config.testSize, smoteK: config.smoteK ?? 5 },
+    metadata: { splitSeed: options.splitSeed, testSize: options.testSize, smoteK: options.smoteK },
     ...(deps.now ? { createdAt: deps.now() } : {}),
   });
   return {

@@ -10,6 +10,8 @@ export interface TrainingWorkflowArgs {
   source: string;
   /** The functions the workflow calls, by the user env var that carries each one's URL (LOAD_URL, ...). */
   steps: Record<string, PipelineFunction>;
+  /** Further user env vars of the workflow (plain settings the YAML reads with `sys.get_env`). */
+  env?: Record<string, string>;
   deletionProtection: boolean;
 }
 
@@ -49,7 +51,10 @@ export class TrainingWorkflow extends pulumi.ComponentResource {
         description: 'CSV upload -> load (Cloud SQL) -> process (Redis feature store) -> train (model in GCS)',
         serviceAccount: this.serviceAccount.id,
         sourceContents: args.source,
-        userEnvVars: Object.fromEntries(Object.entries(args.steps).map(([envVar, fn]) => [envVar, fn.url])),
+        userEnvVars: {
+          ...args.env,
+          ...Object.fromEntries(Object.entries(args.steps).map(([envVar, fn]) => [envVar, fn.url])),
+        },
         callLogLevel: 'LOG_ERRORS_ONLY',
         deletionProtection: args.deletionProtection,
       },

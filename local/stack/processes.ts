@@ -28,11 +28,13 @@ export interface SpawnOptions {
   logDir: string;
   cwd: string;
   readyTimeoutMs?: number;
+  /** Name of the log file (default: `name`), for several processes of one function. */
+  logName?: string;
 }
 
 export async function spawnNode(opts: SpawnOptions): Promise<ManagedProcess> {
   mkdirSync(opts.logDir, { recursive: true });
-  const logFile = path.join(opts.logDir, `${opts.name}.log`);
+  const logFile = path.join(opts.logDir, `${opts.logName ?? opts.name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(process.execPath, ['--import', 'tsx', ...opts.args], {
     cwd: opts.cwd,

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { startGcsEmulator } from '../gcs/gcs-emulator.ts';
 import { localPubSubClient, startPubSubEmulator } from '../pubsub/pubsub-emulator.ts';
 import { type EngineStepEvent, startWorkflowsEngine } from '../workflows-engine/index.ts';
+import { startInstancePool } from './instances.ts';
 import { type ManagedProcess, spawnFunction, spawnNode } from './processes.ts';
 import { assertPortFree, ensurePostgres, ensureRedis } from './services.ts';
 
@@ -26,6 +27,8 @@ export interface LocalPorts {
   train: number;
   trigger: number;
   service: number;
+  /** The fit function's URL (its instances listen on ports of their own). */
+  fit: number;
 }
 
 export const DEFAULT_PORTS: LocalPorts = {
@@ -37,6 +40,7 @@ export const DEFAULT_PORTS: LocalPorts = {
   train: 8103,
   trigger: 8104,
   service: 8080,
+  fit: 8105,
 };
 
 export interface LocalStackOptions {
@@ -54,6 +58,12 @@ export interface LocalStackOptions {
   modelsBucket?: string;
   /** Search candidates for the train step (the default search when absent). */
   searchCandidates?: number;
+  /** Training rows from which the search fans out over the fit function (default 20,000, as in infra/). */
+  fanOutMinRows?: number;
+  /** Processes of the fit function behind its URL (default 1), and the fit calls run at once. */
+  fitInstances?: number;
+  /** Worker threads of each fit process (TRAIN_WORKERS; default: the machine's available parallelism). */
+  fitWorkers?: number;
   minAccuracy?: number;
   /** Start the serving service too (default true). */
   service?: boolean;
@@ -113,6 +123,25 @@ async function ensureDatabase(cfg: { host: string; port: number; user: string; d
   } finally {
     await client.end();
   }
+}
+
+/** Ports nothing listens on yet, chosen by the system. */
+async function freeLocalPorts(host: string, count: number): Promise<number[]> {
+  const { createServer } = await import('node:net');
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, host, () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as import('node:net').AddressInfo).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
@@ -186,6 +215,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       trigger: { WORKFLOW_NAME: workflowPath, WORKFLOWS_API_ENDPOINT: fnUrl(ports.workflows) },
     };
+    const searchCandidates = String(options.searchCandidates ?? 10);
+    const fitInstances = options.fitInstances ?? 1;
+    const fitEnv = {
+      ...common,
+      SEARCH_CANDIDATES: searchCandidates,
+      ...(options.fitWorkers !== undefined ? { TRAIN_WORKERS: String(options.fitWorkers) } : {}),
+    };
 
     const engineLog = createWriteStream(path.join(logDir, 'workflows.log'), { flags: 'a' });
     closers.push(async () => {
@@ -197,7 +233,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       project,
       location,
       workflows: { training: readFileSync(path.join(ROOT, 'workflows', 'training.yaml'), 'utf8') },
-      env: { LOAD_URL: fnUrl(ports.load), PROCESS_URL: fnUrl(ports.process), TRAIN_URL: fnUrl(ports.train) },
+      env: {
+        LOAD_URL: fnUrl(ports.load),
+        PROCESS_URL: fnUrl(ports.process),
+        TRAIN_URL: fnUrl(ports.train),
+        FIT_URL: fnUrl(ports.fit),
+        FANOUT_MIN_ROWS: String(options.fanOutMinRows ?? 20_000),
+        FIT_CONCURRENCY: String(fitInstances),
+        SEARCH_CANDIDATES: searchCandidates,
+      },
       ...(options.onStep ? { onStep: options.onStep } : {}),
       log: (entry) => engineLog.write(`${JSON.stringify(entry)}\n`),
     });
@@ -218,6 +262,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(async () => {
       await Promise.all(processes.map((p) => p.stop()));
     });
+    // The fit function's instances, each on a port of its own, behind its one URL.
+    const fitPorts = await freeLocalPorts(host, fitInstances);
+    const fits = await Promise.all(
+      fitPorts.map((port, i) =>
+        spawnFunction('fit', 'http', { host, port, env: fitEnv, logDir, cwd: ROOT, logName: `fit-${i + 1}` }),
+      ),
+    );
+    processes.push(...fits);
+    const fitPool = await startInstancePool(
+      fits.map((f) => f.url),
+      { host, port: ports.fit },
+    );
+    closers.push(() => fitPool.close());
 
     let serviceUrl: string | null = null;
     if (options.service !== false) {

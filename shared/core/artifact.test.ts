@@ -1,10 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { AppError } from '../errors.ts';
-import { buildArtifact, type ModelArtifact, parseArtifact } from './artifact.ts';
+import {
+  ARTIFACT_FORMAT_VERSION,
+  buildArtifact,
+  driftReferenceOf,
+  type ModelArtifact,
+  parseArtifact,
+} from './artifact.ts';
 import { compileForest } from './compiled-forest.ts';
 import { loadModel } from './model.ts';
-import { FEATURE_NAMES } from './schema.ts';
+import { FEATURE_KINDS, FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
 import { trainModel } from './training.ts';
 
@@ -21,7 +27,14 @@ let artifact: ModelArtifact;
 let text: string;
 beforeAll(async () => {
   data = await loadTitanic();
-  const training = await trainModel(data.input, { candidates: 2, folds: 3, seed: 1, workers: 0, space: TINY });
+  const training = await trainModel(data.input, {
+    candidates: 2,
+    folds: 3,
+    repeats: 1,
+    seed: 1,
+    workers: 0,
+    space: TINY,
+  });
   artifact = buildArtifact({
     modelVersion: 'm-test',
     createdAt: '2026-01-01T00:00:00.000Z',
@@ -81,7 +94,52 @@ describe('parseArtifact', () => {
   });
 
   it('rejects a newer format version, naming both versions', () => {
-    expectInvalid({ ...JSON.parse(text), formatVersion: 5 }, /format version 5 is newer than this build reads \(4\)/);
+    const newer = ARTIFACT_FORMAT_VERSION + 1;
+    expectInvalid(
+      { ...JSON.parse(text), formatVersion: newer },
+      new RegExp(`format version ${newer} is newer than this build reads \\(${ARTIFACT_FORMAT_VERSION}\\)`),
+    );
+  });
+
+  it('writes format 3 or later, whose drift reference marks each feature continuous or categorical', () => {
+    expect(artifact.formatVersion).toBe(ARTIFACT_FORMAT_VERSION);
+    expect(artifact.driftReference.featureTypes).toEqual(FEATURE_NAMES.map((name) => FEATURE_KINDS[name]));
+    expect(artifact.driftReference.featureTypes?.filter((t) => t === 'categorical')).toHaveLength(6);
+    expect(driftReferenceOf(parseArtifact(text)).featureTypes).toEqual(artifact.driftReference.featureTypes);
+  });
+
+  it('still reads a format 1 artifact, deriving the feature types from the recipe v1 feature names', () => {
+    const v1 = JSON.parse(text);
+    v1.formatVersion = 1;
+    delete v1.driftReference.featureTypes;
+    const parsed = parseArtifact(v1);
+    expect(parsed.driftReference.featureTypes).toBeUndefined();
+    const reference = driftReferenceOf(parsed);
+    expect(Object.fromEntries(reference.featureNames.map((name, f) => [name, reference.featureTypes[f]]))).toEqual({
+      Pclass: 'categorical',
+      Sex: 'categorical',
+      Age: 'continuous',
+      Fare: 'continuous',
+      Embarked: 'categorical',
+      Familysize: 'continuous',
+      Isalone: 'categorical',
+      HasCabin: 'categorical',
+      Title: 'categorical',
+      Pclass_Fare: 'continuous',
+      Age_Fare: 'continuous',
+    });
+  });
+
+  it('uses the types an artifact declares, and rejects a type list of the wrong length or an unknown type', () => {
+    const declared = JSON.parse(text);
+    declared.driftReference.featureTypes[5] = 'categorical'; // Familysize counted as categories
+    expect(driftReferenceOf(parseArtifact(declared)).featureTypes[5]).toBe('categorical');
+    const short = JSON.parse(text);
+    short.driftReference.featureTypes.pop();
+    expectInvalid(short, /10 feature types for 11 features/);
+    const unknown = JSON.parse(text);
+    unknown.driftReference.featureTypes[0] = 'ordinal';
+    expectInvalid(unknown, /featureTypes\/0/);
   });
 
   it('rejects a document missing a part, or with a part of the wrong type, naming where', () => {

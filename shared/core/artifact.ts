@@ -9,23 +9,30 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
 import type { NodeCovers } from './covers.ts';
+import type { DriftReference as TypedDriftReference } from './drift.ts';
 import type { TestMetrics } from './evaluation.ts';
 import { declareSources, type PassengerField } from './feature-sources.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
-import { FEATURE_NAMES, type FeatureName } from './schema.ts';
+import { FEATURE_KINDS, FEATURE_NAMES, type FeatureKind, type FeatureName } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';
 
 /**
  * Format versions (each adds optional fields; the reader accepts every version up to this one):
- * 1 the first; 4 node covers for TreeSHAP (`covers`), the raw fields of each feature (`featureSources`) and the
- * mean |SHAP| over the test split (`shapImportances`).
+ * 1 the first; 3 each drift-reference feature marked continuous or categorical (`driftReference.featureTypes`);
+ * 4 node covers for TreeSHAP (`covers`), the raw fields of each feature (`featureSources`) and the mean |SHAP|
+ * over the test split (`shapImportances`).
  */
 export const ARTIFACT_FORMAT_VERSION = 4;
 
 export interface DriftReference {
   featureNames: FeatureName[];
+  /**
+   * Format 3: each feature's type, which decides its drift test (KS or chi-squared). Older artifacts lack it and
+   * get the types of their feature names (see `driftReferenceOf`).
+   */
+  featureTypes?: FeatureKind[];
   /** One array per feature: the training split's real rows (before SMOTE), column-major. */
   columns: number[][];
 }
@@ -76,7 +83,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     search: input.training.search,
     metrics: input.training.metrics,
     importances: input.training.importances,
-    driftReference: { featureNames: [...names], columns },
+    driftReference: { featureNames: [...names], featureTypes: names.map((name) => FEATURE_KINDS[name]), columns },
     covers: input.training.covers,
     featureSources: declareSources(input.recipe.version, names),
     shapImportances: input.training.shapImportances,
@@ -207,6 +214,7 @@ export const ARTIFACT_SCHEMA = {
       required: ['featureNames', 'columns'],
       properties: {
         featureNames: { type: 'array', items: { type: 'string' } },
+        featureTypes: { type: 'array', items: { enum: ['continuous', 'categorical'] } },
         columns: { type: 'array', items: numberArray },
       },
     },
@@ -361,6 +369,12 @@ export function readArtifact(
   if (!sameNames(artifact.driftReference.featureNames, artifact.recipe.featureNames)) {
     throw invalid('drift reference features differ from the recipe features');
   }
+  const types = artifact.driftReference.featureTypes;
+  if (types !== undefined && types.length !== artifact.driftReference.featureNames.length) {
+    throw invalid(
+      `drift reference has ${types.length} feature types for ${artifact.driftReference.featureNames.length} features`,
+    );
+  }
   const columns = artifact.driftReference.columns;
   const rows = columns[0]?.length ?? 0;
   if (columns.length !== artifact.recipe.featureNames.length || rows === 0 || columns.some((c) => c.length !== rows)) {
@@ -373,4 +387,20 @@ export function readArtifact(
     );
   }
   return { artifact, compiled };
+}
+
+/**
+ * The drift reference with every feature's type: the artifact's own (format 3 on), or for an older artifact the
+ * type its feature name has in the recipe (FEATURE_KINDS). A feature with neither is ARTIFACT_INVALID, naming it.
+ */
+export function driftReferenceOf(artifact: ModelArtifact): TypedDriftReference {
+  const { featureNames, columns } = artifact.driftReference;
+  const featureTypes =
+    artifact.driftReference.featureTypes ??
+    featureNames.map((name) => {
+      const kind = (FEATURE_KINDS as Readonly<Record<string, FeatureKind | undefined>>)[name];
+      if (kind === undefined) throw invalid(`drift reference feature ${name} has no type and is not a known feature`);
+      return kind;
+    });
+  return { featureNames, featureTypes, columns };
 }

@@ -1,92 +1,183 @@
 /**
- * Drift detectors over the statistics of ./stats.
+ * Drift detectors over the statistics of ./stats, with Alibi-Detect `TabularDrift` semantics: a two-sample
+ * Kolmogorov-Smirnov test for each continuous feature, scipy's `chi2_contingency` on the 2 x K table of reference
+ * and current counts (over the union of categories) for each categorical one, and a Bonferroni correction (or
+ * Benjamini-Hochberg's FDR as an option) across features.
  *
- * `KSDrift` is Alibi-Detect's KSDrift (per-feature tests, Bonferroni correction); `WindowDrift` applies it to a
- * sliding window of recent rows and reports when drift starts and stops. The service calls `KSDrift.predict` on
- * every request, so the reference is sorted once and a test costs O(n log m) for n test rows and m reference rows.
+ * - `TabularDrift` tests a batch of rows against the reference.
+ * - `RequestDrift` is the per-request verdict: a support check on every row (a value outside the reference's
+ *   range widened by a margin, or a category the reference never saw), plus `TabularDrift` once a request has
+ *   enough rows for the tests to mean something. Why a single row gets no test: docs/drift.md.
+ * - `WindowDrift` runs `TabularDrift` on a sliding window of recent rows, with its level set from a target
+ *   expected run time (requests between false alarms), and bounds how many rows one request puts in the window.
+ *
+ * Everything here is pure: no clock, no I/O; randomness (which rows of a large request enter the window) comes
+ * from a seeded generator.
  */
-import { AppError } from '../errors.ts';
-import { type KsMethod, type KsResult, ksPValue, ksStatisticSorted, sortedCopy } from './stats/index.ts';
+import type { FeatureKind } from './schema.ts';
+import { chi2Contingency, type KsMethod, type KsResult, ksPValue, ksStatisticSorted } from './stats/index.ts';
 
-/** Reference sample per feature (column-major), e.g. the model artifact's `driftReference`. */
+export type { FeatureKind };
+
+/** Reference sample per feature (column-major) and each feature's type, e.g. from the model artifact. */
 export interface DriftReference {
   featureNames: readonly string[];
+  featureTypes: readonly FeatureKind[];
   columns: readonly (readonly number[])[];
 }
 
-export interface KSDriftOptions {
-  /** Family-wise significance level before the Bonferroni correction (default 0.05). */
-  pVal?: number;
-  /** p-value method for every feature (default 'asymp', as Alibi-Detect). */
-  method?: KsMethod;
+export type Correction = 'bonferroni' | 'fdr';
+export type FeatureTestName = 'ks' | 'chi2';
+
+/** Why the reference or the data cannot be tested; the message names the feature or row at fault. */
+export class DriftInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DriftInputError';
+  }
+}
+
+export interface FeatureTest {
+  name: string;
+  type: FeatureKind;
+  test: FeatureTestName;
+  statistic: number;
+  pValue: number;
+  /** The p-value below which this feature counts as drifted (Bonferroni: pVal / features; FDR: its BH line). */
+  threshold: number;
+  drifted: boolean;
 }
 
 export interface DriftResult {
   isDrift: boolean;
-  /** Bonferroni-corrected threshold: pVal / number of features. */
+  /** Bonferroni threshold pVal / number of features (with FDR, the strictest line of the step-up). */
   threshold: number;
+  correction: Correction;
+  features: FeatureTest[];
+  /** Features that drifted, in feature order. */
+  drifted: string[];
+  /** Share of features that drifted. */
+  driftedShare: number;
   pValues: Record<string, number>;
   statistics: Record<string, number>;
-  /** Features whose p-value is below the threshold, in feature order. */
-  drifted: string[];
 }
 
+export interface TabularDriftOptions {
+  /** Family-wise level before the correction (default 0.05, as Alibi-Detect). */
+  pVal?: number;
+  correction?: Correction;
+  /** p-value method of the KS tests (default 'asymp', as Alibi-Detect). */
+  ksMethod?: KsMethod;
+}
+
+/** One reference feature, prepared once: sorted values, range, and category counts for categorical ones. */
+interface PreparedFeature {
+  name: string;
+  type: FeatureKind;
+  sorted: Float64Array;
+  min: number;
+  max: number;
+  /** Categorical: distinct reference values ascending, and their counts. */
+  categories: number[];
+  counts: number[];
+  indexOf: Map<number, number>;
+}
+
+function prepare(reference: DriftReference): PreparedFeature[] {
+  const names = reference.featureNames;
+  if (names.length === 0) throw new DriftInputError('the drift reference has no features');
+  if (reference.columns.length !== names.length || reference.featureTypes.length !== names.length) {
+    throw new DriftInputError(
+      `the drift reference needs one column and one type per feature: ${names.length} features, ` +
+        `${reference.columns.length} columns, ${reference.featureTypes.length} types`,
+    );
+  }
+  const size = reference.columns[0]!.length;
+  return names.map((name, f) => {
+    const column = reference.columns[f]!;
+    const type = reference.featureTypes[f]!;
+    if (type !== 'continuous' && type !== 'categorical') {
+      throw new DriftInputError(`drift reference feature ${name} has type ${String(type)}`);
+    }
+    if (column.length === 0 || column.length !== size) {
+      throw new DriftInputError(`drift reference column ${name} has ${column.length} rows, expected ${size}`);
+    }
+    const sorted = Float64Array.from(column);
+    if (sorted.some((v) => !Number.isFinite(v))) {
+      throw new DriftInputError(`drift reference column ${name} holds a value that is not a finite number`);
+    }
+    sorted.sort();
+    const categories: number[] = [];
+    const counts: number[] = [];
+    if (type === 'categorical') {
+      for (let i = 0; i < sorted.length; i++) {
+        if (i === 0 || sorted[i] !== sorted[i - 1]) {
+          categories.push(sorted[i]!);
+          counts.push(0);
+        }
+        counts[counts.length - 1]!++;
+      }
+    }
+    return {
+      name,
+      type,
+      sorted,
+      min: sorted[0]!,
+      max: sorted[sorted.length - 1]!,
+      categories,
+      counts,
+      indexOf: new Map(categories.map((c, i) => [c, i])),
+    };
+  });
+}
+
+/** Bound on the memoised KS p-values of one detector (each entry is a few dozen bytes). */
+const P_VALUE_CACHE_LIMIT = 50_000;
+
 /**
- * Alibi-Detect's KSDrift: one two-sample KS test per feature against the reference, Bonferroni-corrected, so the
- * batch drifts when any feature's p-value is below pVal / nFeatures. A NaN feature value gives that feature a NaN
- * p-value (scipy's propagation), which never counts as drift.
+ * Alibi-Detect's TabularDrift on already engineered rows. A NaN in a feature gives that feature a NaN p-value
+ * (scipy's propagation), which never counts as drift.
  */
-export class KSDrift {
+export class TabularDrift {
   readonly featureNames: readonly string[];
+  readonly featureTypes: readonly FeatureKind[];
   readonly pVal: number;
-  readonly threshold: number;
-  readonly method: KsMethod;
+  readonly correction: Correction;
+  readonly ksMethod: KsMethod;
   readonly referenceSize: number;
-  readonly #reference: Float64Array[];
+  /** Bonferroni threshold pVal / features. */
+  readonly threshold: number;
+  readonly #features: PreparedFeature[];
   #scratch = new Float64Array(256);
   /**
-   * p-values already computed, by test size then statistic. For a given test size the statistic lives on the
-   * lattice i/n - j/m, and request sizes repeat, so the slower kstwo algorithms (Pomeranz, Durbin) run once per
-   * (size, statistic) instead of on every request.
+   * KS p-values already computed, by test size then statistic: for a given size the statistic lives on the
+   * lattice i/n - j/m and sizes repeat, so the slower kstwo algorithms run once per (size, statistic).
    */
   readonly #pValues = new Map<number, Map<number, KsResult>>();
   #cached = 0;
 
-  constructor(reference: DriftReference, opts: KSDriftOptions = {}) {
+  constructor(reference: DriftReference, opts: TabularDriftOptions = {}) {
     const pVal = opts.pVal ?? 0.05;
-    if (!(pVal > 0 && pVal < 1)) throw new AppError('INTERNAL', `drift pVal must be in (0, 1), got ${pVal}`);
-    const names = reference.featureNames;
-    if (names.length === 0 || reference.columns.length !== names.length) {
-      throw new AppError('ARTIFACT_INVALID', 'the drift reference needs one column per feature');
-    }
-    const size = reference.columns[0]!.length;
-    this.#reference = reference.columns.map((column, f) => {
-      if (column.length === 0 || column.length !== size) {
-        throw new AppError(
-          'ARTIFACT_INVALID',
-          `drift reference column ${names[f]} has ${column.length} rows, expected ${size}`,
-        );
-      }
-      const sorted = sortedCopy(column);
-      if (sorted === null) throw new AppError('ARTIFACT_INVALID', `drift reference column ${names[f]} holds NaN`);
-      return sorted;
-    });
-    this.featureNames = [...names];
-    this.referenceSize = size;
+    if (!(pVal > 0 && pVal < 1)) throw new DriftInputError(`drift pVal must be in (0, 1), got ${pVal}`);
+    this.#features = prepare(reference);
+    this.featureNames = this.#features.map((f) => f.name);
+    this.featureTypes = this.#features.map((f) => f.type);
+    this.referenceSize = this.#features[0]!.sorted.length;
     this.pVal = pVal;
-    this.method = opts.method ?? 'asymp';
-    this.threshold = pVal / names.length;
+    this.correction = opts.correction ?? 'bonferroni';
+    this.ksMethod = opts.ksMethod ?? 'asymp';
+    this.threshold = pVal / this.#features.length;
+  }
+
+  /** The prepared reference of feature `f` (for the support check and the window's histograms). */
+  feature(f: number): Readonly<PreparedFeature> {
+    return this.#features[f]!;
   }
 
   /** Tests rows (each holding the features in `featureNames` order) against the reference. */
   predict(rows: readonly ArrayLike<number>[]): DriftResult {
-    if (rows.length === 0) throw new AppError('BAD_REQUEST', 'no rows to test for drift');
-    const nf = this.featureNames.length;
-    for (let r = 0; r < rows.length; r++) {
-      if (rows[r]!.length !== nf) {
-        throw new AppError('BAD_REQUEST', `row ${r} has ${rows[r]!.length} features, expected ${nf}`);
-      }
-    }
+    if (rows.length === 0) throw new DriftInputError('no rows to test for drift');
+    checkWidths(rows, this.featureNames.length);
     return this.#test(rows.length, (f, out) => {
       for (let r = 0; r < rows.length; r++) out[r] = rows[r]![f]!;
     });
@@ -96,7 +187,7 @@ export class KSDrift {
   predictColumns(columns: readonly ArrayLike<number>[]): DriftResult {
     const n = columns[0]?.length ?? 0;
     if (columns.length !== this.featureNames.length || columns.some((c) => c.length !== n) || n === 0) {
-      throw new AppError('BAD_REQUEST', `expected ${this.featureNames.length} non-empty columns of equal length`);
+      throw new DriftInputError(`expected ${this.featureNames.length} non-empty columns of equal length`);
     }
     return this.#test(n, (f, out) => {
       const column = columns[f]!;
@@ -104,36 +195,28 @@ export class KSDrift {
     });
   }
 
-  #test(n: number, fill: (feature: number, out: Float64Array) => void): DriftResult {
-    if (this.#scratch.length < n) this.#scratch = new Float64Array(Math.max(n, 2 * this.#scratch.length));
-    const sample = this.#scratch.subarray(0, n);
-    const pValues: Record<string, number> = {};
-    const statistics: Record<string, number> = {};
-    const drifted: string[] = [];
-    for (let f = 0; f < this.featureNames.length; f++) {
-      const name = this.featureNames[f]!;
-      fill(f, sample);
-      const reference = this.#reference[f]!;
-      let result: KsResult;
-      if (n === 1 && !Number.isNaN(sample[0]!)) {
-        result = this.#pValue(ksStatisticSorted(sample, reference), 1);
-      } else if (sample.includes(Number.NaN)) {
-        result = { statistic: Number.NaN, pValue: Number.NaN };
-      } else {
-        sample.sort();
-        result = this.#pValue(
-          n <= reference.length ? ksStatisticSorted(sample, reference) : ksStatisticSorted(reference, sample),
-          n,
-        );
-      }
-      pValues[name] = result.pValue;
-      statistics[name] = result.statistic;
-      if (result.pValue < this.threshold) drifted.push(name);
+  /** The test of one feature on `sample` (which it may reorder). */
+  testFeature(f: number, sample: Float64Array): { test: FeatureTestName; statistic: number; pValue: number } {
+    const feature = this.#features[f]!;
+    if (sample.includes(Number.NaN)) {
+      return { test: feature.type === 'continuous' ? 'ks' : 'chi2', statistic: Number.NaN, pValue: Number.NaN };
     }
-    return { isDrift: drifted.length > 0, threshold: this.threshold, pValues, statistics, drifted };
+    if (feature.type === 'categorical') return { test: 'chi2', ...categoricalTest(feature, sample) };
+    const result = this.ksFromStatistic(this.ksStatistic(f, sample), sample.length);
+    return { test: 'ks', statistic: result.statistic, pValue: result.pValue };
   }
 
-  #pValue(d: number, n: number): KsResult {
+  /** KS statistic of a NaN-free sample against feature `f`'s reference (sorts `sample`). */
+  ksStatistic(f: number, sample: Float64Array): number {
+    const reference = this.#features[f]!.sorted;
+    if (sample.length > 1) sample.sort();
+    return sample.length <= reference.length
+      ? ksStatisticSorted(sample, reference)
+      : ksStatisticSorted(reference, sample);
+  }
+
+  /** The KS p-value of statistic `d` for a sample of `n` rows against the reference, memoised. */
+  ksFromStatistic(d: number, n: number): KsResult {
     let bySize = this.#pValues.get(n);
     if (bySize === undefined) {
       bySize = new Map();
@@ -141,7 +224,7 @@ export class KSDrift {
     }
     let result = bySize.get(d);
     if (result === undefined) {
-      result = ksPValue(d, n, this.referenceSize, this.method);
+      result = ksPValue(d, n, this.referenceSize, this.ksMethod);
       if (++this.#cached > P_VALUE_CACHE_LIMIT) {
         this.#pValues.clear();
         this.#cached = 1;
@@ -152,111 +235,302 @@ export class KSDrift {
     }
     return result;
   }
+
+  /** Applies the correction to per-feature results. */
+  decide(tests: ReadonlyArray<{ test: FeatureTestName; statistic: number; pValue: number }>): DriftResult {
+    const nf = this.#features.length;
+    const thresholds = correctionThresholds(
+      tests.map((t) => t.pValue),
+      this.pVal,
+      this.correction,
+    );
+    const features: FeatureTest[] = [];
+    const drifted: string[] = [];
+    const pValues: Record<string, number> = {};
+    const statistics: Record<string, number> = {};
+    for (let f = 0; f < nf; f++) {
+      const t = tests[f]!;
+      const feature = this.#features[f]!;
+      const isDrifted = t.pValue < thresholds[f]!;
+      if (isDrifted) drifted.push(feature.name);
+      pValues[feature.name] = t.pValue;
+      statistics[feature.name] = t.statistic;
+      features.push({
+        name: feature.name,
+        type: feature.type,
+        test: t.test,
+        statistic: t.statistic,
+        pValue: t.pValue,
+        threshold: thresholds[f]!,
+        drifted: isDrifted,
+      });
+    }
+    return {
+      isDrift: drifted.length > 0,
+      threshold: this.threshold,
+      correction: this.correction,
+      features,
+      drifted,
+      driftedShare: drifted.length / nf,
+      pValues,
+      statistics,
+    };
+  }
+
+  #test(n: number, fill: (feature: number, out: Float64Array) => void): DriftResult {
+    if (this.#scratch.length < n) this.#scratch = new Float64Array(Math.max(n, 2 * this.#scratch.length));
+    const sample = this.#scratch.subarray(0, n);
+    const tests = this.#features.map((_, f) => {
+      fill(f, sample);
+      return this.testFeature(f, sample);
+    });
+    return this.decide(tests);
+  }
 }
 
-/** Bound on the memoised p-values of one detector (each entry is a few dozen bytes). */
-const P_VALUE_CACHE_LIMIT = 50_000;
-
-export interface WindowDriftOptions extends KSDriftOptions {
-  /** Number of most recent rows tested (default 200). */
-  windowSize?: number;
-  /** Evaluate once this many rows have arrived since the last evaluation (default 50). */
-  evaluateEvery?: number;
-}
-
-/** 'entered' when an evaluation starts a drift episode, 'cleared' when it ends one. */
-export type DriftTransition = 'entered' | 'cleared' | null;
-
-export interface WindowDriftResult extends DriftResult {
-  transition: DriftTransition;
-  /** Rows in the window that was tested. */
-  windowRows: number;
-  /** Rows added since the detector was created. */
-  rowsSeen: number;
-}
-
-export interface WindowDriftState {
-  isDrift: boolean;
-  windowRows: number;
-  rowsSeen: number;
-  /** Rows still to arrive before the next evaluation. */
-  rowsUntilEvaluation: number;
-  last: WindowDriftResult | null;
+function checkWidths(rows: readonly ArrayLike<number>[], nf: number): void {
+  for (let r = 0; r < rows.length; r++) {
+    if (rows[r]!.length !== nf) {
+      throw new DriftInputError(`row ${r} has ${rows[r]!.length} features, expected ${nf}`);
+    }
+  }
 }
 
 /**
- * KSDrift over a sliding window of the most recent rows, evaluated every `evaluateEvery` rows (a batch that
- * crosses the interval triggers one evaluation, after all its rows are in the window). Rows live in a ring
- * buffer, so adding costs O(features) per row whatever the window size.
+ * Per-feature thresholds: Bonferroni gives every feature pVal / F. Benjamini-Hochberg gives the feature of rank k
+ * (ascending p-value) the line k * pVal / F, and every feature ranked at or below the last one under its line
+ * drifts, so those features get that last line as their threshold (their p-value is below it).
  */
-export class WindowDrift {
-  readonly windowSize: number;
-  readonly evaluateEvery: number;
-  readonly detector: KSDrift;
-  readonly #buffer: Float64Array; // row-major ring buffer
-  readonly #nf: number;
-  #next = 0; // slot of the next row
-  #count = 0;
-  #rowsSeen = 0;
-  #sinceEvaluation = 0;
-  #last: WindowDriftResult | null = null;
+function correctionThresholds(pValues: readonly number[], pVal: number, correction: Correction): number[] {
+  const nf = pValues.length;
+  const bonferroni = pVal / nf;
+  if (correction === 'bonferroni') return pValues.map(() => bonferroni);
+  const order = pValues
+    .map((p, f) => ({ p: Number.isNaN(p) ? Number.POSITIVE_INFINITY : p, f }))
+    .sort((a, b) => a.p - b.p || a.f - b.f);
+  let last = -1;
+  for (let k = 0; k < nf; k++) if (order[k]!.p <= ((k + 1) * pVal) / nf) last = k;
+  const out = new Array<number>(nf);
+  for (let k = 0; k < nf; k++) {
+    const line = ((k + 1) * pVal) / nf;
+    // Strictly below: a p-value exactly on the line passes BH's "<=", so nudge the line up by one ulp.
+    out[order[k]!.f] = k <= last ? nextUp(((last + 1) * pVal) / nf) : line;
+  }
+  return out;
+}
 
-  constructor(reference: DriftReference, opts: WindowDriftOptions = {}) {
-    const windowSize = opts.windowSize ?? 200;
-    const evaluateEvery = opts.evaluateEvery ?? 50;
-    for (const [name, value] of [
-      ['windowSize', windowSize],
-      ['evaluateEvery', evaluateEvery],
-    ] as const) {
-      if (!Number.isInteger(value) || value < 1) {
-        throw new AppError('INTERNAL', `drift ${name} must be a positive integer, got ${value}`);
-      }
+function nextUp(x: number): number {
+  return x + Math.max(Number.MIN_VALUE, Math.abs(x) * Number.EPSILON);
+}
+
+/** chi2_contingency on [reference counts, sample counts] over the union of their categories. */
+function categoricalTest(feature: PreparedFeature, sample: ArrayLike<number>): { statistic: number; pValue: number } {
+  const current = new Array<number>(feature.categories.length).fill(0);
+  let unseen: Map<number, number> | null = null;
+  for (let i = 0; i < sample.length; i++) {
+    const v = sample[i]!;
+    const k = feature.indexOf.get(v);
+    if (k !== undefined) current[k]!++;
+    else {
+      unseen ??= new Map();
+      unseen.set(v, (unseen.get(v) ?? 0) + 1);
     }
-    this.detector = new KSDrift(reference, opts);
-    this.windowSize = windowSize;
-    this.evaluateEvery = evaluateEvery;
-    this.#nf = this.detector.featureNames.length;
-    this.#buffer = new Float64Array(windowSize * this.#nf);
+  }
+  const ref = [...feature.counts];
+  if (unseen !== null) {
+    for (const count of unseen.values()) {
+      ref.push(0);
+      current.push(count);
+    }
+  }
+  return chi2Contingency([ref, current]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Per request
+
+export type SupportReason = 'below-range' | 'above-range' | 'unseen-category' | 'not-a-number';
+
+export interface OutOfSupport {
+  row: number;
+  feature: string;
+  value: number;
+  reason: SupportReason;
+}
+
+export interface RequestDriftOptions extends TabularDriftOptions {
+  /** Requests with at least this many rows are also tested with TabularDrift (default 30). */
+  minTestRows?: number;
+  /**
+   * A continuous value is out of support when it lies beyond the reference's [min, max] by more than this share
+   * of the reference range (default 0.1).
+   */
+  rangeMargin?: number;
+}
+
+export interface RequestDriftResult extends DriftResult {
+  /** 'support' for requests below `minTestRows` rows; 'support+tests' when TabularDrift ran too. */
+  check: 'support' | 'support+tests';
+  outOfSupport: OutOfSupport[];
+}
+
+/**
+ * The per-request verdict, "this request does not look like the training data". Every row is checked against
+ * the reference's support; requests of `minTestRows` rows or more are also tested as a batch. For a request too
+ * small to test, `pValues` holds each feature's conformal tail p-value for its most extreme row (continuous: the
+ * two-sided rank p-value 2 * (1 + reference rows at least as extreme) / (n + 1); categorical: the share of the
+ * reference in the row's category, (1 + count) / (n + 1)) and `statistics` the number of the request's rows out
+ * of support: both informative only, the verdict is the support check.
+ */
+export class RequestDrift {
+  readonly tests: TabularDrift;
+  readonly minTestRows: number;
+  readonly rangeMargin: number;
+  readonly #lo: Float64Array;
+  readonly #hi: Float64Array;
+
+  constructor(reference: DriftReference, opts: RequestDriftOptions = {}) {
+    this.tests = new TabularDrift(reference, opts);
+    this.minTestRows = opts.minTestRows ?? 30;
+    this.rangeMargin = opts.rangeMargin ?? 0.1;
+    if (!Number.isInteger(this.minTestRows) || this.minTestRows < 2) {
+      throw new DriftInputError(`minTestRows must be an integer >= 2, got ${this.minTestRows}`);
+    }
+    if (!(this.rangeMargin >= 0)) throw new DriftInputError(`rangeMargin must be >= 0, got ${this.rangeMargin}`);
+    const nf = this.tests.featureNames.length;
+    this.#lo = new Float64Array(nf);
+    this.#hi = new Float64Array(nf);
+    for (let f = 0; f < nf; f++) {
+      const { min, max } = this.tests.feature(f);
+      const margin = this.rangeMargin * (max - min);
+      this.#lo[f] = min - margin;
+      this.#hi[f] = max + margin;
+    }
   }
 
-  /** Adds scored rows; returns the evaluation when one was due, else null. */
-  add(rows: readonly ArrayLike<number>[]): WindowDriftResult | null {
-    const nf = this.#nf;
+  get featureNames(): readonly string[] {
+    return this.tests.featureNames;
+  }
+
+  get threshold(): number {
+    return this.tests.threshold;
+  }
+
+  predict(rows: readonly ArrayLike<number>[]): RequestDriftResult {
+    if (rows.length === 0) throw new DriftInputError('no rows to test for drift');
+    const nf = this.tests.featureNames.length;
+    checkWidths(rows, nf);
+    const outOfSupport: OutOfSupport[] = [];
+    const flagged = new Uint8Array(nf);
     for (let r = 0; r < rows.length; r++) {
-      if (rows[r]!.length !== nf) {
-        throw new AppError('BAD_REQUEST', `row ${r} has ${rows[r]!.length} features, expected ${nf}`);
+      const row = rows[r]!;
+      for (let f = 0; f < nf; f++) {
+        const reason = this.#supportReason(f, row[f]!);
+        if (reason !== null) {
+          outOfSupport.push({ row: r, feature: this.tests.featureNames[f]!, value: row[f]!, reason });
+          flagged[f] = 1;
+        }
       }
     }
-    for (const row of rows) {
-      this.#buffer.set(row, this.#next * nf);
-      this.#next = (this.#next + 1) % this.windowSize;
-      if (this.#count < this.windowSize) this.#count++;
+    if (rows.length >= this.minTestRows) {
+      const tested = this.tests.predict(rows);
+      const drifted = this.tests.featureNames.filter((name, f) => flagged[f] === 1 || tested.drifted.includes(name));
+      return {
+        ...tested,
+        isDrift: drifted.length > 0,
+        drifted,
+        driftedShare: drifted.length / nf,
+        check: 'support+tests',
+        outOfSupport,
+      };
     }
-    this.#rowsSeen += rows.length;
-    this.#sinceEvaluation += rows.length;
-    if (rows.length === 0 || this.#sinceEvaluation < this.evaluateEvery) return null;
-    this.#sinceEvaluation = 0;
-
-    const n = this.#count;
-    const columns = Array.from({ length: nf }, () => new Float64Array(n));
-    for (let r = 0; r < n; r++) {
-      for (let f = 0; f < nf; f++) columns[f]![r] = this.#buffer[r * nf + f]!;
-    }
-    const result = this.detector.predictColumns(columns);
-    const wasDrift = this.#last?.isDrift ?? false;
-    const transition: DriftTransition =
-      result.isDrift && !wasDrift ? 'entered' : !result.isDrift && wasDrift ? 'cleared' : null;
-    this.#last = { ...result, transition, windowRows: n, rowsSeen: this.#rowsSeen };
-    return this.#last;
+    return this.#supportOnly(rows, flagged, outOfSupport);
   }
 
-  state(): WindowDriftState {
+  #supportReason(f: number, v: number): SupportReason | null {
+    if (Number.isNaN(v)) return 'not-a-number';
+    const feature = this.tests.feature(f);
+    if (feature.type === 'categorical') return feature.indexOf.has(v) ? null : 'unseen-category';
+    if (v < this.#lo[f]!) return 'below-range';
+    if (v > this.#hi[f]!) return 'above-range';
+    return null;
+  }
+
+  #supportOnly(
+    rows: readonly ArrayLike<number>[],
+    flagged: Uint8Array,
+    outOfSupport: readonly OutOfSupport[],
+  ): RequestDriftResult {
+    const nf = this.tests.featureNames.length;
+    const n = this.tests.referenceSize;
+    const features: FeatureTest[] = [];
+    const drifted: string[] = [];
+    const pValues: Record<string, number> = {};
+    const statistics: Record<string, number> = {};
+    for (let f = 0; f < nf; f++) {
+      const feature = this.tests.feature(f);
+      let p = 1;
+      for (const row of rows) p = Math.min(p, tailPValue(feature, row[f]!, n));
+      const outside = outOfSupport.filter((o) => o.feature === feature.name).length;
+      pValues[feature.name] = p;
+      statistics[feature.name] = outside;
+      if (flagged[f] === 1) drifted.push(feature.name);
+      features.push({
+        name: feature.name,
+        type: feature.type,
+        test: feature.type === 'continuous' ? 'ks' : 'chi2',
+        statistic: outside,
+        pValue: p,
+        threshold: Number.NaN,
+        drifted: flagged[f] === 1,
+      });
+    }
     return {
-      isDrift: this.#last?.isDrift ?? false,
-      windowRows: this.#count,
-      rowsSeen: this.#rowsSeen,
-      rowsUntilEvaluation: this.evaluateEvery - this.#sinceEvaluation,
-      last: this.#last,
+      isDrift: drifted.length > 0,
+      threshold: this.tests.threshold,
+      correction: this.tests.correction,
+      features,
+      drifted,
+      driftedShare: drifted.length / nf,
+      pValues,
+      statistics,
+      check: 'support',
+      outOfSupport: [...outOfSupport],
     };
   }
+}
+
+/** Conformal tail p-value of one value against a reference of n rows (see RequestDrift). */
+function tailPValue(feature: PreparedFeature, v: number, n: number): number {
+  if (Number.isNaN(v)) return Number.NaN;
+  if (feature.type === 'categorical') {
+    const k = feature.indexOf.get(v);
+    return (1 + (k === undefined ? 0 : feature.counts[k]!)) / (n + 1);
+  }
+  const sorted = feature.sorted;
+  const atMost = upperBound(sorted, v);
+  const atLeast = n - lowerBound(sorted, v);
+  return Math.min(1, (2 * (1 + Math.min(atMost, atLeast))) / (n + 1));
+}
+
+function upperBound(xs: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function lowerBound(xs: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
