@@ -13,6 +13,7 @@ import { buildArtifact } from '../shared/core/artifact.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { fitRecipe, transform } from '../shared/core/features.ts';
 import { loadModel, type Predictor } from '../shared/core/model.ts';
+import { resolveSearchOptions } from '../shared/core/pipeline.ts';
 import { judgeChallenger } from '../shared/core/promotion.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { stratifiedSplit } from '../shared/core/split.ts';
@@ -51,7 +52,7 @@ async function trainChampion(): Promise<Predictor> {
       train: { X: trainX, y: train.map((p) => p.survived) },
       test: { X: transform(recipe, test), y: test.map((p) => p.survived) },
     },
-    { candidates: 3, folds: 3, seed: 42, workers: 0 },
+    { ...resolveSearchOptions({ candidates: 3, folds: 3, repeats: 1, seed: 42 }), workers: 0 },
   );
   return loadModel(
     buildArtifact({ modelVersion: 'champion', createdAt: new Date(0).toISOString(), recipe, training, trainX }),

@@ -16,6 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
+import { resolveSearchOptions } from '../shared/core/pipeline.ts';
 import { trainModel } from '../shared/core/training.ts';
 import { loadTitanic } from '../test/support/titanic.ts';
 
@@ -75,7 +76,7 @@ try {
     const skFirst = r % 2 === 1 ? runSklearn(matricesPath) : null;
     const started = performance.now();
     const cpuStarted = process.cpuUsage();
-    const result = await trainModel(data.input, { candidates, folds: 5, seed: 42 });
+    const result = await trainModel(data.input, resolveSearchOptions({ candidates, seed: 42 }));
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuStarted);
     // CPU of this process, worker threads included

@@ -13,19 +13,22 @@ import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { buildArtifact } from '../shared/core/artifact.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
-import { fitRecipe, transform } from '../shared/core/features.ts';
-import type { LabelledPassenger } from '../shared/core/schema.ts';
-import { DEFAULT_SPACE } from '../shared/core/search.ts';
-import { smote } from '../shared/core/smote.ts';
-import { stratifiedSplit } from '../shared/core/split.ts';
+import {
+  prepareFeatureSet,
+  resolveFeatureSetOptions,
+  resolveSearchOptions,
+  SEARCH_DEFAULTS,
+  trainingInputOf,
+} from '../shared/core/pipeline.ts';
+import { type LabelledPassenger, RECIPE_VERSIONS, type RecipeVersion } from '../shared/core/schema.ts';
 import { trainModel } from '../shared/core/training.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE =
-  'usage: npm run train -- <csv> [--out model.json] [--seed N] [--candidates N] [--folds N] [--trees N] [--workers N]';
+  'usage: npm run train -- <csv> [--out model.json] [--recipe 1|2] [--seed N] [--candidates N] [--folds N] [--repeats N] [--trees N] [--workers N]';
 
-function integer(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
+function integer(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < min)
     throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
@@ -41,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       candidates: { type: 'string' },
       folds: { type: 'string' },
+      repeats: { type: 'string' },
+      recipe: { type: 'string' },
       trees: { type: 'string' },
       workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -52,30 +57,33 @@ export async function main(argv: string[]): Promise<number> {
   }
   const [csvPath, ...extra] = positionals;
   if (csvPath === undefined || extra.length > 0) throw new UsageError(USAGE);
-  const seed = integer('seed', values.seed, 42, 0);
-  const candidates = integer('candidates', values.candidates, 10, 1);
-  const folds = integer('folds', values.folds, 5, 2);
-  const workers = integer('workers', values.workers, availableParallelism(), 0);
-  const trees = values.trees === undefined ? undefined : integer('trees', values.trees, 0, 1);
-  const space = trees === undefined ? DEFAULT_SPACE : { ...DEFAULT_SPACE, nEstimators: [trees] };
+  const seed = integer('seed', values.seed, 0);
+  const recipeVersion = integer('recipe', values.recipe, 1);
+  if (recipeVersion !== undefined && !(RECIPE_VERSIONS as readonly number[]).includes(recipeVersion)) {
+    throw new UsageError(`--recipe must be one of ${RECIPE_VERSIONS.join(', ')}, got "${values.recipe}"`);
+  }
+  const workers = integer('workers', values.workers, 0) ?? availableParallelism();
+  const trees = integer('trees', values.trees, 1);
+  const search = resolveSearchOptions({
+    seed,
+    candidates: integer('candidates', values.candidates, 1),
+    folds: integer('folds', values.folds, 2),
+    repeats: integer('repeats', values.repeats, 1),
+    ...(trees === undefined ? {} : { space: { ...SEARCH_DEFAULTS.space, nEstimators: [trees] } }),
+  });
+  // one --seed seeds the split as well as the search, as it always has
+  const featureSet = resolveFeatureSetOptions({
+    splitSeed: seed,
+    recipeVersion: recipeVersion as RecipeVersion | undefined,
+  });
 
   const { rows, rejected } = await readPassengerCsv(createReadStream(csvPath), { requireSurvived: true });
   for (const r of rejected) process.stderr.write(`${csvPath}:${r.line}: skipped: ${r.reason}\n`);
   const passengers = rows.map((r) => r.passenger as LabelledPassenger);
-  const y = passengers.map((p) => p.survived as number);
-
-  const split = stratifiedSplit(y, { testSize: 0.2, seed });
-  const trainRows = split.train.map((i) => passengers[i] as LabelledPassenger);
-  const recipe = fitRecipe(trainRows);
-  const trainX = transform(recipe, trainRows);
-  const trainY = split.train.map((i) => y[i] as number);
-  const test = {
-    X: transform(
-      recipe,
-      split.test.map((i) => passengers[i] as LabelledPassenger),
-    ),
-    y: split.test.map((i) => y[i] as number),
-  };
+  const prepared = prepareFeatureSet(passengers, featureSet);
+  const { recipe } = prepared;
+  const trainX = prepared.train.X;
+  const test = prepared.test;
 
   const bar = new SingleBar({
     stream: process.stderr,
@@ -83,28 +91,17 @@ export async function main(argv: string[]): Promise<number> {
     hideCursor: true,
   });
   let started = false;
-  const training = await trainModel(
-    {
-      featureNames: [...recipe.featureNames],
-      train: { X: trainX, y: trainY },
-      synthetic: smote(trainX, trainY, { seed }),
-      test,
+  const training = await trainModel(trainingInputOf(prepared), {
+    ...search,
+    workers,
+    onProgress: (done, total) => {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.update(done);
     },
-    {
-      candidates,
-      folds,
-      seed,
-      workers,
-      space,
-      onProgress: (done, total) => {
-        if (!started) {
-          bar.start(total, 0);
-          started = true;
-        }
-        bar.update(done);
-      },
-    },
-  ).finally(() => bar.stop());
+  }).finally(() => bar.stop());
 
   const createdAt = new Date().toISOString();
   const artifact = buildArtifact({
@@ -125,7 +122,13 @@ export async function main(argv: string[]): Promise<number> {
     trainRows: trainX.length,
     testRows: test.X.length,
     metrics: training.metrics,
-    cv: { folds: training.search.folds, mean: training.search.cvMean, sd: training.search.cvSd },
+    recipeVersion: recipe.version,
+    cv: {
+      folds: training.search.folds,
+      repeats: training.search.repeats,
+      mean: training.search.cvMean,
+      sd: training.search.cvSd,
+    },
     params: training.params,
     seconds: training.seconds,
     modelBytes: Buffer.byteLength(json),

@@ -181,7 +181,12 @@ describe('security', () => {
     expect(rolesOf(sa.load())).toEqual([`${PROJECT}-survival-data roles/storage.objectViewer`]);
     expect(rolesOf(sa.process())).toEqual([]);
     expect(rolesOf(sa.train())).toEqual(
-      [`${PROJECT}-survival-models roles/storage.objectUser`, 'model-published roles/pubsub.publisher'].sort(),
+      [
+        `${PROJECT}-survival-models roles/storage.objectCreator`,
+        `${PROJECT}-survival-models roles/storage.objectUser`,
+        `${PROJECT}-survival-models roles/storage.objectViewer`,
+        'model-published roles/pubsub.publisher',
+      ].sort(),
     );
     expect(rolesOf(sa.trigger())).toEqual(
       [
@@ -190,6 +195,29 @@ describe('security', () => {
         `survival-trigger roles/run.invoker`,
       ].sort(),
     );
+  });
+
+  it('lets train create new model objects but replace only the pointer, through IAM Conditions on object names', () => {
+    const models = `${PROJECT}-survival-models`;
+    const objects = `projects/_/buckets/${models}/objects/`;
+    const onModels = grants().filter((g) => g.member === member(sa.train()) && g.target === models);
+    const conditionOf = (role: string) => onModels.find((g) => g.role === role)?.resource.inputs.condition;
+    // Reading needs no condition; creating is limited to models/; replacing (delete + create) to the pointer alone.
+    expect(conditionOf('roles/storage.objectViewer')).toBeUndefined();
+    expect(conditionOf('roles/storage.objectCreator')).toMatchObject({
+      expression: `resource.name.startsWith("${objects}models/")`,
+    });
+    expect(conditionOf('roles/storage.objectUser')).toMatchObject({
+      expression: `resource.name == "${objects}models/latest.json"`,
+    });
+    // No other grant gives train delete (objectUser, objectAdmin, admin) on the bucket without a condition.
+    const unconditionedWriters = onModels.filter(
+      (g) => !g.resource.inputs.condition && !['roles/storage.objectViewer'].includes(g.role),
+    );
+    expect(unconditionedWriters).toEqual([]);
+    expect(
+      grants().filter((g) => g.member === member(sa.train()) && g.type === 'gcp:projects/iAMMember:IAMMember'),
+    ).toEqual([]);
   });
 
   it('uses no primitive role anywhere', () => {

@@ -48,7 +48,7 @@ export const DEFAULT_OPTIONS: AppOptions = {
   driftAlertMinIntervalSeconds: 300,
 };
 
-const HTML_ROUTES = new Set(['/', '/predict', '/model']);
+const HTML_ROUTES = new Set(['/', '/predict', '/model', '/drift']);
 
 /** Maps anything thrown in a handler to a catalogue error; `internal` marks the ones that are our fault. */
 export function requestError(err: unknown, bodyLimit: number): { error: AppError; internal: boolean } {

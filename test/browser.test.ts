@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp, tinyArtifact } from './support/service.ts';
+import { buildTestApp, type TestApp, tinyArtifact, titanicInstances } from './support/service.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(import.meta.dirname, '..', 'test-artifacts');
@@ -186,6 +186,44 @@ describe('the web page in headless Chromium', () => {
     expect(await page.locator('svg#importances-chart').isVisible()).toBe(true);
     await page.locator('#imp-heading').scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(ARTIFACTS, 'browser-model-importance.png'), fullPage: true });
+    await page.close();
+  }, 60_000);
+
+  it('shows the drift page from the nav: reference beside window per feature, and a shift once it arrives', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${base}/`);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Drift' }).click();
+    await page.waitForURL(`${base}/drift`);
+    expect(await page.title()).toContain('Drift');
+    expect(await page.locator('nav a[aria-current="page"]').textContent()).toBe('Drift');
+
+    // Ordinary traffic fills the 200-row window (5 passengers per request, the most one request may add).
+    const passengers = await titanicInstances(400);
+    const send = (instances: Array<Record<string, unknown>>) =>
+      page.request.post(`${base}/v1/predict`, { data: { instances } });
+    for (let i = 0; i < 40; i++) expect((await send(passengers.slice(5 * i, 5 * i + 5))).ok()).toBe(true);
+    await page.reload();
+    expect(await page.locator('#window-verdict').textContent()).toBe('no drift');
+    expect(await page.locator('svg.histogram').count()).toBe(11);
+    for (const chart of await page.locator('svg.histogram').all()) {
+      expect(await chart.locator('rect.hist-reference').count()).toBeGreaterThan(1);
+      expect(await chart.locator('rect.hist-window').count()).toBeGreaterThan(1);
+    }
+    expect(await page.locator('#feature-age').textContent()).toMatch(/Kolmogorov-Smirnov.*Jensen-Shannon/s);
+    expect(await page.locator('#feature-embarked').textContent()).toMatch(/chi-squared.*L-infinity/s);
+
+    // Then everyone embarks at Queenstown.
+    const queenstown = passengers.slice(200).map((p) => ({ ...p, Embarked: 'Q' }));
+    for (let i = 0; i < 20; i++) expect((await send(queenstown.slice(5 * i, 5 * i + 5))).ok()).toBe(true);
+    await page.reload();
+    expect(await page.locator('#window-verdict').textContent()).toBe('drift detected');
+    expect(await page.locator('#window-drifted').textContent()).toContain('Embarked');
+    expect(await page.locator('#feature-embarked.drifted').count()).toBe(1);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')).toBeLessThanOrEqual(
+      0,
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'browser-drift-page.png'), fullPage: true });
     await page.close();
   }, 60_000);
 

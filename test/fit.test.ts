@@ -33,7 +33,7 @@ const SPACE = {
   minNumSamples: [3],
   gainThreshold: [0],
 };
-const search: FitConfig = { candidates: 4, folds: 3, seed: 42, workers: 0, space: SPACE };
+const search = { candidates: 4, folds: 3, repeats: 1, seed: 42, workers: 0, space: SPACE } satisfies FitConfig;
 const trainConfig: TrainConfig = { ...search, modelsBucket: MODELS_BUCKET, minAccuracy: 0, topic: 'model-published' };
 
 let env: DataPlaneEnv;

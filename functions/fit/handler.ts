@@ -10,18 +10,15 @@
  */
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
 import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
-import { type SearchSpace, scoreOneCandidate } from '../../shared/core/search.ts';
+import { foldViewFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
+import { scoreOneCandidate } from '../../shared/core/search.ts';
 import type { ForestParams } from '../../shared/core/training.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
-export interface FitConfig {
-  /** SEARCH_CANDIDATES, SEARCH_SEED, TRAIN_WORKERS: the same values as the train function's. */
-  candidates: number;
-  seed: number;
+/** SEARCH_CANDIDATES, SEARCH_SEED, TRAIN_WORKERS: the same values as the train function's. */
+export interface FitConfig extends SearchSettings {
   workers?: number | undefined;
-  folds?: number | undefined;
-  space?: SearchSpace | undefined;
 }
 
 export interface FitDeps extends EdgeDeps {
@@ -87,10 +84,12 @@ export function parseFoldScores(value: unknown): number[][] | null {
 export async function fitCandidate(deps: FitDeps, req: FitRequest): Promise<FitResult> {
   const started = performance.now();
   const { config } = deps;
-  if (req.candidate >= config.candidates)
+  const { candidates, folds, repeats, seed, space } = config;
+  const search = resolveSearchOptions({ candidates, folds, repeats, seed, space });
+  if (req.candidate >= search.candidates)
     throw new AppError(
       'BAD_REQUEST',
-      `candidate ${req.candidate} does not exist: the search has ${config.candidates}`,
+      `candidate ${req.candidate} does not exist: the search has ${search.candidates}`,
       {
         field: 'candidate',
       },
@@ -101,12 +100,12 @@ export async function fitCandidate(deps: FitDeps, req: FitRequest): Promise<FitR
       featureSetVersion: req.featureSetVersion,
     });
   const train = unpackRows(m.train);
+  // recipe v2: each fold's group features from its training rows only, as in the single-call search
+  const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
   const { params, scores } = await scoreOneCandidate(train.X, train.y, req.candidate, {
-    candidates: config.candidates,
-    seed: config.seed,
-    ...(config.folds === undefined ? {} : { folds: config.folds }),
+    ...search,
+    ...(foldView === undefined ? {} : { foldView }),
     ...(config.workers === undefined ? {} : { workers: config.workers }),
-    ...(config.space === undefined ? {} : { space: config.space }),
   });
   return {
     featureSetVersion: req.featureSetVersion,

@@ -7,30 +7,27 @@
  * the complete set and writes nothing.
  *
  * A dataset of more than `maxRows` labelled passengers is sampled first: a stratified (per outcome, proportional),
- * seeded sample of `maxRows` rows, chosen in Postgres so the other rows are never read. The feature set's metadata
- * records the cap and the sample, and the model artifact carries them (`sample`).
+ * seeded sample of `maxRows` rows, chosen in Postgres so the other rows are never read. Its feature set version
+ * carries the cap (`-s<maxRows>`), its metadata the cap and the sample, and the model artifact both (`sample`).
  */
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { countDatasetLabels, getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
-import { fitRecipe, transform } from '../../shared/core/features.ts';
-import { RECIPE_VERSION } from '../../shared/core/schema.ts';
-import { smote } from '../../shared/core/smote.ts';
-import { stratifiedSampleSizes, stratifiedSplit } from '../../shared/core/split.ts';
+import {
+  type FeatureSetOptions,
+  featureSetVersionFor,
+  prepareFeatureSet,
+  resolveFeatureSetOptions,
+} from '../../shared/core/pipeline.ts';
+import { stratifiedSampleSizes } from '../../shared/core/split.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
-export interface ProcessConfig {
-  /** SPLIT_SEED: seeds the split and SMOTE. */
-  splitSeed: number;
-  /** TEST_SIZE: share of rows held out for testing. */
-  testSize: number;
-  /** SMOTE neighbours (imbalanced-learn's default 5). */
-  smoteK?: number;
+/** SPLIT_SEED, TEST_SIZE (and the SMOTE neighbours, the recipe version); unset ones take the core's defaults. */
+export type ProcessConfig = FeatureSetOptions & {
   /** MAX_TRAINING_ROWS: larger datasets are sampled (stratified, seeded by the split seed) down to this many rows. */
   maxRows?: number | undefined;
-}
+};
 
 export interface ProcessDeps extends EdgeDeps {
   pool: pg.Pool;
@@ -48,18 +45,7 @@ export interface ProcessResult {
   sampledFrom?: number;
 }
 
-/** `fs-<datasetId>-r<recipe>-<hash of the split parameters>`: same inputs, same version. */
-export function featureSetVersionFor(datasetId: string, config: ProcessConfig): string {
-  const params = JSON.stringify({
-    seed: config.splitSeed,
-    testSize: config.testSize,
-    smoteK: config.smoteK ?? 5,
-    // a cap changes the rows of large datasets only, but versions must differ whenever the rows could
-    ...(config.maxRows === undefined ? {} : { maxRows: config.maxRows }),
-  });
-  const hash = createHash('sha256').update(params).digest('hex').slice(0, 8);
-  return `fs-${datasetId}-r${RECIPE_VERSION}-${hash}`;
-}
+export { featureSetVersionFor };
 
 export function parseProcessRequest(body: unknown): { datasetId: string } {
   return { datasetId: requireString(asObject(body), 'datasetId', /^[A-Za-z0-9_-]{1,64}$/) };
@@ -67,43 +53,31 @@ export function parseProcessRequest(body: unknown): { datasetId: string } {
 
 export async function processDataset(deps: ProcessDeps, datasetId: string): Promise<ProcessResult> {
   const { featureStore, config } = deps;
-  const version = featureSetVersionFor(datasetId, config);
+  const { maxRows, ...featureSetOptions } = config;
+  const options = resolveFeatureSetOptions(featureSetOptions);
+  // Counted first: whether the dataset is over the cap decides the version (a sample is another feature set).
+  const counts = maxRows === undefined ? null : await countDatasetLabels(deps.pool, datasetId);
+  const total = counts === null ? 0 : counts[0] + counts[1];
+  const sample =
+    counts !== null && maxRows !== undefined && total > maxRows
+      ? { perLabel: stratifiedSampleSizes(counts, maxRows) as [number, number], seed: options.splitSeed }
+      : undefined;
+  const version = `${featureSetVersionFor(datasetId, featureSetOptions)}${sample ? `-s${maxRows}` : ''}`;
   const done = await featureStore.readMeta(version);
   if (done) {
     await featureStore.activate(version);
-    const sampledFrom = Number(done.metadata.sampledFrom);
     return {
       featureSetVersion: version,
       trainRows: done.trainRows,
       testRows: done.testRows,
       syntheticRows: done.syntheticRows,
-      ...(Number.isFinite(sampledFrom) && sampledFrom > 0 ? { sampledFrom } : {}),
+      ...(sample ? { sampledFrom: total } : {}),
     };
   }
   const dataset = await getDataset(deps.pool, datasetId);
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${datasetId}`, { datasetId });
-  const counts = config.maxRows === undefined ? null : await countDatasetLabels(deps.pool, datasetId);
-  const total = counts === null ? 0 : counts[0] + counts[1];
-  const sample =
-    counts !== null && config.maxRows !== undefined && total > config.maxRows
-      ? {
-          perLabel: stratifiedSampleSizes(counts, config.maxRows) as [number, number],
-          seed: config.splitSeed,
-        }
-      : undefined;
   const passengers = await readDatasetPassengers(deps.pool, datasetId, sample);
-  const labels = passengers.map((p) => p.survived);
-  const split = stratifiedSplit(labels, { testSize: config.testSize, seed: config.splitSeed });
-  const trainP = split.train.map((i) => passengers[i]!);
-  const testP = split.test.map((i) => passengers[i]!);
-  const recipe = fitRecipe(trainP);
-  const train = {
-    ids: trainP.map((p) => p.passengerId),
-    X: transform(recipe, trainP),
-    y: trainP.map((p) => p.survived),
-  };
-  const test = { ids: testP.map((p) => p.passengerId), X: transform(recipe, testP), y: testP.map((p) => p.survived) };
-  const synthetic = smote(train.X, train.y, { k: config.smoteK ?? 5, seed: config.splitSeed });
+  const { recipe, train, test, synthetic } = prepareFeatureSet(passengers, options);
   await featureStore.writeFeatureSet({
     version,
     datasetId,
@@ -113,12 +87,12 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
     test,
     synthetic,
     metadata: {
-      splitSeed: config.splitSeed,
-      testSize: config.testSize,
-      smoteK: config.smoteK ?? 5,
+      splitSeed: options.splitSeed,
+      testSize: options.testSize,
+      smoteK: options.smoteK,
       ...(sample
         ? {
-            maxRows: config.maxRows as number,
+            maxRows: maxRows as number,
             sampledFrom: total,
             sampledDied: sample.perLabel[0],
             sampledSurvived: sample.perLabel[1],

@@ -4,6 +4,7 @@ import { migrate } from '../../shared/adapters/db/migrations.ts';
 import { createPool } from '../../shared/adapters/db/pool.ts';
 import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import { FEATURE_SET_DEFAULTS } from '../../shared/core/pipeline.ts';
 import { functionLogger, loadFunctionConfig, readCommon, readPgConfig, readRedisConfig } from '../clients.ts';
 import { onceUntilSuccess } from '../edge.ts';
 import { makeProcessHandler } from './handler.ts';
@@ -13,8 +14,8 @@ const config = loadFunctionConfig('process', process.env, (r) => ({
   pg: readPgConfig(r),
   redis: readRedisConfig(r),
   process: {
-    splitSeed: r.int('SPLIT_SEED', { default: 42 }),
-    testSize: r.number('TEST_SIZE', { default: 0.2, min: 0.05, max: 0.5 }),
+    splitSeed: r.int('SPLIT_SEED', { default: FEATURE_SET_DEFAULTS.splitSeed }),
+    testSize: r.number('TEST_SIZE', { default: FEATURE_SET_DEFAULTS.testSize, min: 0.05, max: 0.5 }),
     maxRows: r.int('MAX_TRAINING_ROWS', { default: 50_000, min: 100 }),
   },
 }));

@@ -30,13 +30,14 @@ import {
 } from '../../shared/adapters/model-store.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact, type TrainingSample } from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
+import { foldViewFor, modelVersionFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
 import {
   type Comparison,
   decidePromotion,
   judgeChallenger,
   type PromotionDecision,
 } from '../../shared/core/promotion.ts';
-import { type SearchSpace, searchFromScores } from '../../shared/core/search.ts';
+import { searchFromScores } from '../../shared/core/search.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
 import {
   DEFAULT_VALIDATION,
@@ -49,7 +50,8 @@ import type { Logger } from '../../shared/log.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 import { parseFoldScores } from '../fit/handler.ts';
 
-export interface TrainConfig {
+/** The search settings (SEARCH_CANDIDATES, SEARCH_SEED; unset ones take the core's defaults) and the rest. */
+export interface TrainConfig extends SearchSettings {
   modelsBucket: string;
   /** MIN_ACCURACY: the absolute floor on test accuracy. */
   minAccuracy: number;
@@ -59,13 +61,8 @@ export interface TrainConfig {
   validation?: Partial<ValidationThresholds> | undefined;
   /** MODEL_MAX_BYTES: the champion's artifact is not read beyond this size. */
   maxArtifactBytes?: number | undefined;
-  /** SEARCH_CANDIDATES, SEARCH_SEED, TRAIN_WORKERS. */
-  candidates: number;
-  seed: number;
+  /** TRAIN_WORKERS: threads fitting forests (results do not depend on it). */
   workers?: number | undefined;
-  folds?: number | undefined;
-  /** A smaller search space (tests); part of the model version when given. */
-  space?: SearchSpace | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
   topic: string;
   /** PUBSUB_PUBLISH_TIMEOUT_MS: the publish of model-published gives up (503, retried by the workflow) after this. */
@@ -98,15 +95,12 @@ export interface TrainResult {
   decision: TrainDecision;
 }
 
-export function modelVersionFor(featureSetVersion: string, config: TrainConfig): string {
-  const params = JSON.stringify({
-    featureSetVersion,
-    candidates: config.candidates,
-    folds: config.folds ?? 5,
-    seed: config.seed,
-    space: config.space ?? null,
-  });
-  return `m-${createHash('sha256').update(params).digest('hex').slice(0, 16)}`;
+export { modelVersionFor };
+
+/** The search settings of a train config (the other fields are not the search's). */
+function searchSettings(config: TrainConfig): SearchSettings {
+  const { candidates, folds, repeats, seed, space } = config;
+  return { candidates, folds, repeats, seed, space };
 }
 
 /**
@@ -140,12 +134,7 @@ function sampleOf(metadata: Record<string, string>): { sample?: TrainingSample }
 /** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
 function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
   try {
-    return searchFromScores(nFeatures, foldScores, {
-      candidates: config.candidates,
-      seed: config.seed,
-      ...(config.folds === undefined ? {} : { folds: config.folds }),
-      ...(config.space === undefined ? {} : { space: config.space }),
-    });
+    return searchFromScores(nFeatures, foldScores, resolveSearchOptions(searchSettings(config)));
   } catch (err) {
     if (err instanceof RangeError)
       throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
@@ -193,6 +182,7 @@ async function obtainArtifact(
   const m = await deps.featureStore.readMatrices(featureSetVersion);
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
+  const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
   const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
   const training = await trainModel(
     {
@@ -200,14 +190,12 @@ async function obtainArtifact(
       train,
       synthetic: unpackRows(m.synthetic),
       test: unpackRows(m.test),
+      ...(foldView === undefined ? {} : { foldView }),
       ...(search ? { search } : {}),
     },
     {
-      candidates: deps.config.candidates,
-      seed: deps.config.seed,
-      ...(deps.config.folds === undefined ? {} : { folds: deps.config.folds }),
+      ...resolveSearchOptions(searchSettings(deps.config)),
       ...(deps.config.workers === undefined ? {} : { workers: deps.config.workers }),
-      ...(deps.config.space === undefined ? {} : { space: deps.config.space }),
     },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });
@@ -309,7 +297,7 @@ export async function trainFeatureSet(
 ): Promise<TrainResult> {
   const { config } = deps;
   const store = storeOf(deps);
-  const modelVersion = modelVersionFor(featureSetVersion, config);
+  const modelVersion = modelVersionFor(featureSetVersion, searchSettings(config));
   const uri = store.uriOf(modelVersion);
 
   let record = await getModel(deps.pool, modelVersion);

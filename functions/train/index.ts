@@ -6,6 +6,7 @@ import { createPool } from '../../shared/adapters/db/pool.ts';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from '../../shared/adapters/events.ts';
 import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import { SEARCH_DEFAULTS } from '../../shared/core/pipeline.ts';
 import {
   functionLogger,
   loadFunctionConfig,
@@ -28,8 +29,8 @@ const config = loadFunctionConfig('train', process.env, (r) => ({
   train: {
     modelsBucket: r.string('MODELS_BUCKET'),
     minAccuracy: r.number('MIN_ACCURACY', { default: 0.75, min: 0, max: 1 }),
-    candidates: r.int('SEARCH_CANDIDATES', { default: 10, min: 1 }),
-    seed: r.int('SEARCH_SEED', { default: 42 }),
+    candidates: r.int('SEARCH_CANDIDATES', { default: SEARCH_DEFAULTS.candidates, min: 1 }),
+    seed: r.int('SEARCH_SEED', { default: SEARCH_DEFAULTS.seed }),
     workers: r.int('TRAIN_WORKERS', { default: os.availableParallelism(), min: 0 }),
     topic: r.string('MODEL_PUBLISHED_TOPIC', { default: 'model-published' }),
     publishTimeoutMs: r.int('PUBSUB_PUBLISH_TIMEOUT_MS', { default: DEFAULT_PUBLISH_TIMEOUT_MS, min: 1 }),

@@ -30,7 +30,12 @@ export interface PipelineFunctionArgs {
   maxInstances: number;
   /** Direct VPC egress into this network's subnet (for Cloud SQL and Memorystore private addresses). */
   network?: Network;
-  bucketRoles?: Array<{ bucket: gcp.storage.Bucket; role: string }>;
+  /** Bucket roles, each optionally narrowed by an IAM Condition (e.g. to object names under a prefix). */
+  bucketRoles?: Array<{
+    bucket: gcp.storage.Bucket;
+    role: string;
+    condition?: { title: string; description: string; expression: pulumi.Input<string> };
+  }>;
   topicRoles?: Array<{ topic: gcp.pubsub.Topic; role: string }>;
   projectRoles?: string[];
   /** An Eventarc trigger; the function's own account receives the events and is its only invoker. */
@@ -63,9 +68,13 @@ export class PipelineFunction extends pulumi.ComponentResource {
     for (const [key, stored] of Object.entries(args.secretEnv ?? {})) {
       grants.push(allowSecretAccess(`${name}-secret-${key.toLowerCase()}`, stored, member, this));
     }
-    for (const [i, { bucket, role }] of (args.bucketRoles ?? []).entries()) {
+    for (const [i, { bucket, role, condition }] of (args.bucketRoles ?? []).entries()) {
       grants.push(
-        new gcp.storage.BucketIAMMember(`${name}-bucket-${i}`, { bucket: bucket.name, role, member }, { parent: this }),
+        new gcp.storage.BucketIAMMember(
+          `${name}-bucket-${i}`,
+          { bucket: bucket.name, role, member, ...(condition ? { condition } : {}) },
+          { parent: this },
+        ),
       );
     }
     for (const [i, { topic, role }] of (args.topicRoles ?? []).entries()) {

@@ -1,4 +1,6 @@
+import type * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import { MODEL_POINTER_OBJECT, MODELS_PREFIX } from '../../shared/adapters/model-store.ts';
 import type { FunctionBundle } from '../bundle.ts';
 import type { Settings } from '../settings.ts';
 import type { Buckets } from './buckets.ts';
@@ -28,6 +30,38 @@ export interface TrainingPipelineArgs {
  * uploads), `train`: five instances of PipelineFunction and the workflow, wired with the environment variable names of the team contract.
  * Secrets (PGPASSWORD, REDIS_PASSWORD, REDIS_TLS_CA) reach the functions only through Secret Manager.
  */
+/**
+ * What `train` may do in the models bucket, and nothing more: read the pointer and the artifacts; create new
+ * objects under `models/` (an artifact is written once, `ifGenerationMatch: 0`); replace only `models/latest.json`.
+ * Replacing an object needs `storage.objects.delete`, which the account holds on the pointer's name alone (an IAM
+ * Condition on `resource.name`), so it can neither overwrite nor delete an artifact. The bucket keeps object
+ * versions, so an overwritten pointer can be restored.
+ */
+export function modelBucketRolesForTrain(models: gcp.storage.Bucket) {
+  const objects = pulumi.interpolate`projects/_/buckets/${models.name}/objects/`;
+  return [
+    { bucket: models, role: 'roles/storage.objectViewer' },
+    {
+      bucket: models,
+      role: 'roles/storage.objectCreator',
+      condition: {
+        title: 'new-model-objects-only',
+        description: 'create objects under models/ (never replace: that needs delete)',
+        expression: pulumi.interpolate`resource.name.startsWith("${objects}${MODELS_PREFIX}")`,
+      },
+    },
+    {
+      bucket: models,
+      role: 'roles/storage.objectUser',
+      condition: {
+        title: 'model-pointer-only',
+        description: 'replace the model pointer, and nothing else',
+        expression: pulumi.interpolate`resource.name == "${objects}${MODEL_POINTER_OBJECT}"`,
+      },
+    },
+  ];
+}
+
 export class TrainingPipeline extends pulumi.ComponentResource {
   readonly load: PipelineFunction;
   readonly process: PipelineFunction;
@@ -113,8 +147,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         TRAIN_WORKERS: cfg.functions.trainCpu,
       },
       secretEnv: { ...pgSecret, ...redisSecrets },
-      // objectUser: create and replace objects (models/latest.json), no IAM or bucket settings.
-      bucketRoles: [{ bucket: buckets.models, role: 'roles/storage.objectUser' }],
+      bucketRoles: modelBucketRolesForTrain(buckets.models),
       topicRoles: [{ topic: topics.modelPublished, role: 'roles/pubsub.publisher' }],
       memory: cfg.functions.trainMemory,
       cpu: cfg.functions.trainCpu,

@@ -1,6 +1,7 @@
 /** GET /v1/model (the served model) and GET /v1/drift (the sliding-window detector's state per feature). */
 import type { FastifyInstance } from 'fastify';
 import { type AppContext, requireModel } from '../context.ts';
+import { modelCard } from '../model-card.ts';
 
 export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get('/v1/model', async () => {
@@ -20,6 +21,7 @@ export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
       importances: a.importances,
       // mean |SHAP| over the test split (format 4; null for an older artifact)
       shapImportances: a.shapImportances ?? null,
+      card: modelCard(served),
     };
   });
 }

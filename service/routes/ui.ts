@@ -3,16 +3,19 @@
  * GET /model, and the stylesheet. A caller's mistake is shown next to the field it concerns, with the form
  * filled in as it was sent; no page ever shows raw JSON.
  */
+
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Passenger } from '../../shared/core/schema.ts';
 import { isAppError } from '../../shared/errors.ts';
 import { type AppContext, requireModel } from '../context.ts';
 import { attributionOf } from '../explanations.ts';
 import { columnOfProblem, parseServingPassenger } from '../instances.ts';
+import { modelCard } from '../model-card.ts';
 import { STYLESHEET } from '../ui/assets.ts';
 import type { SafeHtml } from '../ui/html.ts';
 import {
   DEFAULT_FORM,
+  driftPage,
   type FormErrors,
   type FormField,
   type FormValues,
@@ -163,6 +166,47 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
     );
   });
 
+  app.get('/drift', async (_request, reply) => {
+    const served = ctx.models.current();
+    if (!served) {
+      return sendHtml(reply, messagePage('No model yet', 'No model is loaded yet. Train one, then come back.'), 503);
+    }
+    ctx.driftMonitor.settle();
+    const window = served.windowDrift;
+    const state = window.state();
+    const last = state.last;
+    return sendHtml(
+      reply,
+      driftPage({
+        modelVersion: served.version,
+        isDrift: state.isDrift,
+        windowSize: window.windowSize,
+        windowRows: state.windowRows,
+        requestsSeen: state.requestsSeen,
+        evaluateEvery: window.evaluateEvery,
+        ert: window.ert,
+        rowsPerRequest: window.rowsPerRequest,
+        correction: window.tests.correction,
+        driftedShare: last?.driftedShare ?? 0,
+        drifted: last?.drifted ?? [],
+        features: last
+          ? last.detail.map((f) => ({
+              name: f.name,
+              type: f.type,
+              test: f.test,
+              statistic: f.statistic,
+              pValue: f.pValue,
+              threshold: f.threshold,
+              drifted: f.drifted,
+              distance: f.distance.value,
+              distanceKind: f.distance.kind,
+              histogram: f.histogram,
+            }))
+          : null,
+      }),
+    );
+  });
+
   app.get('/model', async (_request, reply) => {
     const served = ctx.models.current();
     if (!served) {
@@ -182,6 +226,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         importances: a.importances,
         shapImportances: a.shapImportances ?? null,
         params: { ...a.params },
+        card: modelCard(served),
         window: {
           isDrift: state.isDrift,
           windowRows: state.windowRows,

@@ -2,7 +2,9 @@
  * The web pages, rendered on the server from plain view objects. They work without JavaScript, keep every
  * control labelled and reachable by keyboard, and fit a phone screen (see style.css).
  */
+import type { ModelCard } from '../model-card.ts';
 import { barChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
+import { type DriftPageView, driftPageBody } from './drift-page.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
 import { compareImportances } from './reasons.ts';
 
@@ -38,6 +40,8 @@ export interface DriftView {
   threshold: number;
   pValues: Record<string, number>;
   drifted: string[];
+  /** Values outside what the training passengers had (the single-passenger check). */
+  outOfSupport?: Array<{ feature: string; value: number; reason: string }>;
 }
 
 export interface PredictionView {
@@ -81,10 +85,11 @@ export interface ModelView {
   /** Mean |SHAP| over the test split (probability units); null for an artifact older than format 4. */
   shapImportances: Record<string, number> | null;
   params: Record<string, unknown>;
+  card: ModelCard;
   window: { isDrift: boolean; windowRows: number; rowsSeen: number; pValues: Record<string, number> | null };
 }
 
-type Page = 'predict' | 'model';
+type Page = 'predict' | 'model' | 'drift';
 
 function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
   const link = (href: string, page: Page, label: string) =>
@@ -100,7 +105,7 @@ function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
 <body>
 <a class="skip" href="#main">Skip to content</a>
 <header class="site"><span class="brand">Titanic survival</span>
-<nav aria-label="Main">${link('/', 'predict', 'Predict')} ${link('/model', 'model', 'Model')} <a href="/metrics">Metrics</a></nav></header>
+<nav aria-label="Main">${link('/', 'predict', 'Predict')} ${link('/model', 'model', 'Model')} ${link('/drift', 'drift', 'Drift')} <a href="/metrics">Metrics</a></nav></header>
 <main id="main" tabindex="-1">
 ${body}
 </main>
@@ -229,8 +234,10 @@ function driftSection(drift: DriftView): SafeHtml {
     drift.isDrift
       ? html`This passenger is unlike the training passengers in <strong id="drifted-features">${drift.drifted.join(', ')}</strong>. The prediction is less trustworthy.`
       : html`Every feature is within what the model saw in training.`
-  } A feature drifts when its Kolmogorov-Smirnov p-value is below ${formatPValue(drift.threshold)} (0.05 split across ${entries.length} features).</p>
-<details><summary>p-value per feature</summary>
+  } One passenger is too few for a distribution test, so a feature drifts when its value lies well outside the
+training passengers' range (by more than a tenth of that range) or is a category they never had; a rare category
+alone is not drift. The p-values below say how unusual each value is among the training passengers.</p>
+<details><summary>Tail p-value per feature</summary>
 <table><thead><tr><th scope="col">Feature</th><th scope="col">p-value</th><th scope="col">Drift</th></tr></thead><tbody>
 ${entries.map(
   ([name, p]) =>
@@ -350,6 +357,7 @@ export function modelPage(m: ModelView): SafeHtml {
 <dt>Dataset</dt><dd><code>${m.lineage.datasetId ?? 'unknown'}</code></dd>
 <dt>Feature set</dt><dd><code>${m.lineage.featureSetVersion ?? 'unknown'}</code></dd>
 </dl>
+${modelCardSections(m.card)}
 <section aria-labelledby="metrics-heading">
 <h2 id="metrics-heading">Quality on the held-out test split (${m.metrics.n} passengers)</h2>
 ${barChart('metrics-chart', 'Test metrics, from 0 to 1', metrics, { max: 1 })}
@@ -393,6 +401,60 @@ ${
 <dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>
 </section>`,
   );
+}
+
+const interval = (i: [number, number]) => html`[${formatNumber(i[0], 3)}, ${formatNumber(i[1], 3)}]`;
+
+function modelCardSections(card: ModelCard): SafeHtml {
+  const v = card.trainingData.validation as { passed?: boolean; failed?: Array<Record<string, unknown>> } | string;
+  const validation =
+    typeof v === 'string'
+      ? v
+      : v.passed
+        ? "passed every check against the previous model's training data"
+        : `failed: ${(v.failed ?? []).map((c) => `${c.check}${c.feature ? ` ${c.feature}` : ''} ${c.value} > ${c.threshold}`).join('; ')}`;
+  const c = card.metrics.comparison;
+  const t = card.metrics.test;
+  return html`<section aria-labelledby="card-heading">
+<h2 id="card-heading">Model card</h2>
+<p><strong>Intended use.</strong> ${card.intendedUse}</p>
+<p><strong>Limitations.</strong></p>
+<ul>${card.limitations.map((l) => html`<li>${l}</li>`)}</ul>
+<h3>Training data</h3>
+<dl class="facts">
+<dt>Dataset</dt><dd><code>${card.trainingData.datasetId ?? 'unknown'}</code></dd>
+<dt>Rows</dt><dd>${card.trainingData.rows ?? 'not recorded'}</dd>
+<dt>Survived share</dt><dd>${card.trainingData.labelShare === null ? 'not recorded' : formatNumber(card.trainingData.labelShare, 3)}</dd>
+<dt>Validation</dt><dd>${validation}</dd>
+</dl>
+<h3>Accuracy with 95% intervals</h3>
+<table><thead><tr><th scope="col">Rows</th><th scope="col">Passengers</th><th scope="col">This model</th><th scope="col">Previous model</th></tr></thead><tbody>
+<tr><th scope="row">Held-out test split</th><td>${t.rows}</td><td>${formatNumber(t.accuracy, 3)} ${interval(t.accuracyInterval)}</td><td>-</td></tr>
+${
+  c
+    ? html`<tr><th scope="row">Comparison rows (neither model trained on them)</th><td>${c.rows}</td><td>${formatNumber(c.accuracy, 3)} ${interval(c.accuracyInterval)}</td><td>${formatNumber(c.championAccuracy, 3)} ${interval(c.championAccuracyInterval)} (<code>${c.championVersion ?? '?'}</code>), McNemar one-sided p=${formatNumber(c.pValue, 3)}</td></tr>`
+    : html`<tr><th scope="row">Comparison rows</th><td colspan="3">none: no previous model to compare with</td></tr>`
+}
+</tbody></table>
+</section>
+<section aria-labelledby="promotion-heading">
+<h2 id="promotion-heading">Promotion history</h2>
+${
+  card.history.length === 0
+    ? html`<p>Not recorded (the pointer predates promotion records).</p>`
+    : html`<table><thead><tr><th scope="col">When</th><th scope="col">Action</th><th scope="col">Version</th><th scope="col">Replaced</th><th scope="col">By</th><th scope="col">Why</th></tr></thead><tbody>
+${card.history.map(
+  (h) =>
+    html`<tr><td>${h.at}</td><td>${h.action}</td><td><code>${h.modelVersion}</code></td><td><code>${h.previousVersion ?? '-'}</code></td><td>${h.actor}</td><td>${h.reason}</td></tr>`,
+)}
+</tbody></table>`
+}
+</section>`;
+}
+
+/** The drift page: reference and recent-window histograms per feature (see drift-page.ts). */
+export function driftPage(view: DriftPageView): SafeHtml {
+  return layout('Drift', 'drift', driftPageBody(view));
 }
 
 export function messagePage(title: string, message: string): SafeHtml {

@@ -15,7 +15,9 @@ import type { Storage } from '@google-cloud/storage';
 import { AppError } from '../errors.ts';
 import { getObjectMetadata, isNotFound, PreconditionFailedError } from './storage.ts';
 
-export const MODEL_POINTER_OBJECT = 'models/latest.json';
+/** Every object of the store lives under this prefix (the train account may create objects only here). */
+export const MODELS_PREFIX = 'models/';
+export const MODEL_POINTER_OBJECT = `${MODELS_PREFIX}latest.json`;
 export const POINTER_FORMAT_VERSION = 2;
 /** How many past promotions the pointer keeps (the /model page's history). */
 export const POINTER_HISTORY = 20;
@@ -68,7 +70,7 @@ export function artifactObject(version: string): string {
   if (!MODEL_VERSION_PATTERN.test(version) || version.includes('..')) {
     throw new AppError('ARTIFACT_INVALID', `not a model version: ${JSON.stringify(version).slice(0, 80)}`);
   }
-  return `models/${version}/model.json`;
+  return `${MODELS_PREFIX}${version}/model.json`;
 }
 
 /** The pointer is not JSON or not a pointer: an operator must look, a retry would not fix it. */

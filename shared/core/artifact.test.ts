@@ -27,7 +27,14 @@ let artifact: ModelArtifact;
 let text: string;
 beforeAll(async () => {
   data = await loadTitanic();
-  const training = await trainModel(data.input, { candidates: 2, folds: 3, seed: 1, workers: 0, space: TINY });
+  const training = await trainModel(data.input, {
+    candidates: 2,
+    folds: 3,
+    repeats: 1,
+    seed: 1,
+    workers: 0,
+    space: TINY,
+  });
   artifact = buildArtifact({
     modelVersion: 'm-test',
     createdAt: '2026-01-01T00:00:00.000Z',

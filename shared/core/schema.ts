@@ -45,7 +45,9 @@ export interface LabelledPassenger extends Passenger {
   survived: 0 | 1;
 }
 
-export const RECIPE_VERSION = 1;
+/** Recipe v1 is the seed's recipe; v2 adds travelling-group features (see features.ts). */
+export const RECIPE_VERSIONS = [1, 2] as const;
+export type RecipeVersion = (typeof RECIPE_VERSIONS)[number];
 
 /** Feature order of recipe v1: the column order of every matrix, reference and compiled predictor. */
 export const FEATURE_NAMES = [
@@ -61,7 +63,15 @@ export const FEATURE_NAMES = [
   'Pclass_Fare',
   'Age_Fare',
 ] as const;
-export type FeatureName = (typeof FEATURE_NAMES)[number];
+export type FeatureNameV1 = (typeof FEATURE_NAMES)[number];
+
+/**
+ * Feature order of recipe v2: v1's eleven (Title refined: Mlle/Ms -> Miss, Mme -> Mrs, rare titles by sex), then
+ * the cabin deck, the ticket group's size and fare per person, and the woman-child group outcome.
+ */
+export const FEATURE_NAMES_V2 = [...FEATURE_NAMES, 'Deck', 'TicketSize', 'FarePerPerson', 'GroupWcOutcome'] as const;
+
+export type FeatureName = (typeof FEATURE_NAMES_V2)[number];
 
 /**
  * How each feature is distributed, which decides the drift statistic applied to it: `continuous` features get
@@ -81,4 +91,14 @@ export const FEATURE_KINDS: Readonly<Record<FeatureName, FeatureKind>> = {
   Title: 'categorical',
   Pclass_Fare: 'continuous',
   Age_Fare: 'continuous',
+  Deck: 'categorical',
+  TicketSize: 'continuous',
+  FarePerPerson: 'continuous',
+  GroupWcOutcome: 'categorical',
+};
+
+/** The feature names of each recipe version, in column order. */
+export const RECIPE_FEATURES: Readonly<Record<RecipeVersion, readonly FeatureName[]>> = {
+  1: FEATURE_NAMES,
+  2: FEATURE_NAMES_V2,
 };

@@ -34,7 +34,7 @@ describe('randomizedSearch in an esbuild bundle', () => {
       [
         `import { randomizedSearch } from ${JSON.stringify(searchModule)};`,
         `const result = await randomizedSearch(${JSON.stringify(X)}, ${JSON.stringify(y)}, {`,
-        `  candidates: 2, folds: 2, seed: 4, workers: 2, space: ${JSON.stringify(SPACE)} });`,
+        `  candidates: 2, folds: 2, repeats: 1, seed: 4, workers: 2, space: ${JSON.stringify(SPACE)} });`,
         'process.stdout.write(JSON.stringify(result));',
       ].join('\n'),
     );
@@ -53,7 +53,14 @@ describe('randomizedSearch in an esbuild bundle', () => {
     });
     const bundled = JSON.parse(execFileSync(process.execPath, [join(dir, 'dist', 'index.mjs')], { encoding: 'utf8' }));
     expect(bundled.workers).toBe(1);
-    const inline = await randomizedSearch(X, y, { candidates: 2, folds: 2, seed: 4, workers: 0, space: SPACE });
+    const inline = await randomizedSearch(X, y, {
+      candidates: 2,
+      folds: 2,
+      repeats: 1,
+      seed: 4,
+      workers: 0,
+      space: SPACE,
+    });
     expect({ ...bundled, workers: 0 }).toEqual(inline);
   });
 });

@@ -58,7 +58,7 @@ describe('sampleCandidates', () => {
 
 describe('randomizedSearch', () => {
   it('is deterministic given a seed, on worker threads and inline alike', async () => {
-    const opts = { candidates: 3, folds: 3, seed: 5, space: SMALL };
+    const opts = { candidates: 3, folds: 3, repeats: 1, seed: 5, space: SMALL };
     const onThreads = await randomizedSearch(X, y, { ...opts, workers: 3 });
     const again = await randomizedSearch(X, y, { ...opts, workers: 2 });
     const inline = await randomizedSearch(X, y, { ...opts, workers: 0 });
@@ -75,6 +75,7 @@ describe('randomizedSearch', () => {
     const result = await randomizedSearch(X, y, {
       candidates: 4,
       folds: 3,
+      repeats: 1,
       seed: 9,
       space: SMALL,
       workers: 0,

@@ -34,31 +34,29 @@ export interface SearchSpace {
 }
 
 /**
- * The default space. Tree counts of 100-150: on the Titanic training split, candidates with 200 trees scored no
- * better in CV than those with 100-150, and cost a third more (likewise depth 16 against depth <= 12);
- * `maxFeatures` is a per-tree column count (the library draws columns per tree, not per split);
- * `gainThreshold` and `minNumSamples` are what mostly decide the tree size, so both are searched.
+ * What the search does, every field given: the defaults are resolved once, in `pipeline.ts`
+ * (`resolveSearchOptions`), so the values that decide a result are the values a model version is hashed from.
  */
-export const DEFAULT_SPACE: SearchSpace = {
-  nEstimators: [100, 120, 150],
-  maxFeatures: [4, 5, 6, 7, 8, 9],
-  maxDepth: [6, 8, 10, 12],
-  minNumSamples: [2, 3, 5, 8],
-  gainThreshold: [0, 0.001, 0.005, 0.01],
-};
-
 export interface SearchOptions {
-  /** Number of candidates drawn (default 10). */
-  candidates?: number;
-  /** Number of folds (default 5). */
-  folds?: number;
-  seed?: number;
+  /** Number of candidates drawn. */
+  candidates: number;
+  /** Number of folds of one stratified k-fold pass. */
+  folds: number;
+  /** Stratified k-fold passes, each with its own shuffle (repeat `r` is seeded `seed + r`). */
+  repeats: number;
+  seed: number;
+  space: SearchSpace;
+  /**
+   * The training split's rows as one fold sees them, given the indices of that fold's held-out rows. Needed when
+   * features come from labels (recipe v2's group outcomes): a fold's features are then fitted on its training
+   * rows only. Without it every fold sees `X`.
+   */
+  foldView?: FoldView;
   /**
    * Threads fitting forests, the calling thread included (so 2 = the calling thread + 1 worker thread; 0 or 1 =
    * the calling thread alone). Default: the machine's available parallelism.
    */
   workers?: number;
-  space?: SearchSpace;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -71,9 +69,14 @@ export interface CandidateResult {
   sd: number;
 }
 
+/** The training split's rows as the fold holding out `heldOut` (indices into the split) sees them. */
+export type FoldView = (heldOut: readonly number[]) => number[][];
+
 export interface SearchResult {
   scoring: 'accuracy';
   folds: number;
+  /** Stratified k-fold passes; each candidate has `folds x repeats` scores. */
+  repeats: number;
   seed: number;
   candidates: CandidateResult[];
   /** Index into `candidates` of the best mean score (the first one on a tie). */
@@ -99,21 +102,37 @@ export interface FoldPlan {
   testY: number[];
 }
 
-export function planFolds(X: readonly number[][], y: readonly number[], k: number, seed: number): FoldPlan[] {
-  return stratifiedKFold(y, k, seed).map((fold, f) => {
-    const fitX = fold.train.map((i) => X[i] as number[]);
-    const fitY = fold.train.map((i) => y[i] as number);
-    const synthetic = smote(fitX, fitY, { seed: seed + f });
-    return {
-      fitIndices: fold.train,
-      scoredIndices: fold.test,
-      X: [...fitX, ...synthetic.X],
-      y: [...fitY, ...synthetic.y],
-      syntheticCount: synthetic.X.length,
-      testX: fold.test.map((i) => X[i] as number[]),
-      testY: fold.test.map((i) => y[i] as number),
-    };
-  });
+/**
+ * The folds of `repeats` stratified k-fold passes (pass `r` shuffled with `seed + r`; pass 0 is the single pass
+ * of a non-repeated search). The SMOTE rows of fold `f` of pass `r` are seeded `seed + r * k + f`.
+ */
+export function planFolds(
+  X: readonly number[][],
+  y: readonly number[],
+  k: number,
+  seed: number,
+  repeats = 1,
+  foldView?: FoldView,
+): FoldPlan[] {
+  const plans: FoldPlan[] = [];
+  for (let r = 0; r < repeats; r++) {
+    stratifiedKFold(y, k, seed + r).forEach((fold, f) => {
+      const seen = foldView === undefined ? X : foldView(fold.test);
+      const fitX = fold.train.map((i) => seen[i] as number[]);
+      const fitY = fold.train.map((i) => y[i] as number);
+      const synthetic = smote(fitX, fitY, { seed: seed + r * k + f });
+      plans.push({
+        fitIndices: fold.train,
+        scoredIndices: fold.test,
+        X: [...fitX, ...synthetic.X],
+        y: [...fitY, ...synthetic.y],
+        syntheticCount: synthetic.X.length,
+        testX: fold.test.map((i) => seen[i] as number[]),
+        testY: fold.test.map((i) => y[i] as number),
+      });
+    });
+  }
+  return plans;
 }
 
 /** Draws `count` distinct parameter sets from the grid (all of it if smaller), seeded. */
@@ -247,15 +266,14 @@ async function runTasks(
 export async function randomizedSearch(
   X: readonly number[][],
   y: readonly number[],
-  opts: SearchOptions = {},
+  opts: SearchOptions,
 ): Promise<SearchResult> {
-  const k = opts.folds ?? 5;
-  const seed = opts.seed ?? 42;
+  const { folds, seed, repeats } = opts;
   const nFeatures = X[0]?.length ?? 0;
-  const candidates = sampleCandidates(opts.space ?? DEFAULT_SPACE, opts.candidates ?? 10, seed, nFeatures);
-  const plans = planFolds(X, y, k, seed);
+  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);
+  const plans = planFolds(X, y, folds, seed, repeats, opts.foldView);
   const { scores, workers } = await scoreCandidates(plans, candidates, nFeatures, opts);
-  return summarizeSearch(candidates, scores, { folds: plans.length, seed, workers });
+  return summarizeSearch(candidates, scores, { folds, repeats, seed, workers });
 }
 
 /**
@@ -303,14 +321,14 @@ export async function scoreCandidates(
 export function summarizeSearch(
   candidates: readonly ForestParams[],
   scores: readonly (readonly number[])[],
-  info: { folds: number; seed: number; workers: number },
+  info: { folds: number; repeats: number; seed: number; workers: number },
 ): SearchResult {
   if (scores.length !== candidates.length)
     throw new RangeError(`${candidates.length} candidates but ${scores.length} score lists`);
   const results: CandidateResult[] = candidates.map((params, c) => {
     const fold = [...(scores[c] as readonly number[])];
-    if (fold.length !== info.folds)
-      throw new RangeError(`candidate ${c} has ${fold.length} fold scores, expected ${info.folds}`);
+    if (fold.length !== info.folds * info.repeats)
+      throw new RangeError(`candidate ${c} has ${fold.length} fold scores, expected ${info.folds * info.repeats}`);
     return { params, scores: fold, mean: mean(fold), sd: standardDeviation(fold) };
   });
   let bestIndex = 0;
@@ -321,6 +339,7 @@ export function summarizeSearch(
   return {
     scoring: 'accuracy',
     folds: info.folds,
+    repeats: info.repeats,
     seed: info.seed,
     candidates: results,
     bestIndex,
@@ -340,15 +359,15 @@ export async function scoreOneCandidate(
   X: readonly number[][],
   y: readonly number[],
   index: number,
-  opts: Omit<SearchOptions, 'onProgress'> = {},
+  opts: Omit<SearchOptions, 'onProgress'>,
 ): Promise<{ params: ForestParams; scores: number[] }> {
   const nFeatures = X[0]?.length ?? 0;
-  const seed = opts.seed ?? 42;
-  const candidates = sampleCandidates(opts.space ?? DEFAULT_SPACE, opts.candidates ?? 10, seed, nFeatures);
+  const { seed } = opts;
+  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);
   const params = candidates[index];
   if (!Number.isInteger(index) || params === undefined)
     throw new RangeError(`candidate ${index} does not exist: the search has ${candidates.length} candidates`);
-  const plans = planFolds(X, y, opts.folds ?? 5, seed);
+  const plans = planFolds(X, y, opts.folds, seed, opts.repeats, opts.foldView);
   const { scores } = await scoreCandidates(plans, [params], nFeatures, opts);
   return { params, scores: scores[0] as number[] };
 }
@@ -360,9 +379,9 @@ export async function scoreOneCandidate(
 export function searchFromScores(
   nFeatures: number,
   scores: readonly (readonly number[])[],
-  opts: Omit<SearchOptions, 'onProgress' | 'workers'> = {},
+  opts: Omit<SearchOptions, 'onProgress' | 'workers' | 'foldView'>,
 ): SearchResult {
-  const seed = opts.seed ?? 42;
-  const candidates = sampleCandidates(opts.space ?? DEFAULT_SPACE, opts.candidates ?? 10, seed, nFeatures);
-  return summarizeSearch(candidates, scores, { folds: opts.folds ?? 5, seed, workers: 0 });
+  const { seed } = opts;
+  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);
+  return summarizeSearch(candidates, scores, { folds: opts.folds, repeats: opts.repeats, seed, workers: 0 });
 }

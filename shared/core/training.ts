@@ -8,7 +8,7 @@ import { bootstrapCovers, type NodeCovers } from './covers.ts';
 import { evaluate, type TestMetrics } from './evaluation.ts';
 import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
 import type { FeatureName } from './schema.ts';
-import { randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
+import { type FoldView, randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
 import { createExplainer, meanAbsoluteShap } from './tree-shap.ts';
 
@@ -27,6 +27,8 @@ export interface TrainingInput {
   /** SMOTE rows of the whole training split, if already computed (else computed here with the search seed). */
   synthetic?: Matrices;
   test: Matrices;
+  /** The training split as each cross-validation fold sees it, when its features come from labels (recipe v2). */
+  foldView?: FoldView;
   /** A search already run elsewhere (the fanned-out fits of the same options); when given, no search runs here. */
   search?: SearchResult;
 }
@@ -34,7 +36,7 @@ export interface TrainingInput {
 /**
  * The search's options, passed through; `onProgress` here also counts the refit (candidates x folds + 1).
  */
-export type TrainingOptions = SearchOptions;
+export type TrainingOptions = Omit<SearchOptions, 'foldView'>;
 
 export interface TrainingResult {
   /** The refitted forest, as `ml-random-forest` JSON. */
@@ -51,9 +53,9 @@ export interface TrainingResult {
   seconds: number;
 }
 
-export async function trainModel(input: TrainingInput, opts: TrainingOptions = {}): Promise<TrainingResult> {
+export async function trainModel(input: TrainingInput, opts: TrainingOptions): Promise<TrainingResult> {
   const started = performance.now();
-  const seed = opts.seed ?? 42;
+  const { seed } = opts;
   const { train, test, featureNames } = input;
   if (train.X.length === 0 || test.X.length === 0) throw new RangeError('training and test splits must not be empty');
 
@@ -61,11 +63,8 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions = {
   const search =
     input.search ??
     (await randomizedSearch(train.X, train.y, {
-      candidates: opts.candidates ?? 10,
-      folds: opts.folds ?? 5,
-      seed,
-      ...(opts.workers === undefined ? {} : { workers: opts.workers }),
-      ...(opts.space === undefined ? {} : { space: opts.space }),
+      ...opts,
+      ...(input.foldView === undefined ? {} : { foldView: input.foldView }),
       onProgress: (done, total) => {
         searchTotal = total;
         opts.onProgress?.(done, total + 1);

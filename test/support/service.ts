@@ -13,9 +13,8 @@ import { ModelRegistry, type ModelSource } from '../../service/model-registry.ts
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
 import { buildArtifact } from '../../shared/core/artifact.ts';
 import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
-import { fitRecipe, transform } from '../../shared/core/features.ts';
-import type { LabelledPassenger } from '../../shared/core/schema.ts';
-import { stratifiedSplit } from '../../shared/core/split.ts';
+import { prepareFeatureSet, resolveFeatureSetOptions, trainingInputOf } from '../../shared/core/pipeline.ts';
+import type { LabelledPassenger, RecipeVersion } from '../../shared/core/schema.ts';
 import { trainModel } from '../../shared/core/training.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 
@@ -26,6 +25,8 @@ export interface TinyModelOptions {
   nEstimators?: number;
   seed?: number;
   featureSetVersion?: string | null;
+  /** Default 1 (the tests' models were always recipe v1 models). */
+  recipeVersion?: RecipeVersion;
 }
 
 /**
@@ -59,39 +60,31 @@ export async function trainTinyArtifact(opts: TinyModelOptions = {}): Promise<Mo
   const seed = opts.seed ?? 7;
   const { rows } = await readPassengerCsv(await readFile(TITANIC, 'utf8'), { requireSurvived: true });
   const passengers = rows.map((r) => r.passenger as LabelledPassenger);
-  const labels = passengers.map((p) => p.survived);
-  const split = stratifiedSplit(labels, { testSize: 0.2, seed });
-  const trainRows = split.train.map((i) => passengers[i]!);
-  const testRows = split.test.map((i) => passengers[i]!);
-  const recipe = fitRecipe(trainRows);
-  const trainX = transform(recipe, trainRows);
-  const training = await trainModel(
-    {
-      featureNames: recipe.featureNames,
-      train: { X: trainX, y: trainRows.map((p) => p.survived) },
-      test: { X: transform(recipe, testRows), y: testRows.map((p) => p.survived) },
-    },
-    {
-      candidates: 1,
-      folds: 2,
-      seed,
-      workers: 0,
-      space: {
-        nEstimators: [opts.nEstimators ?? 15],
-        maxFeatures: [5],
-        maxDepth: [8],
-        minNumSamples: [3],
-        gainThreshold: [0],
-      },
-    },
+  const prepared = prepareFeatureSet(
+    passengers,
+    resolveFeatureSetOptions({ splitSeed: seed, recipeVersion: opts.recipeVersion ?? 1 }),
   );
+  const training = await trainModel(trainingInputOf(prepared), {
+    candidates: 1,
+    folds: 2,
+    repeats: 1,
+    seed,
+    workers: 0,
+    space: {
+      nEstimators: [opts.nEstimators ?? 15],
+      maxFeatures: [5],
+      maxDepth: [8],
+      minNumSamples: [3],
+      gainThreshold: [0],
+    },
+  });
   return buildArtifact({
     modelVersion: opts.modelVersion ?? 'tiny-1',
     createdAt: '2026-01-01T00:00:00.000Z',
     lineage: { datasetId: 'ds-test', featureSetVersion: opts.featureSetVersion ?? null },
-    recipe,
+    recipe: prepared.recipe,
     training,
-    trainX,
+    trainX: prepared.train.X,
   });
 }
 

@@ -64,6 +64,8 @@ export interface FeatureSetMatrices {
   meta: FeatureSetMeta;
   recipe: FeatureRecipe;
   train: PackedMatrix;
+  /** PassengerIds of the training rows, in row order (recipe v2's cross-validation folds need them). */
+  trainIds: Int32Array;
   synthetic: PackedMatrix;
   test: PackedMatrix;
   /** The training split's real rows (before SMOTE), one array per feature. */
@@ -295,9 +297,13 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     if (!meta) return null;
     const k = keysFor(prefix, version);
     const parts = ['train', 'synthetic', 'test'] as const;
-    const values = await redis.mgetBuffer(k.recipe, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')]));
+    const values = await redis.mgetBuffer(
+      k.recipe,
+      k.ids,
+      ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')]),
+    );
     if (values.some((v) => v === null)) return null; // deleted concurrently by retention
-    const [recipe, ...packed] = values as Buffer[];
+    const [recipe, ids, ...packed] = values as Buffer[];
     const cols = meta.featureNames.length;
     const matrix = (i: number): PackedMatrix => {
       const X = float64s(packed[i * 2]!);
@@ -308,6 +314,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
       meta,
       recipe: JSON.parse(recipe!.toString('utf8')) as FeatureRecipe,
       train,
+      trainIds: int32s(ids!).slice(0, train.rows),
       synthetic: matrix(1),
       test: matrix(2),
       // The drift key holds exactly the training rows column-major; transposing here spares reading them twice.

@@ -1,0 +1,117 @@
+/**
+ * `npm run bench:recipe-cv [-- --repeats 10 --folds 5 --seed 2026 --permute]`: repeated stratified k-fold
+ * cross-validation of each feature recipe on data/titanic.csv, with the same folds for every recipe.
+ *
+ * Each fold does what training does, on the fold's training rows only: fit the recipe (fills, and for v2 the
+ * group table), featurize (a training row never sees its own label: leave one out), add SMOTE rows, fit a forest
+ * with fixed parameters; the held-out rows are featurized with that fold's recipe and scored. Prints, per
+ * recipe, the mean and sd of the per-repeat accuracies, the paired difference of v2 - v1 per repeat, and a
+ * drop-one ablation of v2's added features. `--permute` shuffles the labels first (the leakage check: a
+ * leak-free recipe then scores near the majority-class rate).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { compileForest } from '../shared/core/compiled-forest.ts';
+import { readPassengerCsv } from '../shared/core/csv-stream.ts';
+import { accuracy, mean, predictedLabel, standardDeviation } from '../shared/core/evaluation.ts';
+import { fitRecipe, transform } from '../shared/core/features.ts';
+import { type ForestParams, trainForest } from '../shared/core/forest.ts';
+import { createRng } from '../shared/core/rng.ts';
+import type { LabelledPassenger, RecipeVersion } from '../shared/core/schema.ts';
+import { smote } from '../shared/core/smote.ts';
+import { stratifiedKFold } from '../shared/core/split.ts';
+
+const { values } = parseArgs({
+  options: {
+    repeats: { type: 'string', default: '10' },
+    folds: { type: 'string', default: '5' },
+    seed: { type: 'string', default: '2026' },
+    trees: { type: 'string', default: '100' },
+    depth: { type: 'string', default: '8' },
+    features: { type: 'string' },
+    permute: { type: 'boolean', default: false },
+    ablate: { type: 'boolean', default: false },
+  },
+});
+const repeats = Number(values.repeats);
+const k = Number(values.folds);
+const seed = Number(values.seed);
+
+const { rows } = await readPassengerCsv(readFileSync(new URL('../data/titanic.csv', import.meta.url)), {
+  requireSurvived: true,
+});
+let passengers = rows.map((r) => r.passenger as LabelledPassenger);
+if (values.permute) {
+  const rng = createRng(seed + 7);
+  const labels = passengers.map((p) => p.survived);
+  for (let i = labels.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [labels[i], labels[j]] = [labels[j] as 0 | 1, labels[i] as 0 | 1];
+  }
+  passengers = passengers.map((p, i) => ({ ...p, survived: labels[i] as 0 | 1 }));
+}
+const y = passengers.map((p) => p.survived);
+
+type Variant = { name: string; version: RecipeVersion; drop: number[] };
+const variants: Variant[] = [
+  { name: 'v1', version: 1, drop: [] },
+  { name: 'v2', version: 2, drop: [] },
+];
+if (values.ablate) {
+  const names = fitRecipe(passengers, 2).featureNames;
+  for (let j = 11; j < names.length; j++) variants.push({ name: `v2 - ${names[j]}`, version: 2, drop: [j] });
+}
+
+function params(nFeatures: number): ForestParams {
+  const maxFeatures = values.features ? Number(values.features) : Math.max(2, Math.round(nFeatures * 0.6));
+  return {
+    nEstimators: Number(values.trees),
+    maxFeatures: Math.min(maxFeatures, nFeatures),
+    maxDepth: Number(values.depth),
+    minNumSamples: 3,
+    gainThreshold: 0,
+    seed: 42,
+  };
+}
+
+const perRepeat = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+for (let r = 0; r < repeats; r++) {
+  const folds = stratifiedKFold(y, k, seed + r);
+  for (const variant of variants) {
+    let correct = 0;
+    folds.forEach((fold, f) => {
+      const fitRows = fold.train.map((i) => passengers[i] as LabelledPassenger);
+      const heldOut = fold.test.map((i) => passengers[i] as LabelledPassenger);
+      const recipe = fitRecipe(fitRows, variant.version);
+      const keep = (row: number[]) => row.filter((_, j) => !variant.drop.includes(j));
+      const X = transform(recipe, fitRows).map(keep);
+      const fy = fitRows.map((p) => p.survived);
+      const synthetic = smote(X, fy, { seed: seed + r * k + f });
+      const forest = compileForest(trainForest([...X, ...synthetic.X], [...fy, ...synthetic.y], params(X[0]!.length)));
+      const testX = transform(recipe, heldOut).map(keep);
+      const predicted = testX.map((row) => predictedLabel(forest.probability(row)));
+      correct +=
+        accuracy(
+          heldOut.map((p) => p.survived),
+          predicted,
+        ) * heldOut.length;
+    });
+    perRepeat.get(variant.name)!.push(correct / passengers.length);
+  }
+}
+
+const majority = Math.max(mean(y), 1 - mean(y));
+const out: Record<string, unknown> = { repeats, folds: k, seed, permuted: values.permute, majority };
+const v1 = perRepeat.get('v1')!;
+for (const [name, accs] of perRepeat) {
+  const diffs = accs.map((a, i) => a - (v1[i] as number));
+  out[name] = {
+    mean: mean(accs),
+    sd: standardDeviation(accs),
+    pairedVsV1: { mean: mean(diffs), sd: standardDeviation(diffs) },
+  };
+  process.stderr.write(
+    `${name.padEnd(22)} ${mean(accs).toFixed(4)} ± ${standardDeviation(accs).toFixed(4)}   vs v1 ${mean(diffs) >= 0 ? '+' : ''}${mean(diffs).toFixed(4)} ± ${standardDeviation(diffs).toFixed(4)}\n`,
+  );
+}
+process.stdout.write(`${JSON.stringify(out)}\n`);
