@@ -9,9 +9,11 @@
  */
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { EntityReader } from '../shared/adapters/feature-store/store.ts';
+import { isInvalidInput } from '../shared/core/invalid-input.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import { type Logger, traceFields } from '../shared/log.ts';
-import type { AppContext, AppOptions, EntityReader, ModelProvider } from './context.ts';
+import type { AppContext, AppOptions, ModelProvider } from './context.ts';
 import { type AlertPublisher, createDriftMonitor } from './drift-monitor.ts';
 import { createMetrics } from './metrics.ts';
 import type { PushVerifier } from './push-auth.ts';
@@ -53,6 +55,7 @@ const HTML_ROUTES = new Set(['/', '/predict', '/model', '/drift']);
 /** Maps anything thrown in a handler to a catalogue error; `internal` marks the ones that are our fault. */
 export function requestError(err: unknown, bodyLimit: number): { error: AppError; internal: boolean } {
   if (isAppError(err)) return { error: err, internal: false };
+  if (isInvalidInput(err)) return { error: new AppError('BAD_REQUEST', err.message), internal: false };
   const e = err as Partial<FastifyError>;
   if (e.validation) {
     const first = e.validation[0];

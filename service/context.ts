@@ -2,7 +2,7 @@
  * What every route gets from `buildApp`: the model provider, the optional feature store, the scorer, metrics
  * and the logger. Routes are plain functions of (app, context), so each file reads on its own.
  */
-import type { FeatureStore } from '../shared/adapters/feature-store/store.ts';
+import type { EntityReader } from '../shared/adapters/feature-store/store.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { DriftMonitor } from './drift-monitor.ts';
@@ -16,9 +16,6 @@ export interface ModelProvider {
   current(): ServedModel | null;
   refresh(): Promise<RefreshOutcome>;
 }
-
-/** The part of the feature store the service reads. */
-export type EntityReader = Pick<FeatureStore, 'currentVersion' | 'readEntity'>;
 
 export interface AppOptions {
   /** Most instances one prediction request may carry (MAX_BATCH). */

@@ -8,7 +8,7 @@
  */
 import type pg from 'pg';
 import { getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
-import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import type { FeatureSetWriter } from '../../shared/adapters/feature-store/store.ts';
 import {
   type FeatureSetOptions,
   featureSetVersionFor,
@@ -23,7 +23,7 @@ export type ProcessConfig = FeatureSetOptions;
 
 export interface ProcessDeps extends EdgeDeps {
   pool: pg.Pool;
-  featureStore: FeatureStore;
+  featureStore: FeatureSetWriter;
   config: ProcessConfig;
   now?: () => Date;
 }

@@ -17,7 +17,7 @@ import { getModel, registerModel } from '../../shared/adapters/db/model-records.
 import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
-import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import type { TrainingReader } from '../../shared/adapters/feature-store/store.ts';
 import {
   gcsModelStore,
   type ModelPointer,
@@ -47,6 +47,7 @@ import {
 } from '../../shared/core/validation.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { threadPoolRunner } from '../../shared/runtime/search-pool.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 import { parseFoldScores } from '../fit/handler.ts';
 
@@ -71,7 +72,7 @@ export interface TrainConfig extends SearchSettings {
 
 export interface TrainDeps extends EdgeDeps {
   pool: pg.Pool;
-  featureStore: FeatureStore;
+  featureStore: TrainingReader;
   storage: Storage;
   pubsub: Publisher;
   config: TrainConfig;
@@ -180,7 +181,7 @@ async function obtainArtifact(
     },
     {
       ...resolveSearchOptions(searchSettings(deps.config)),
-      ...(deps.config.workers === undefined ? {} : { workers: deps.config.workers }),
+      runner: threadPoolRunner(deps.config.workers),
     },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });

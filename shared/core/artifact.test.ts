@@ -32,7 +32,6 @@ beforeAll(async () => {
     folds: 3,
     repeats: 1,
     seed: 1,
-    workers: 0,
     space: TINY,
   });
   artifact = buildArtifact({
