@@ -184,7 +184,7 @@ function featureSet(version: string, rng: Rng): FeatureSetInput {
 
 /**
  * The floor for a feature-set write: the same keys and values as `writeFeatureSet` (the ids, one packed `v` field
- * per entity hash, the recipe, the drift reference, six matrices, the meta hash), packed the same way and sent as
+ * per entity hash, the recipe, six matrices, the meta hash), packed the same way and sent as
  * plain pipelined commands (pipelines of 1,000 HSETs, 4 in flight, the matrices alongside), with none of the
  * store's versioning, ordering or pointer flip. (One pipeline of all 100,000 HSETs is 3x slower in ioredis.)
  */
@@ -198,15 +198,10 @@ async function rawPipelinedWrite(redis: Redis, input: FeatureSetInput): Promise<
   };
   const ids = new Int32Array([...Array.from(input.train.ids), ...Array.from(input.test.ids)]);
   const matrices = (async () => {
-    const trainX = packRows(input.train.X, cols);
-    const drift = new Float64Array(trainX.length);
-    const n = input.train.X.length;
-    for (let i = 0; i < n; i++) for (let j = 0; j < cols; j++) drift[j * n + i] = trainX[i * cols + j]!;
     const tx = redis.pipeline();
     tx.set(k.ids, bytes(ids));
     tx.set(k.recipe, JSON.stringify(input.recipe));
-    tx.set(k.drift, bytes(drift));
-    tx.set(k.matrix('train', 'X'), bytes(trainX));
+    tx.set(k.matrix('train', 'X'), bytes(packRows(input.train.X, cols)));
     tx.set(k.matrix('train', 'y'), bytes(packLabels(input.train.y)));
     tx.set(k.matrix('test', 'X'), bytes(packRows(input.test.X, cols)));
     tx.set(k.matrix('test', 'y'), bytes(packLabels(input.test.y)));
