@@ -56,6 +56,21 @@ export interface ModelArtifact {
   featureSources?: Record<string, PassengerField[]>;
   /** Format 4: mean |SHAP| of each feature over the test split (`metrics.n` rows), in probability units. */
   shapImportances?: Record<string, number>;
+  /** Present when the dataset had more rows than the cap: the model trained on this stratified sample of it. */
+  sample?: TrainingSample;
+}
+
+/** The cap on training rows and the stratified sample taken under it (optional: readers that predate it skip it). */
+export interface TrainingSample {
+  /** MAX_TRAINING_ROWS of the process step. */
+  maxRows: number;
+  /** Labelled rows of the dataset. */
+  datasetRows: number;
+  /** Rows of the sample per outcome (their sum is the cap). */
+  died: number;
+  survived: number;
+  /** Seeds the choice of rows (the split seed). */
+  seed: number;
 }
 
 export interface BuildArtifactInput {
@@ -67,6 +82,7 @@ export interface BuildArtifactInput {
   training: TrainingResult;
   /** The training split's real feature rows (row-major, before SMOTE): becomes the drift reference. */
   trainX: readonly (readonly number[])[];
+  sample?: TrainingSample;
 }
 
 export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
@@ -87,6 +103,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     covers: input.training.covers,
     featureSources: declareSources(input.recipe.version, names),
     shapImportances: input.training.shapImportances,
+    ...(input.sample ? { sample: input.sample } : {}),
   };
 }
 
@@ -280,6 +297,17 @@ export const ARTIFACT_SCHEMA = {
     featureSources: {
       type: 'object',
       additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
+    },
+    sample: {
+      type: 'object',
+      required: ['maxRows', 'datasetRows', 'died', 'survived', 'seed'],
+      properties: {
+        maxRows: { type: 'integer', minimum: 1 },
+        datasetRows: { type: 'integer', minimum: 1 },
+        died: { type: 'integer', minimum: 0 },
+        survived: { type: 'integer', minimum: 0 },
+        seed: { type: 'integer' },
+      },
     },
   },
 } as const;
