@@ -52,7 +52,7 @@ async function trainChampion(): Promise<Predictor> {
       train: { X: trainX, y: train.map((p) => p.survived) },
       test: { X: transform(recipe, test), y: test.map((p) => p.survived) },
     },
-    { ...resolveSearchOptions({ candidates: 3, folds: 3, repeats: 1, seed: 42 }), workers: 0 },
+    resolveSearchOptions({ candidates: 3, folds: 3, repeats: 1, seed: 42 }),
   );
   return loadModel(
     buildArtifact({ modelVersion: 'champion', createdAt: new Date(0).toISOString(), recipe, training, trainX }),

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
 import { resolveSearchOptions } from '../shared/core/pipeline.ts';
 import { trainModel } from '../shared/core/training.ts';
+import { threadPoolRunner } from '../shared/runtime/search-pool.ts';
 import { loadTitanic } from '../test/support/titanic.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -76,7 +77,10 @@ try {
     const skFirst = r % 2 === 1 ? runSklearn(matricesPath) : null;
     const started = performance.now();
     const cpuStarted = process.cpuUsage();
-    const result = await trainModel(data.input, resolveSearchOptions({ candidates, seed: 42 }));
+    const result = await trainModel(data.input, {
+      ...resolveSearchOptions({ candidates, seed: 42 }),
+      runner: threadPoolRunner(),
+    });
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuStarted);
     // CPU of this process, worker threads included

@@ -22,6 +22,7 @@ import {
 } from '../shared/core/pipeline.ts';
 import { type LabelledPassenger, RECIPE_VERSIONS, type RecipeVersion } from '../shared/core/schema.ts';
 import { trainModel } from '../shared/core/training.ts';
+import { threadPoolRunner } from '../shared/runtime/search-pool.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE =
@@ -93,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
   let started = false;
   const training = await trainModel(trainingInputOf(prepared), {
     ...search,
-    workers,
+    runner: threadPoolRunner(workers),
     onProgress: (done, total) => {
       if (!started) {
         bar.start(total, 0);

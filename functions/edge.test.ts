@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../shared/core/invalid-input.ts';
 import { AppError } from '../shared/errors.ts';
 import { edgeError } from './edge.ts';
 
@@ -10,6 +11,15 @@ describe('edgeError, the edge that decides whether the workflow retries', () => 
   it('keeps an AppError as it is', () => {
     const err = new AppError('CSV_EMPTY');
     expect(edgeError(err)).toBe(err);
+  });
+
+  it("turns the core's InvalidInputError into a 400 BAD_REQUEST with its message", () => {
+    const mapped = edgeError(new InvalidInputError('row 0 has 3 features, expected 11'));
+    expect([mapped.code, mapped.status, mapped.message]).toEqual([
+      'BAD_REQUEST',
+      400,
+      'row 0 has 3 features, expected 11',
+    ]);
   });
 
   it('turns a Pub/Sub UNAVAILABLE or DEADLINE_EXCEEDED into a retryable 503', () => {

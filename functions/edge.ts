@@ -8,6 +8,7 @@ import type { HttpFunction, Request, Response } from '@google-cloud/functions-fr
 import { isTransientDbError } from '../shared/adapters/db/pool.ts';
 import { isTransientPublishError } from '../shared/adapters/events.ts';
 import { isTransientStorageError } from '../shared/adapters/storage.ts';
+import { isInvalidInput } from '../shared/core/invalid-input.ts';
 import { AppError } from '../shared/errors.ts';
 import { type Logger, traceFields } from '../shared/log.ts';
 
@@ -29,6 +30,7 @@ export const WORKFLOW_EXECUTION_HEADER = 'x-workflow-execution';
 
 export function edgeError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isInvalidInput(err)) return new AppError('BAD_REQUEST', err.message);
   if (isTransientDbError(err))
     return new AppError('UNAVAILABLE', 'the database is unavailable', undefined, { cause: err });
   if (isTransientStorageError(err))

@@ -41,7 +41,7 @@ const NEVER_INSTALLED = ['pg-native'];
  * Worker-thread entries that a module loads from beside itself (`new URL('./x.mjs', import.meta.url)`): when
  * a bundle includes the module, the worker is bundled too and shipped next to index.mjs.
  */
-const WORKER_ENTRIES = [{ importedBy: 'shared/core/search.ts', entry: 'shared/core/search-worker.mjs' }];
+const WORKER_ENTRIES = [{ importedBy: 'shared/runtime/search-pool.ts', entry: 'shared/runtime/search-worker.mjs' }];
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 

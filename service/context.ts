@@ -2,7 +2,7 @@
  * What every route gets from `buildApp`: the model provider, the optional feature store, the scorer, metrics
  * and the logger. Routes are plain functions of (app, context), so each file reads on its own.
  */
-import type { FeatureStore } from '../shared/adapters/feature-store/store.ts';
+import type { EntityReader } from '../shared/adapters/feature-store/store.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { DriftMonitor } from './drift-monitor.ts';
@@ -17,9 +17,6 @@ export interface ModelProvider {
   refresh(): Promise<RefreshOutcome>;
 }
 
-/** The part of the feature store the service reads. */
-export type EntityReader = Pick<FeatureStore, 'currentVersion' | 'readEntity'>;
-
 export interface AppOptions {
   /** Most instances one prediction request may carry (MAX_BATCH). */
   maxBatch: number;
@@ -30,6 +27,8 @@ export interface AppOptions {
   projectId: string | undefined;
   /** Upper bound for one feature store read before the route answers 503. */
   featureStoreTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (REQUEST_TIMEOUT_MS); slower clients get 408. */
+  requestTimeoutMs: number;
   /** Minimum time between two drift-alerts events. */
   driftAlertMinIntervalSeconds: number;
 }

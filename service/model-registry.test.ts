@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { EntityReader } from '../shared/adapters/feature-store/store.ts';
 import { PointerCorruptError, sha256Hex } from '../shared/adapters/model-store.ts';
 import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, type ModelArtifact } from '../shared/core/artifact.ts';
 import {
@@ -10,7 +11,6 @@ import {
   withVersion,
 } from '../test/support/service.ts';
 import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
-import type { EntityReader } from './context.ts';
 import { artifactObjectName, ModelRegistry, ModelSourceError } from './model-registry.ts';
 
 let v1: ModelArtifact;

@@ -72,6 +72,8 @@ describe('load', () => {
       [datasetId],
     );
     expect(first[0]).toEqual({ name: 'Braund, Mr. Owen Harris', age: 22, cabin: null, embarked: 'S', fare: 7.25 });
+    // A plain file is parsed by Postgres itself.
+    expect(env.logs.find((l) => l.message === 'dataset loaded')).toMatchObject({ parser: 'postgres', rows: 891 });
     // The log line carries the workflow execution id and Cloud Logging's severity.
     expect(env.logs.find((l) => l.message === 'load done')).toMatchObject({
       severity: 'INFO',

@@ -107,7 +107,7 @@ describe('process', () => {
       expect(res.status).toBe(503);
       const version = featureSetVersionFor(datasetId, other);
       expect(await store().currentVersion()).toBe(before);
-      expect(await store().hasFeatureSet(version)).toBe(false);
+      expect(await store().readMeta(version)).toBeNull();
       expect(await countByPrefix(redis, `${prefix}:${version}:*`)).toBeGreaterThan(1); // more than the ids key: cut midway
 
       http(

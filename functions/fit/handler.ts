@@ -14,6 +14,7 @@ import { foldViewFor, resolveSearchOptions, type SearchSettings } from '../../sh
 import { scoreOneCandidate } from '../../shared/core/search.ts';
 import type { ForestParams } from '../../shared/core/training.ts';
 import { AppError } from '../../shared/errors.ts';
+import { threadPoolRunner } from '../../shared/runtime/search-pool.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
 /** SEARCH_CANDIDATES, SEARCH_SEED, TRAIN_WORKERS: the same values as the train function's. */
@@ -105,7 +106,7 @@ export async function fitCandidate(deps: FitDeps, req: FitRequest): Promise<FitR
   const { params, scores } = await scoreOneCandidate(train.X, train.y, req.candidate, {
     ...search,
     ...(foldView === undefined ? {} : { foldView }),
-    ...(config.workers === undefined ? {} : { workers: config.workers }),
+    runner: threadPoolRunner(config.workers),
   });
   return {
     featureSetVersion: req.featureSetVersion,

@@ -5,7 +5,7 @@
  * Storage through the CSV validation into a COPY, and the dataset appears in one transaction or not at all. The
  * same generation loaded twice (in sequence or at once) gives the same dataset id and writes nothing the second time.
  */
-import { Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db/datasets.ts';
@@ -64,7 +64,11 @@ function storageFailure(err: unknown): unknown {
     : err;
 }
 
-export async function loadObject(deps: LoadDeps, req: LoadRequest): Promise<LoadOutcome> {
+export async function loadObject(
+  deps: LoadDeps,
+  req: LoadRequest,
+  onParser?: (parser: 'postgres' | 'node', notPlain?: string) => void,
+): Promise<LoadOutcome> {
   const source = { bucket: req.bucket, object: req.name, generation: req.generation };
   const existing = await findDatasetBySource(deps.pool, source);
   if (existing) {
@@ -91,37 +95,49 @@ export async function loadObject(deps: LoadDeps, req: LoadRequest): Promise<Load
     );
   }
   const startedAt = (deps.now ?? (() => new Date()))();
-  // The client checks the bytes against the object's hash; MD5 (native) is far cheaper than its CRC32C, and every
-  // non-composite object has one. A composite object has only a CRC32C.
-  const download = readObjectStream(deps.storage, req.bucket, req.name, req.generation, {
-    validation: meta.md5Hash ? 'md5' : 'crc32c',
-  });
-  const limited = byteLimit(deps.config.maxUploadBytes);
-  download.on('error', (err) => limited.destroy(storageFailure(err) as Error));
-  download.pipe(limited);
+  // Each read of the object is a fresh download of the pinned generation. The client checks the bytes against the
+  // object's hash; MD5 (native) is far cheaper than its CRC32C, and every non-composite object has one. A composite
+  // object has only a CRC32C.
+  const opened: Readable[] = [];
+  const open = (): Readable => {
+    const download = readObjectStream(deps.storage, req.bucket, req.name, req.generation, {
+      validation: meta.md5Hash ? 'md5' : 'crc32c',
+    });
+    const limited = byteLimit(deps.config.maxUploadBytes);
+    download.on('error', (err) => limited.destroy(storageFailure(err) as Error));
+    download.pipe(limited);
+    opened.push(download, limited);
+    return limited;
+  };
   // The object's size bounds the rows still to come, so a file of bad rows is refused once it cannot pass.
   const progress: CsvProgress = { bytes: 0, minRowBytes: 0 };
   try {
     return await loadDataset(
       deps.pool,
       { ...source, md5Hash: meta.md5Hash, crc32c: meta.crc32c, sizeBytes: meta.size },
-      validatePassengerCsv(limited, { requireSurvived: true, progress }),
+      {
+        bytes: open,
+        records: () => validatePassengerCsv(open(), { requireSurvived: true, progress }),
+      },
       {
         maxRejectedShare: deps.config.maxRejectedShare,
         startedAt,
         maxRowsLeft: () => maxRowsLeft(progress, meta.size),
+        onParser: (parser, notPlain) => onParser?.(parser, notPlain),
       },
     );
   } finally {
-    download.destroy();
-    limited.destroy();
+    for (const stream of opened) stream.destroy();
   }
 }
 
 export function makeLoadHandler(deps: LoadDeps) {
   return makeJsonHandler('load', deps, parseLoadRequest, async (req, { log }) => {
-    const out = await loadObject(deps, req);
-    if (!out.alreadyLoaded) log.info('dataset loaded', { ...req, ...out });
+    let parser: { parser: string; notPlain?: string } | undefined;
+    const out = await loadObject(deps, req, (name, notPlain) => {
+      parser = notPlain === undefined ? { parser: name } : { parser: name, notPlain };
+    });
+    if (!out.alreadyLoaded) log.info('dataset loaded', { ...req, ...out, ...parser });
     return out;
   });
 }

@@ -17,7 +17,7 @@ import { getModel, registerModel } from '../../shared/adapters/db/model-records.
 import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
-import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import type { TrainingReader } from '../../shared/adapters/feature-store/store.ts';
 import {
   gcsModelStore,
   type ModelPointer,
@@ -28,7 +28,7 @@ import {
   pointerFor,
   verifyArtifactBytes,
 } from '../../shared/adapters/model-store.ts';
-import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
+import { buildArtifact, type ModelArtifact, parseArtifact, type TrainingSample } from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
 import { foldViewFor, modelVersionFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
 import {
@@ -47,6 +47,7 @@ import {
 } from '../../shared/core/validation.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
+import { threadPoolRunner } from '../../shared/runtime/search-pool.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 import { parseFoldScores } from '../fit/handler.ts';
 
@@ -71,7 +72,7 @@ export interface TrainConfig extends SearchSettings {
 
 export interface TrainDeps extends EdgeDeps {
   pool: pg.Pool;
-  featureStore: FeatureStore;
+  featureStore: TrainingReader;
   storage: Storage;
   pubsub: Publisher;
   config: TrainConfig;
@@ -113,6 +114,21 @@ export function parseTrainRequest(body: unknown): { featureSetVersion: string; f
   return {
     featureSetVersion: requireString(o, 'featureSetVersion', /^[A-Za-z0-9._-]{1,128}$/),
     foldScores: parseFoldScores(o.foldScores),
+  };
+}
+
+/** The sample the process step took of a dataset larger than its cap, from the feature set's metadata. */
+function sampleOf(metadata: Record<string, string>): { sample?: TrainingSample } {
+  const n = (key: string): number => Number(metadata[key]);
+  if (!(n('sampledFrom') > 0)) return {};
+  return {
+    sample: {
+      maxRows: n('maxRows'),
+      datasetRows: n('sampledFrom'),
+      died: n('sampledDied'),
+      survived: n('sampledSurvived'),
+      seed: n('splitSeed'),
+    },
   };
 }
 
@@ -180,7 +196,7 @@ async function obtainArtifact(
     },
     {
       ...resolveSearchOptions(searchSettings(deps.config)),
-      ...(deps.config.workers === undefined ? {} : { workers: deps.config.workers }),
+      runner: threadPoolRunner(deps.config.workers),
     },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });
@@ -191,6 +207,7 @@ async function obtainArtifact(
     recipe: m.recipe,
     training,
     trainX: train.X,
+    ...sampleOf(m.meta.metadata),
   });
   // Written only if absent: a concurrent run of the same version may have won, and then its bytes are the ones kept.
   const stored = await store.writeArtifact(modelVersion, artifact);

@@ -5,6 +5,7 @@
  * bodies keep working, they never touch Redis).
  */
 import type { FastifyInstance } from 'fastify';
+import { predictedLabel } from '../../shared/core/evaluation.ts';
 import { AppError, isAppError } from '../../shared/errors.ts';
 import { type AppContext, requireModel } from '../context.ts';
 
@@ -60,7 +61,7 @@ export function passengerRoutes(app: FastifyInstance, ctx: AppContext): void {
       split: entity.split,
       survivedActual: entity.label === 1,
       features: entity.features,
-      prediction: { survived: probability >= 0.5, probability },
+      prediction: { survived: predictedLabel(probability) === 1, probability },
       modelVersion: served.version,
     };
   });

@@ -2,6 +2,8 @@
  * Inline SVG charts (no script, no external library): they scale with the viewport through `viewBox`, carry a
  * <title> for screen readers, and every chart on a page sits next to a table with the same numbers.
  */
+
+import { predictedLabel } from '../../shared/core/evaluation.ts';
 import { formatNumber, html, type SafeHtml } from './html.ts';
 
 export interface Bar {
@@ -61,7 +63,7 @@ export function probabilityBar(probability: number): SafeHtml {
   const pct = Math.round(probability * 1000) / 10;
   return html`<svg class="probability" viewBox="0 0 100 10" preserveAspectRatio="none" role="img" aria-label="Survival probability ${pct} percent">
 <rect x="0" y="0" width="100" height="10" class="probability-track"/>
-<rect x="0" y="0" width="${pct}" height="10" class="${probability >= 0.5 ? 'probability-yes' : 'probability-no'}"/>
+<rect x="0" y="0" width="${pct}" height="10" class="${predictedLabel(probability) === 1 ? 'probability-yes' : 'probability-no'}"/>
 <line x1="50" y1="0" x2="50" y2="10" class="probability-mid"/>
 </svg>`;
 }

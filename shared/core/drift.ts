@@ -14,6 +14,8 @@
  * Everything here is pure: no clock, no I/O; randomness (which rows of a large request enter the window) comes
  * from a seeded generator.
  */
+
+import { InvalidInputError } from './invalid-input.ts';
 import type { FeatureKind } from './schema.ts';
 import { chi2Contingency, type KsMethod, type KsResult, ksPValue, ksStatisticSorted } from './stats/index.ts';
 
@@ -29,12 +31,12 @@ export interface DriftReference {
 export type Correction = 'bonferroni' | 'fdr';
 export type FeatureTestName = 'ks' | 'chi2';
 
-/** Why the reference or the data cannot be tested; the message names the feature or row at fault. */
-export class DriftInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DriftInputError';
-  }
+/**
+ * Why the reference or the data cannot be tested; the message names the feature or row at fault. A domain error
+ * (an `InvalidInputError`): the edge that passed the input decides what it means for its caller.
+ */
+export class DriftInputError extends InvalidInputError {
+  override name = 'DriftInputError';
 }
 
 export interface FeatureTest {

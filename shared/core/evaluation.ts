@@ -23,7 +23,10 @@ export interface TestMetrics {
   n: number;
 }
 
-/** Survived when strictly more than half the trees say so (a tie is "not survived", as scikit-learn's argmax). */
+/**
+ * The one decision rule: survived when strictly more than half the trees say so (a tie, exactly 0.5, is "not
+ * survived", as scikit-learn's argmax). Every place that turns a probability into a label calls this.
+ */
 export function predictedLabel(probability: number): 0 | 1 {
   return probability > 0.5 ? 1 : 0;
 }

@@ -6,17 +6,11 @@
  *   does not depend on the number of workers or on the order in which they finish.
  * - SMOTE runs inside each training fold only; a fold's scored rows are always real rows of the training
  *   split, never synthetic ones (`planFolds` is where that is decided, and what the tests inspect).
- * - The candidate x fold fits are spread over the calling thread and `workers - 1` worker threads
- *   (node:worker_threads): the calling thread would otherwise sit idle while each worker isolate pays its own
- *   start-up and JIT warm-up. The worker entry is the plain-JS module `search-worker.mjs`, found next to this
- *   module through `import.meta.url`, so it runs unchanged under node, tsx and vitest; a bundle (esbuild, for a
- *   Cloud Function) must emit it as a second entry point beside the bundle (`search-worker.mjs` or
- *   `search-worker.js`). When it is not there, or `workers` is 0 or 1, every fit runs on the calling thread,
- *   with the same results.
+ * - The candidate x fold fits are handed to a `SearchRunner`. The core's own (`inlineRunner`, the default) fits
+ *   them one after another on the calling thread; the thread pool that spreads them over worker threads is a
+ *   runtime concern and lives outside the core (shared/runtime/search-pool.ts). A task's votes depend only on
+ *   the task, so the result does not depend on the runner.
  */
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { RandomForestClassifier, type RandomForestClassifierOptions } from 'ml-random-forest';
 import { accuracy, mean, predictedLabel, standardDeviation } from './evaluation.ts';
 import { type ForestParams, forestOptions } from './forest.ts';
@@ -52,11 +46,8 @@ export interface SearchOptions {
    * rows only. Without it every fold sees `X`.
    */
   foldView?: FoldView;
-  /**
-   * Threads fitting forests, the calling thread included (so 2 = the calling thread + 1 worker thread; 0 or 1 =
-   * the calling thread alone). Default: the machine's available parallelism.
-   */
-  workers?: number;
+  /** Who fits the candidate x fold forests. Default: `inlineRunner`, one after another on the calling thread. */
+  runner?: SearchRunner;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -178,90 +169,44 @@ export function fitAndVote(
   return votes;
 }
 
-interface Task {
+/** One fit of the search: a forest with `options` fitted on fold `fold`, voting on that fold's scored rows. */
+export interface FitTask {
   id: number;
   fold: number;
   options: RandomForestClassifierOptions;
 }
 
-function workerEntry(): URL | null {
-  for (const file of ['search-worker.mjs', 'search-worker.js']) {
-    try {
-      const url = new URL(`./${file}`, import.meta.url);
-      if (url.protocol === 'file:' && existsSync(url)) return url;
-    } catch {
-      // no usable import.meta.url (e.g. a CommonJS bundle): run inline
-    }
-  }
-  return null;
+/** A fold as a runner sees it: the fit matrix (real rows, then synthetic ones) and the scored rows. */
+export interface FoldData {
+  X: number[][];
+  y: number[];
+  testX: number[][];
 }
 
 /**
- * Runs the tasks on the calling thread and on `workerThreads` worker threads, all taking from one queue
- * (biggest first). A worker always has a second task queued, so it never waits while the calling thread is busy
- * with a fit. Resolves with each task's votes, by task id.
+ * Fits the search's tasks and answers each task's votes, by task id, with the number of worker threads it
+ * used besides the calling thread. `onDone` is called once per finished task (progress).
  */
-async function runTasks(
-  entry: URL | null,
-  workerThreads: number,
-  plans: FoldPlan[],
-  tasks: Task[],
-  onDone: () => void,
-): Promise<Int32Array[]> {
-  const results: Int32Array[] = new Array(tasks.length);
-  const queue = [...tasks];
-  const folds = plans.map((p) => ({ X: p.X, y: p.y, testX: p.testX }));
-  const pool =
-    entry === null ? [] : Array.from({ length: workerThreads }, () => new Worker(entry, { workerData: { folds } }));
-  let failed: unknown = null;
-  try {
-    const lanes = pool.map(
-      (worker) =>
-        new Promise<void>((resolve, reject) => {
-          let inFlight = 0;
-          const feed = (): void => {
-            while (inFlight < 2 && queue.length > 0 && failed === null) {
-              worker.postMessage(queue.shift());
-              inFlight++;
-            }
-            if (inFlight === 0) resolve();
-          };
-          worker.on('message', (msg: { id: number; votes?: Int32Array; error?: string }) => {
-            inFlight--;
-            if (msg.error !== undefined || msg.votes === undefined) {
-              failed = new Error(`search worker failed: ${msg.error ?? 'no votes'}`);
-              reject(failed);
-              return;
-            }
-            results[msg.id] = msg.votes;
-            onDone();
-            feed();
-          });
-          worker.on('error', (err) => {
-            failed = err;
-            reject(err);
-          });
-          worker.on('exit', (code) => {
-            if (inFlight > 0) reject(new Error(`search worker exited with code ${code}`));
-          });
-          feed();
-        }),
-    );
-    const callingThread = (async () => {
-      for (let task = queue.shift(); task !== undefined && failed === null; task = queue.shift()) {
-        const plan = plans[task.fold] as FoldPlan;
-        results[task.id] = fitAndVote(plan.X, plan.y, plan.testX, task.options);
-        onDone();
-        // let the workers' results in (and hand them their next tasks) between two fits
-        if (pool.length > 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-    })();
-    await Promise.all([...lanes, callingThread]);
-  } finally {
-    await Promise.all(pool.map((w) => w.terminate()));
-  }
-  return results;
+export interface SearchRunner {
+  run(
+    folds: readonly FoldData[],
+    tasks: readonly FitTask[],
+    onDone: () => void,
+  ): Promise<{ votes: Int32Array[]; workers: number }>;
 }
+
+/** The core's runner: every fit on the calling thread, in the order given. */
+export const inlineRunner: SearchRunner = {
+  async run(folds, tasks, onDone) {
+    const votes: Int32Array[] = new Array(tasks.length);
+    for (const task of tasks) {
+      const fold = folds[task.fold] as FoldData;
+      votes[task.id] = fitAndVote(fold.X, fold.y, fold.testX, task.options);
+      onDone();
+    }
+    return { votes, workers: 0 };
+  },
+};
 
 export async function randomizedSearch(
   X: readonly number[][],
@@ -277,17 +222,18 @@ export async function randomizedSearch(
 }
 
 /**
- * The fold accuracies of each candidate (`scores[c][f]`), fitting every candidate x fold on the calling thread and
- * the worker threads. `workers` in the answer is the number of worker threads actually started.
+ * The fold accuracies of each candidate (`scores[c][f]`), every candidate x fold fitted on the calling thread and
+ * the worker threads of `opts.runner` (inline by default). `workers` in the answer is the number of worker threads
+ * the runner started.
  */
 export async function scoreCandidates(
   plans: FoldPlan[],
   candidates: readonly ForestParams[],
   nFeatures: number,
-  opts: Pick<SearchOptions, 'workers' | 'onProgress'> = {},
+  opts: Pick<SearchOptions, 'runner' | 'onProgress'> = {},
 ): Promise<{ scores: number[][]; workers: number }> {
   // Biggest forests first, so the last tasks to finish are short ones (balances the threads).
-  const tasks: Task[] = [];
+  const tasks: FitTask[] = [];
   candidates.forEach((params, c) => {
     for (let f = 0; f < plans.length; f++) {
       tasks.push({ id: c * plans.length + f, fold: f, options: forestOptions(params, nFeatures) });
@@ -301,11 +247,8 @@ export async function scoreCandidates(
     done++;
     opts.onProgress?.(done, total);
   };
-  const entry = workerEntry();
-  // `workers` counts the threads that fit forests, the calling thread included
-  const threads = Math.max(1, Math.min(opts.workers ?? availableParallelism(), tasks.length));
-  const workerThreads = entry === null ? 0 : threads - 1;
-  const votes = await runTasks(entry, workerThreads, plans, ordered, onDone);
+  const folds = plans.map((p) => ({ X: p.X, y: p.y, testX: p.testX }));
+  const { votes, workers } = await (opts.runner ?? inlineRunner).run(folds, ordered, onDone);
 
   const scores = candidates.map((params, c) =>
     plans.map((plan, f) => {
@@ -314,7 +257,7 @@ export async function scoreCandidates(
       return accuracy(plan.testY, predicted);
     }),
   );
-  return { scores, workers: workerThreads };
+  return { scores, workers };
 }
 
 /** The search result from every candidate's fold scores: the best mean accuracy wins, the first one on a tie. */
@@ -379,7 +322,7 @@ export async function scoreOneCandidate(
 export function searchFromScores(
   nFeatures: number,
   scores: readonly (readonly number[])[],
-  opts: Omit<SearchOptions, 'onProgress' | 'workers' | 'foldView'>,
+  opts: Omit<SearchOptions, 'onProgress' | 'runner' | 'foldView'>,
 ): SearchResult {
   const { seed } = opts;
   const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);

@@ -4,6 +4,7 @@
  * (connection JSON), LOAD_BUCKET, LOAD_NAME, LOAD_GENERATION and LOAD_MAX_REJECTED_SHARE. Prints one JSON line:
  * the outcome (or the error's code, message and details) and the process's peak RSS in MiB.
  */
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { loadObject } from '../../functions/load/handler.ts';
 import { localStorageClient } from '../../local/gcs/gcs-emulator.ts';
@@ -36,4 +37,15 @@ try {
   outcome = { code: err.code, message: err.message, details: err.details };
 }
 await pool.end();
-console.log(JSON.stringify({ ...outcome, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+console.log(JSON.stringify({ ...outcome, maxRssMiB: peakRssMiB() }));
+
+/**
+ * The peak RSS of this process: VmHWM of /proc/self/status. Not `process.resourceUsage().maxRSS`: Linux carries a
+ * forked child's high-water mark over from its parent (the RSS of the parent at fork), which would count the
+ * test runner's memory as this process's.
+ */
+function peakRssMiB(): number {
+  const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  if (hwm === null) throw new Error('no VmHWM in /proc/self/status');
+  return Math.round(Number(hwm[1]) / 1024);
+}

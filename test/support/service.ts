@@ -69,7 +69,6 @@ export async function trainTinyArtifact(opts: TinyModelOptions = {}): Promise<Mo
     folds: 2,
     repeats: 1,
     seed,
-    workers: 0,
     space: {
       nEstimators: [opts.nEstimators ?? 15],
       maxFeatures: [5],

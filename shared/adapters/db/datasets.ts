@@ -11,7 +11,8 @@ import type pg from 'pg';
 import type { CsvRecord } from '../../core/csv-stream.ts';
 import type { LabelledPassenger, Pclass, Port, Sex } from '../../core/schema.ts';
 import { AppError } from '../../errors.ts';
-import { type CopyLimits, copyRecords, firstReasons } from './copy.ts';
+import { type CopyLimits, copyRecords, firstReasons, type RejectedRow } from './copy.ts';
+import { copyPlainCsv } from './plain-copy.ts';
 import { isTransientDbError } from './pool.ts';
 
 export interface DatasetSource {
@@ -73,6 +74,17 @@ export async function getDataset(db: pg.Pool, datasetId: string): Promise<Datase
 export interface LoadOptions extends CopyLimits {
   /** When the load started (recorded as the dataset's `created_at`). */
   startedAt: Date;
+  /** Told which parser read the file, and why the fast one could not. */
+  onParser?: (parser: 'postgres' | 'node', notPlain?: string) => void;
+}
+
+/**
+ * A CSV file offered both ways: its bytes, tried first with Postgres' own parser when the file is plain
+ * (`copyPlainCsv`), and its validated records, read when it is not. Each call opens the file afresh.
+ */
+export interface CsvFile {
+  bytes(): AsyncIterable<Buffer>;
+  records(): AsyncIterable<CsvRecord>;
 }
 
 /**
@@ -85,7 +97,7 @@ export interface LoadOptions extends CopyLimits {
 export async function loadDataset(
   pool: pg.Pool,
   source: DatasetSource,
-  records: AsyncIterable<CsvRecord>,
+  input: AsyncIterable<CsvRecord> | CsvFile,
   options: LoadOptions,
 ): Promise<LoadOutcome> {
   const datasetId = datasetIdFor(source);
@@ -104,12 +116,33 @@ export async function loadDataset(
     // a catalogue change, not a second copy. The random suffix keeps concurrent attempts apart.
     const staging = `${partitionName(datasetId)}_s${randomBytes(4).toString('hex')}`;
     // The CHECK, declared before the COPY, is verified row by row as rows arrive and lets ATTACH skip its scan.
-    await client.query(
-      `CREATE TABLE ${staging} (LIKE passengers INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
-         CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}'));
-       ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
-    );
-    const { rows, rejected, rejectedCount } = await copyRecords(client, records, staging, options);
+    const createStaging = () =>
+      client.query(
+        `CREATE TABLE ${staging} (LIKE passengers INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+           CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}'));
+         ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
+      );
+    let filled: { rows: number; rejected: RejectedRow[]; rejectedCount: number; indexed: boolean } | undefined;
+    if (isCsvFile(input)) {
+      // Postgres parses a plain file itself; anything else rolls back to here and goes through the validator.
+      await client.query('SAVEPOINT plain_copy');
+      await createStaging();
+      const plain = await copyPlainCsv(client, staging, input.bytes());
+      if ('rows' in plain) {
+        await client.query('RELEASE SAVEPOINT plain_copy');
+        filled = { rows: plain.rows, rejected: [], rejectedCount: 0, indexed: true };
+        options.onParser?.('postgres');
+      } else {
+        await client.query('ROLLBACK TO SAVEPOINT plain_copy');
+        options.onParser?.('node', plain.notPlain);
+      }
+    }
+    if (filled === undefined) {
+      await createStaging();
+      const records = isCsvFile(input) ? input.records() : input;
+      filled = { ...(await copyRecords(client, records, staging, options)), indexed: false };
+    }
+    const { rows, rejected, rejectedCount } = filled;
 
     // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
@@ -155,7 +188,7 @@ export async function loadDataset(
     // build a second, identical index (as long again as the first).
     await client.query(
       `SET LOCAL maintenance_work_mem = '256MB';
-       ALTER TABLE ${staging} ADD CONSTRAINT ${staging}_pkey PRIMARY KEY (dataset_id, passenger_id);
+       ${filled.indexed ? '' : `ALTER TABLE ${staging} ADD CONSTRAINT ${staging}_pkey PRIMARY KEY (dataset_id, passenger_id);`}
        ALTER TABLE passengers ATTACH PARTITION ${staging} FOR VALUES IN ('${datasetId}');
        ALTER TABLE ${staging} RENAME TO ${partitionName(datasetId)};`,
     );
@@ -190,14 +223,44 @@ export async function loadDataset(
   }
 }
 
+function isCsvFile(input: AsyncIterable<CsvRecord> | CsvFile): input is CsvFile {
+  return typeof (input as Partial<CsvFile>).bytes === 'function';
+}
+
 /** The partition of `passengers` holding one dataset (ids are `ds-` + 16 hex digits, so the name is safe). */
 function partitionName(datasetId: string): string {
   if (!/^ds-[0-9a-f]{16}$/.test(datasetId)) throw new Error(`unexpected dataset id ${datasetId}`);
   return `passengers_${datasetId.slice(3)}`;
 }
 
+/** How many labelled passengers of each outcome a dataset has: `[died, survived]`. */
+export async function countDatasetLabels(db: pg.Pool, datasetId: string): Promise<[number, number]> {
+  const { rows } = await db.query<{ survived: number; n: string }>(
+    `SELECT survived, count(*) AS n FROM passengers
+     WHERE dataset_id = $1 AND survived IS NOT NULL GROUP BY survived`,
+    [datasetId],
+  );
+  const counts: [number, number] = [0, 0];
+  for (const r of rows) counts[r.survived === 1 ? 1 : 0] = Number(r.n);
+  return counts;
+}
+
+/**
+ * A seeded sample of a dataset's passengers: `perLabel[l]` passengers of outcome `l`, chosen by the order of
+ * md5(passenger id + seed) within each outcome (so the same seed picks the same rows, and Postgres does the choosing
+ * without sending the other rows), returned in PassengerId order.
+ */
+export interface PassengerSample {
+  perLabel: readonly [number, number];
+  seed: number;
+}
+
 /** The passengers of a dataset in PassengerId order (the order every downstream step relies on). */
-export async function readDatasetPassengers(db: pg.Pool, datasetId: string): Promise<LabelledPassenger[]> {
+export async function readDatasetPassengers(
+  db: pg.Pool,
+  datasetId: string,
+  sample?: PassengerSample,
+): Promise<LabelledPassenger[]> {
   const { rows } = await db.query<{
     passenger_id: number;
     survived: number;
@@ -212,9 +275,16 @@ export async function readDatasetPassengers(db: pg.Pool, datasetId: string): Pro
     cabin: string | null;
     embarked: string | null;
   }>(
-    `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
-     FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL ORDER BY passenger_id`,
-    [datasetId],
+    sample === undefined
+      ? `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
+         FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL ORDER BY passenger_id`
+      : `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
+         FROM (SELECT *, row_number() OVER (
+                 PARTITION BY survived ORDER BY md5(passenger_id::text || ':' || $2::text), passenger_id) AS pick
+               FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL) s
+         WHERE pick <= CASE WHEN survived = 1 THEN $4::bigint ELSE $3::bigint END
+         ORDER BY passenger_id`,
+    sample === undefined ? [datasetId] : [datasetId, sample.seed, sample.perLabel[0], sample.perLabel[1]],
   );
   return rows.map((r) => ({
     passengerId: r.passenger_id,

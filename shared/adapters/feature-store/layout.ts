@@ -22,7 +22,8 @@ export function keysFor(prefix: string, version: string) {
     meta: `${base}:meta`,
     recipe: `${base}:recipe`,
     ids: `${base}:ids`,
-    drift: `${base}:drift`,
+    /** Written by format versions before this one (a drift reference nobody read); still deleted with its version. */
+    legacyDrift: `${base}:drift`,
     matrix: (part: 'train' | 'synthetic' | 'test', what: 'X' | 'y') => `${base}:${what}:${part}`,
     entity: (id: number) => `${base}:e:${id}`,
   };
@@ -32,7 +33,7 @@ export function keysFor(prefix: string, version: string) {
 export function fixedKeys(prefix: string, version: string): string[] {
   const k = keysFor(prefix, version);
   const parts = ['train', 'synthetic', 'test'] as const;
-  return [k.meta, k.recipe, k.ids, k.drift, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')])];
+  return [k.meta, k.recipe, k.ids, k.legacyDrift, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')])];
 }
 
 /**
@@ -95,15 +96,6 @@ export function int32s(buf: Buffer): Int32Array {
   const copy = new Uint8Array(buf.byteLength);
   copy.set(buf);
   return new Int32Array(copy.buffer, 0, buf.byteLength / 4);
-}
-
-/** One array per column of a packed matrix. */
-export function columnsOf(m: PackedMatrix): Float64Array[] {
-  return Array.from({ length: m.cols }, (_, j) => {
-    const c = new Float64Array(m.rows);
-    for (let i = 0; i < m.rows; i++) c[i] = m.X[i * m.cols + j]!;
-    return c;
-  });
 }
 
 /** Rows of a packed matrix as arrays (what the training core takes). */

@@ -68,7 +68,7 @@ const store = (opts: { keep?: number; now?: () => Date } = {}) => {
 };
 
 describe('feature store contract', () => {
-  it('reads back exactly the matrices, labels, recipe and drift reference it wrote, and makes the set current', async () => {
+  it('reads back exactly the matrices, labels and recipe it wrote, and makes the set current', async () => {
     const fs = store();
     const data = input('v1');
     const out = await fs.writeFeatureSet(data);
@@ -82,11 +82,8 @@ describe('feature store contract', () => {
     expect(m!.recipe).toEqual(recipe);
     expect(m!.meta).toMatchObject({ datasetId: 'ds-1', trainRows: 50, testRows: 2, syntheticRows: 3, entities: 52 });
     expect(m!.meta.metadata).toEqual({ splitSeed: '42' });
-    const columns = FEATURE_NAMES.map((_, j) => data.train.X.map((r) => r[j]));
-    expect(m!.driftReference.columns.map((c) => Array.from(c))).toEqual(columns);
-    const drift = await fs.readDriftReference('v1');
-    expect(drift!.columns.map((c) => Array.from(c))).toEqual(columns);
-    expect(drift!.featureNames).toEqual([...FEATURE_NAMES]);
+    // The drift reference travels in the model artifact; the store keeps no copy of it.
+    expect(await redis.exists(`${prefix}:v1:drift`)).toBe(0);
   });
 
   it('looks up one entity by PassengerId with named features, its label and its split', async () => {
@@ -117,7 +114,7 @@ describe('feature store contract', () => {
     // A version with data but no completed metadata (a writer that died midway).
     await redis.set(`${prefix}:v2:X:train`, Buffer.alloc(88));
     await redis.zadd(`${prefix}:versions`, Date.now() + 1000, 'v2');
-    expect(await fs.hasFeatureSet('v2')).toBe(false);
+    expect(await fs.readMeta('v2')).toBeNull();
     expect(await fs.readMatrices('v2')).toBeNull();
     expect(await fs.currentVersion()).toBe('v1');
   });
@@ -128,7 +125,7 @@ describe('feature store contract', () => {
     const out = await fs.writeFeatureSet(input('old', { createdAt: new Date('2026-01-01T00:00:00Z') }));
     expect(out).toMatchObject({ written: true, current: 'new' });
     expect(await fs.currentVersion()).toBe('new');
-    expect(await fs.hasFeatureSet('old')).toBe(true);
+    expect(await fs.readMeta('old')).not.toBeNull();
   });
 
   it('settles on the newest of two feature sets written concurrently', async () => {
@@ -147,11 +144,14 @@ describe('feature store contract', () => {
       return new Date(t);
     };
     const fs = store({ keep: 2, now: tick });
-    for (const v of ['v1', 'v2', 'v3', 'v4']) await fs.writeFeatureSet(input(v));
-    expect(await fs.listVersions()).toEqual(['v4', 'v3']);
+    await fs.writeFeatureSet(input('v1'));
+    // The drift key that earlier versions of the format wrote goes with its version too.
+    await redis.set(`${prefix}:v1:drift`, Buffer.alloc(8));
+    for (const v of ['v2', 'v3', 'v4']) await fs.writeFeatureSet(input(v));
+    expect(await redis.zrevrange(`${prefix}:versions`, 0, -1)).toEqual(['v4', 'v3']);
     expect(await countByPrefix(redis, `${prefix}:v1:*`)).toBe(0);
     expect(await countByPrefix(redis, `${prefix}:v2:*`)).toBe(0);
-    expect(await countByPrefix(redis, `${prefix}:v3:*`)).toBe(52 + 10);
+    expect(await countByPrefix(redis, `${prefix}:v3:*`)).toBe(52 + 9); // entities + meta, recipe, ids, six matrices
     expect(await fs.currentVersion()).toBe('v4');
   });
 
@@ -182,7 +182,7 @@ describe('feature store contract', () => {
       const err = await fs.writeFeatureSet(input('v2', {}, 5000)).catch((e) => e);
       expect(err).toMatchObject({ code: 'UNAVAILABLE' });
       expect(await fs0.currentVersion()).toBe('v1');
-      expect(await fs0.hasFeatureSet('v2')).toBe(false);
+      expect(await fs0.readMeta('v2')).toBeNull();
       expect(await countByPrefix(redis, `${prefix}:v2:*`)).toBeGreaterThan(1); // more than the ids key: cut midway
       // Once the server is reachable again the same write completes and becomes current.
       expect((await fs0.writeFeatureSet(input('v2', {}, 5000))).current).toBe('v2');

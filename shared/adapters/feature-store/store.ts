@@ -11,7 +11,6 @@ import type { FeatureName } from '../../core/schema.ts';
 import { AppError } from '../../errors.ts';
 import {
   bytes,
-  columnsOf,
   FLIP_SCRIPT,
   fixedKeys,
   float64s,
@@ -68,8 +67,6 @@ export interface FeatureSetMatrices {
   trainIds: Int32Array;
   synthetic: PackedMatrix;
   test: PackedMatrix;
-  /** The training split's real rows (before SMOTE), one array per feature. */
-  driftReference: { featureNames: FeatureName[]; columns: Float64Array[] };
 }
 
 export interface EntityFeatures {
@@ -90,20 +87,31 @@ export interface WriteOutcome {
   pruned: string[];
 }
 
-export interface FeatureStore {
+/**
+ * What the `process` function needs: write a feature set, see whether a version is already complete, and make a
+ * complete one current (a retried step after a crash). Deletion happens inside, by retention.
+ */
+export interface FeatureSetWriter {
   writeFeatureSet(input: FeatureSetInput): Promise<WriteOutcome>;
+  /** The metadata of a complete version, or null when it is absent or incomplete. */
+  readMeta(version: string): Promise<FeatureSetMeta | null>;
   /** The pointer flip and retention alone, for a version already complete (a retried step after a crash). */
   activate(version: string): Promise<{ current: string; pruned: string[] }>;
-  currentVersion(): Promise<string | null>;
-  hasFeatureSet(version: string): Promise<boolean>;
-  readMeta(version: string): Promise<FeatureSetMeta | null>;
-  readMatrices(version: string): Promise<FeatureSetMatrices | null>;
-  /** The drift reference alone (what a serving instance needs), from its own key. */
-  readDriftReference(version: string): Promise<{ featureNames: FeatureName[]; columns: Float64Array[] } | null>;
-  readEntity(version: string, passengerId: number): Promise<EntityFeatures | null>;
-  listVersions(): Promise<string[]>;
-  deleteFeatureSet(version: string): Promise<void>;
 }
+
+/** What the `train` function needs: one bulk read of a complete feature set. */
+export interface TrainingReader {
+  readMatrices(version: string): Promise<FeatureSetMatrices | null>;
+}
+
+/** What a serving instance needs: the current version and one passenger's online record. */
+export interface EntityReader {
+  currentVersion(): Promise<string | null>;
+  readEntity(version: string, passengerId: number): Promise<EntityFeatures | null>;
+}
+
+/** The whole store: each deployable takes only the part it uses. */
+export type FeatureStore = FeatureSetWriter & TrainingReader & EntityReader;
 
 export interface FeatureStoreOptions {
   /** Key prefix (FEATURE_STORE_PREFIX); every key of the store starts with `<prefix>:`. */
@@ -213,18 +221,8 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
       // The matrices travel while the entity batches are being packed and sent; both finish before `meta`.
       const matrices = (async () => {
         const trainX = packRows(input.train.X, cols);
-        const columns = Array.from({ length: cols }, (_, j) => {
-          const c = new Float64Array(input.train.X.length);
-          for (let i = 0; i < c.length; i++) c[i] = trainX[i * cols + j]!;
-          return c;
-        });
-        const drift = new Float64Array(cols * input.train.X.length);
-        columns.forEach((c, j) => {
-          drift.set(c, j * c.length);
-        });
         const tx = redis.pipeline();
         tx.set(k.recipe, JSON.stringify(input.recipe));
-        tx.set(k.drift, bytes(drift));
         tx.set(k.matrix('train', 'X'), bytes(trainX));
         tx.set(k.matrix('train', 'y'), bytes(packLabels(input.train.y)));
         tx.set(k.matrix('test', 'X'), bytes(packRows(input.test.X, cols)));
@@ -317,21 +315,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
       trainIds: int32s(ids!).slice(0, train.rows),
       synthetic: matrix(1),
       test: matrix(2),
-      // The drift key holds exactly the training rows column-major; transposing here spares reading them twice.
-      driftReference: { featureNames: meta.featureNames, columns: columnsOf(train) },
     };
-  }
-
-  async function readDriftReference(
-    version: string,
-  ): Promise<{ featureNames: FeatureName[]; columns: Float64Array[] } | null> {
-    const meta = await readMeta(version);
-    if (!meta) return null;
-    const buf = await redis.getBuffer(keysFor(prefix, version).drift);
-    if (!buf) return null;
-    const all = float64s(buf);
-    const n = meta.trainRows;
-    return { featureNames: meta.featureNames, columns: meta.featureNames.map((_, j) => all.slice(j * n, (j + 1) * n)) };
   }
 
   async function readEntity(version: string, passengerId: number): Promise<EntityFeatures | null> {
@@ -359,12 +343,8 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     writeFeatureSet: (input) => guarded(() => writeFeatureSet(input)),
     activate: (version) => guarded(() => activate(version)),
     currentVersion: () => guarded(() => redis.get(currentKey)),
-    hasFeatureSet: (version) => guarded(async () => (await readMeta(version)) !== null),
     readMeta: (version) => guarded(() => readMeta(version)),
     readMatrices: (version) => guarded(() => readMatrices(version)),
-    readDriftReference: (version) => guarded(() => readDriftReference(version)),
     readEntity: (version, id) => guarded(() => readEntity(version, id)),
-    listVersions: () => guarded(() => redis.zrevrange(versionsKey, 0, -1)),
-    deleteFeatureSet: (version) => guarded(() => deleteFeatureSet(version)),
   };
 }

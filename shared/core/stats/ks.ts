@@ -9,7 +9,8 @@
  * kstwo.ts), because the approximations that choice switches between differ from each other by more than the
  * tolerance we keep.
  */
-import { AppError, assertUnreachable } from '../../errors.ts';
+import { assertUnreachable } from '../../errors.ts';
+import { InvalidInputError } from '../invalid-input.ts';
 import { kstwoSf } from './kstwo.ts';
 import { clip01, gcd, roundHalfEven } from './numeric.ts';
 
@@ -29,7 +30,7 @@ const INT32_MAX = 2147483647;
  * (scipy's default `nan_policy='propagate'`); an empty sample is an error, as in scipy.
  */
 export function ks2samp(a: ArrayLike<number>, b: ArrayLike<number>, method: KsMethod = 'auto'): KsResult {
-  if (a.length === 0 || b.length === 0) throw new AppError('BAD_REQUEST', 'ks2samp needs two non-empty samples');
+  if (a.length === 0 || b.length === 0) throw new InvalidInputError('ks2samp needs two non-empty samples');
   const sa = sortedCopy(a);
   const sb = sortedCopy(b);
   if (sa === null || sb === null) return { statistic: Number.NaN, pValue: Number.NaN };
@@ -40,7 +41,7 @@ export function ks2samp(a: ArrayLike<number>, b: ArrayLike<number>, method: KsMe
 export function ks2sampSorted(a: ArrayLike<number>, b: ArrayLike<number>, method: KsMethod = 'auto'): KsResult {
   const n1 = a.length;
   const n2 = b.length;
-  if (n1 === 0 || n2 === 0) throw new AppError('BAD_REQUEST', 'ks2samp needs two non-empty samples');
+  if (n1 === 0 || n2 === 0) throw new InvalidInputError('ks2samp needs two non-empty samples');
   const d = n1 <= n2 ? ksStatisticSorted(a, b) : ksStatisticSorted(b, a);
   return ksPValue(d, n1, n2, method);
 }

@@ -1,5 +1,5 @@
 /**
- * Worker-thread entry of the randomized search (see search.ts). Plain JavaScript on purpose: it runs as is
+ * Worker-thread entry of the randomized search's thread pool (see search-pool.ts). Plain JavaScript on purpose: it runs as is
  * under node, tsx and vitest, and an esbuild bundle ships it as a second entry point next to the bundle.
  *
  * workerData: { folds: Array<{ X: number[][]; y: number[]; testX: number[][] }> } (sent once).
