@@ -2,24 +2,22 @@
  * `npm run bench:recipe-cv [-- --repeats 10 --folds 5 --seed 2026 --permute]`: repeated stratified k-fold
  * cross-validation of each feature recipe on data/titanic.csv, with the same folds for every recipe.
  *
- * Each fold does what training does, on the fold's training rows only: fit the recipe (fills, and for v2 the
- * group table), featurize (a training row never sees its own label: leave one out), add SMOTE rows, fit a forest
- * with fixed parameters; the held-out rows are featurized with that fold's recipe and scored. Prints, per
+ * `crossValidateRecipe` (shared/core/cross-validation.ts): each fold fits the recipe on its training rows only,
+ * and a forest with fixed parameters (`--trees`, `--depth`, `--features`: columns per tree, default 60% of the
+ * recipe's). Prints, per
  * recipe, the mean and sd of the per-repeat accuracies, the paired difference of v2 - v1 per repeat, and a
  * drop-one ablation of v2's added features. `--permute` shuffles the labels first (the leakage check: a
  * leak-free recipe then scores near the majority-class rate).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { compileForest } from '../shared/core/compiled-forest.ts';
+import { crossValidateRecipe } from '../shared/core/cross-validation.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { accuracy, mean, predictedLabel, standardDeviation } from '../shared/core/evaluation.ts';
 import { fitRecipe, transform } from '../shared/core/features.ts';
 import { type ForestParams, trainForest } from '../shared/core/forest.ts';
 import { createRng } from '../shared/core/rng.ts';
-import type { LabelledPassenger, RecipeVersion } from '../shared/core/schema.ts';
-import { smote } from '../shared/core/smote.ts';
-import { stratifiedKFold } from '../shared/core/split.ts';
+import { type LabelledPassenger, RECIPE_FEATURES, type RecipeVersion } from '../shared/core/schema.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +26,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '2026' },
     trees: { type: 'string', default: '100' },
     depth: { type: 'string', default: '8' },
-    features: { type: 'string' },
+    features: { type: 'string', default: '9' },
     permute: { type: 'boolean', default: false },
     ablate: { type: 'boolean', default: false },
   },
@@ -58,8 +56,10 @@ const variants: Variant[] = [
   { name: 'v2', version: 2, drop: [] },
 ];
 if (values.ablate) {
-  const names = fitRecipe(passengers, 2).featureNames;
-  for (let j = 11; j < names.length; j++) variants.push({ name: `v2 - ${names[j]}`, version: 2, drop: [j] });
+  const names = RECIPE_FEATURES[2];
+  for (let j = RECIPE_FEATURES[1].length; j < names.length; j++) {
+    variants.push({ name: `v2 - ${names[j]}`, version: 2, drop: [j] });
+  }
 }
 
 function params(nFeatures: number): ForestParams {
@@ -74,30 +74,17 @@ function params(nFeatures: number): ForestParams {
   };
 }
 
-const perRepeat = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-for (let r = 0; r < repeats; r++) {
-  const folds = stratifiedKFold(y, k, seed + r);
-  for (const variant of variants) {
-    let correct = 0;
-    folds.forEach((fold, f) => {
-      const fitRows = fold.train.map((i) => passengers[i] as LabelledPassenger);
-      const heldOut = fold.test.map((i) => passengers[i] as LabelledPassenger);
-      const recipe = fitRecipe(fitRows, variant.version);
-      const keep = (row: number[]) => row.filter((_, j) => !variant.drop.includes(j));
-      const X = transform(recipe, fitRows).map(keep);
-      const fy = fitRows.map((p) => p.survived);
-      const synthetic = smote(X, fy, { seed: seed + r * k + f });
-      const forest = compileForest(trainForest([...X, ...synthetic.X], [...fy, ...synthetic.y], params(X[0]!.length)));
-      const testX = transform(recipe, heldOut).map(keep);
-      const predicted = testX.map((row) => predictedLabel(forest.probability(row)));
-      correct +=
-        accuracy(
-          heldOut.map((p) => p.survived),
-          predicted,
-        ) * heldOut.length;
-    });
-    perRepeat.get(variant.name)!.push(correct / passengers.length);
-  }
+const perRepeat = new Map<string, number[]>();
+for (const variant of variants) {
+  const result = crossValidateRecipe(passengers, {
+    recipeVersion: variant.version,
+    folds: k,
+    repeats,
+    seed,
+    params,
+    dropFeatures: variant.drop,
+  });
+  perRepeat.set(variant.name, result.perRepeat);
 }
 
 const majority = Math.max(mean(y), 1 - mean(y));

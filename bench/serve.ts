@@ -6,7 +6,9 @@
  *      and against a trivial fastify POST route answering that constant (the framework floor: what fastify's
  *      POST-with-a-JSON-body path costs before the service does anything);
  *   2. a 1,000-passenger batch, sent one at a time (client-side round trip);
- *   3. a 60 s soak at 16 connections, sampling the server's RSS every second.
+ *   3. a 60 s soak at 16 connections, sampling the server's RSS every second;
+ *   4. POST /v1/explain with the same passenger and load as 1, beside predict (req/s, CPU per request, latency),
+ *      and the core's cost of explaining one passenger (exact TreeSHAP), p50 / p99 over the 891 Titanic rows.
  *
  * Each server runs in its own child process, bundled by esbuild as the container image runs it (not through a
  * TypeScript loader); autocannon runs here, so the load generator never shares an event loop with the server. The model is a real forest trained by the core with the largest tree count of the
@@ -99,9 +101,9 @@ function cpuSeconds(pid: number): number {
  * A run under load, with the server's CPU time per answered request: on a machine shared with other work,
  * req/s depends on what else runs, CPU per request much less so.
  */
-async function measured(target: Target, body: string, seconds: number) {
+async function measured(target: Target, body: string, seconds: number, route = '/v1/predict') {
   const cpu0 = cpuSeconds(target.pid);
-  const result = await load(target.url, body, seconds);
+  const result = await load(target.url, body, seconds, route);
   const cpuPerRequestUs = ((cpuSeconds(target.pid) - cpu0) / result.requests.total) * 1e6;
   return { result, cpuPerRequestUs };
 }
@@ -112,9 +114,9 @@ function rssBytes(pid: number): number {
   return kb * 1024;
 }
 
-async function load(url: string, body: string, seconds: number) {
+async function load(url: string, body: string, seconds: number, route = '/v1/predict') {
   return autocannon({
-    url: `${url}/v1/predict`,
+    url: `${url}${route}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
@@ -151,6 +153,36 @@ function breakdown(artifact: unknown, instances: Array<Record<string, unknown>>)
   ];
 }
 
+/**
+ * Microseconds to explain one passenger (its features already computed), each of the rows timed on its own,
+ * in wall time and in this process's CPU time (on a shared machine the wall time includes waiting for a core):
+ * sorted, for p50 and p99. Predicting the same row, for scale, in wall time.
+ */
+function explainCost(artifact: unknown, instances: Array<Record<string, unknown>>) {
+  const model = loadModel(artifact);
+  const passengers = readInstances({ instances }, instances.length);
+  const rows = model.predict(passengers).map((p) => p.features);
+  const time = (f: (row: number[]) => unknown, cpu: boolean): { wall: number[]; cpu: number[] } => {
+    for (const row of rows.slice(0, 100)) f(row); // warm-up
+    const wall: number[] = [];
+    const used: number[] = [];
+    for (const row of rows) {
+      const c0 = cpu ? process.cpuUsage() : null;
+      const t0 = performance.now();
+      f(row);
+      wall.push((performance.now() - t0) * 1000);
+      if (c0 !== null) {
+        const c = process.cpuUsage(c0);
+        used.push(c.user + c.system);
+      }
+    }
+    return { wall: wall.sort((a, b) => a - b), cpu: used.sort((a, b) => a - b) };
+  };
+  const explain = time((row) => model.explainer.contributions(row), true);
+  const predict = time((row) => model.forest.probability(row), false);
+  return { explain, predict: predict.wall, rows: rows.length };
+}
+
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -173,6 +205,7 @@ async function main(): Promise<void> {
   );
 
   const cpu = breakdown(artifact, passengers);
+  const costs = explainCost(artifact, passengers);
 
   // 1. bare node:http baseline, then the service, same request, same load generator.
   const bare = await start(script, 'bare');
@@ -188,10 +221,13 @@ async function main(): Promise<void> {
   const app = await start(script, 'app', artifactFile);
   await load(app.url, one, 2); // warm-up: JIT, first window evaluations
   const { result: served, cpuPerRequestUs: servedCpu } = await measured(app, one, DURATION);
+  await load(app.url, one, 2, '/v1/explain'); // warm-up
+  const { result: explained, cpuPerRequestUs: explainCpu } = await measured(app, one, DURATION, '/v1/explain');
   const floorCpu0 = cpuSeconds(app.pid);
   const floor = await autocannon({ url: `${app.url}/healthz`, connections: CONNECTIONS, duration: DURATION });
   const floorCpu = ((cpuSeconds(app.pid) - floorCpu0) / floor.requests.total) * 1e6;
-  const failures = served.errors + served.non2xx + served.timeouts;
+  const failures =
+    served.errors + served.non2xx + served.timeouts + explained.errors + explained.non2xx + explained.timeouts;
 
   // 2. 1,000-passenger batches, one at a time.
   const times: number[] = [];
@@ -244,6 +280,32 @@ async function main(): Promise<void> {
       `${verdict(served.latency.p99 <= TARGETS.p99Ms)} (p99 <= ${TARGETS.p99Ms} ms)`,
     ],
     ['bare latency p50 / p99', `${baseline.latency.p50} / ${baseline.latency.p99} ms`, ''],
+    [
+      'POST /v1/explain req/s, ratio to predict',
+      `${explained.requests.average.toFixed(0)}, ${(explained.requests.average / served.requests.average).toFixed(2)}`,
+      '',
+    ],
+    [
+      'server CPU per request: explain, ratio to predict',
+      `${explainCpu.toFixed(0)} us, ${(explainCpu / servedCpu).toFixed(2)}`,
+      '',
+    ],
+    ['explain latency p50 / p99', `${explained.latency.p50} / ${explained.latency.p99} ms`, ''],
+    [
+      `core: explain one passenger, wall p50 / p99 (${costs.rows} rows)`,
+      `${percentile(costs.explain.wall, 0.5).toFixed(0)} / ${percentile(costs.explain.wall, 0.99).toFixed(0)} us`,
+      '',
+    ],
+    [
+      'core: explain one passenger, CPU p50 / p99',
+      `${percentile(costs.explain.cpu, 0.5).toFixed(0)} / ${percentile(costs.explain.cpu, 0.99).toFixed(0)} us`,
+      '',
+    ],
+    [
+      'core: predict one passenger (features given) p50 / p99',
+      `${percentile(costs.predict, 0.5).toFixed(1)} / ${percentile(costs.predict, 0.99).toFixed(1)} us`,
+      '',
+    ],
     ['service GET /healthz req/s', floor.requests.average.toFixed(0), ''],
     [
       'framework floor: trivial fastify POST route req/s, ratio to bare',

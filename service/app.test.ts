@@ -77,8 +77,12 @@ describe('POST /v1/predict', () => {
   it('accepts a missing Age, Fare, Cabin or Embarked as null or absent, and numbers as numeric strings', async () => {
     const t = await testApp(artifact);
     const { Age: _a, Cabin: _c, ...noAge } = rawPassenger();
+    // Keys in any case: the third passenger spells every key in lower case (one spelling per column).
+    const lowerCased = Object.fromEntries(
+      Object.entries(rawPassenger({ Age: '30.5', Pclass: '1' })).map(([key, value]) => [key.toLowerCase(), value]),
+    );
     const res = await predict(t, {
-      instances: [noAge, rawPassenger({ Fare: null, Embarked: null }), rawPassenger({ Age: '30.5', pclass: '1' })],
+      instances: [noAge, rawPassenger({ Fare: null, Embarked: null }), lowerCased],
     });
     expect(res.statusCode).toBe(200);
     expect(res.json().predictions).toHaveLength(3);

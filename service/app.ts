@@ -7,8 +7,10 @@
  * fastify's own 4xx (bad JSON, body too large, wrong content type) become catalogue errors; anything else is a
  * 500 INTERNAL whose stack goes to the log and never to the caller. Pages answer HTML, the API answers JSON.
  */
+import http from 'node:http';
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import secureJsonParse from 'secure-json-parse';
 import type { EntityReader } from '../shared/adapters/feature-store/store.ts';
 import { isInvalidInput } from '../shared/core/invalid-input.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
@@ -47,8 +49,36 @@ export const DEFAULT_OPTIONS: AppOptions = {
   healthRoute: undefined,
   projectId: undefined,
   featureStoreTimeoutMs: 2000,
+  // A full batch is at most maxBatch KiB (the body limit): 1 MiB at 64 kB/s takes 16 s, so 30 s leaves room for a
+  // slow legitimate client while a body trickled in byte by byte loses its connection after 30 s.
+  requestTimeoutMs: 30_000,
   driftAlertMinIntervalSeconds: 300,
 };
+
+/** How long a client may take to send its request headers. */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** Idle keep-alive connections stay open longer than a load balancer's (fastify's default). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/**
+ * A JSON body parser with messages that say what is wrong: fastify's own parser answers "Body is not valid JSON"
+ * even for valid JSON that holds a `__proto__` or `constructor.prototype` key (refused, as fastify does, to keep
+ * prototype poisoning out).
+ */
+function parseJsonBody(text: string): unknown {
+  if (text.length === 0) throw new AppError('BAD_REQUEST', 'the body is empty; send a JSON object', { field: 'body' });
+  try {
+    return secureJsonParse.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    if (err instanceof SyntaxError && /forbidden prototype property/.test(err.message)) {
+      throw new AppError('BAD_REQUEST', 'the body holds a "__proto__" or "constructor" key, which is refused', {
+        field: 'body',
+      });
+    }
+    const why = err instanceof Error ? err.message : String(err);
+    throw new AppError('BAD_REQUEST', `the body is not valid JSON: ${why}`, { field: 'body' });
+  }
+}
 
 const HTML_ROUTES = new Set(['/', '/predict', '/model', '/drift']);
 
@@ -95,7 +125,43 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const options: AppOptions = { ...DEFAULT_OPTIONS, ...deps.options };
   // A passenger is ~250 bytes of JSON: a full batch fits with room to spare, a runaway body does not.
   const bodyLimit = Math.max(1 << 20, options.maxBatch * 1024);
-  const app = Fastify({ logger: false, bodyLimit, trustProxy: true, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    trustProxy: true,
+    return503OnClosing: true,
+    // The server is made here so that its timeouts are checked every second (Node checks every 30 s by default,
+    // which would let a slow body hold its connection for up to requestTimeout + 30 s).
+    serverFactory: (handler) => {
+      const server = http.createServer(
+        {
+          requestTimeout: options.requestTimeoutMs,
+          headersTimeout: Math.min(HEADERS_TIMEOUT_MS, options.requestTimeoutMs),
+          connectionsCheckingInterval: 1_000,
+          keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        },
+        handler,
+      );
+      return server;
+    },
+    // Errors raised before routing (a path whose percent-encoding is malformed) answer in the catalogue format too.
+    frameworkErrors: (err, request, reply) => {
+      const error =
+        err.code === 'FST_ERR_BAD_URL'
+          ? new AppError('BAD_REQUEST', 'the path has a malformed percent-encoding', { field: 'path' })
+          : requestError(err, bodyLimit).error;
+      deps.logger.warn('request refused before routing', { method: request.method, code: err.code });
+      return (reply as FastifyReply).code(error.status).send(error.toJSON());
+    },
+  });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 
   const metrics = createMetrics({ current: () => deps.models.current() });
   const driftMonitor = createDriftMonitor({

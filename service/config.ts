@@ -19,6 +19,8 @@ export interface ServiceConfig {
   /** MODEL_MAX_BYTES, MODEL_MAX_TREES, MODEL_MAX_NODES_PER_TREE, MODEL_MAX_DEPTH: an artifact beyond is refused. */
   modelLimits: ArtifactLimits;
   maxBatch: number;
+  /** REQUEST_TIMEOUT_MS: the whole request, body included, must arrive within this. */
+  requestTimeoutMs: number;
   /** Rows in the drift window. */
   driftWindow: number;
   /** Requests between two window evaluations. */
@@ -74,6 +76,7 @@ export function parseServiceConfig(env: Env = process.env): ServiceConfig {
         maxDepth: r.int('MODEL_MAX_DEPTH', { default: DEFAULT_ARTIFACT_LIMITS.maxDepth, min: 1 }),
       },
       maxBatch: r.int('MAX_BATCH', { default: 1000, min: 1, max: 100_000 }),
+      requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', { default: 30_000, min: 1_000, max: 300_000 }),
       driftWindow: r.int('DRIFT_WINDOW', { default: 200, min: 2 }),
       driftEvery: r.int('DRIFT_EVERY', { default: 10, min: 1 }),
       driftErt: r.number('DRIFT_ERT', { default: 1_000_000, min: 100 }),

@@ -27,6 +27,8 @@ export interface AppOptions {
   projectId: string | undefined;
   /** Upper bound for one feature store read before the route answers 503. */
   featureStoreTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (REQUEST_TIMEOUT_MS); slower clients get 408. */
+  requestTimeoutMs: number;
   /** Minimum time between two drift-alerts events. */
   driftAlertMinIntervalSeconds: number;
 }

@@ -63,12 +63,13 @@ async function main(): Promise<void> {
   const app = buildApp({
     models: registry,
     featureStore,
-    verifyPush: config.push ? createOidcPushVerifier(config.push) : acceptLocalPushes(),
+    verifyPush: config.push ? createOidcPushVerifier({ ...config.push, logger }) : acceptLocalPushes(),
     publishAlert: (alert) =>
       publishJson(pubsub, config.driftAlertsTopic, alert, { type: alert.type, modelVersion: alert.modelVersion }),
     logger,
     options: {
       maxBatch: config.maxBatch,
+      requestTimeoutMs: config.requestTimeoutMs,
       predictRoute: config.predictRoute,
       healthRoute: config.healthRoute,
       projectId: config.projectId,

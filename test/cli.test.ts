@@ -87,6 +87,27 @@ describe('npm run predict', () => {
     expect(Number(probability) * 7).toBeCloseTo(Math.round(Number(probability) * 7), 9);
   });
 
+  it('adds one exact SHAP column per feature with --explain: base value + the columns = Probability', async () => {
+    const result = await run('predict.ts', ['--model', modelPath, TITANIC, '--explain']);
+    expect(result.code).toBe(0);
+    const base = Number(/explain: base value ([0-9.e-]+) \(node covers: bootstrap\)/.exec(result.stderr)?.[1]);
+    expect(base).toBeGreaterThan(0);
+    const lines = result.stdout.trim().split('\n');
+    const header = (lines[0] as string).split(',');
+    expect(header.slice(0, 3)).toEqual(['PassengerId', 'Survived', 'Probability']);
+    const model = JSON.parse(readFileSync(modelPath, 'utf8'));
+    expect(header.slice(3)).toEqual(model.recipe.featureNames.map((f: string) => `shap_${f}`));
+    expect(lines).toHaveLength(892);
+    let worst = 0;
+    for (const line of lines.slice(1)) {
+      const cells = line.split(',').map(Number);
+      expect(cells).toHaveLength(header.length);
+      const total = cells.slice(3).reduce((a, b) => a + b, base);
+      worst = Math.max(worst, Math.abs(total - (cells[2] as number)));
+    }
+    expect(worst).toBeLessThan(1e-9);
+  });
+
   it('reports invalid rows with their line numbers and fails, unless --skip-invalid', async () => {
     const csv = join(dir, 'kaggle-test.csv');
     writeFileSync(

@@ -246,3 +246,58 @@ describe('explanations from the artifact', () => {
     expectInvalid(negative, /\/covers\/trees\/0\/0/);
   });
 });
+
+describe('recipe v2 artifacts (format 2: the group table travels in the recipe)', () => {
+  let v2: TitanicData;
+  let v2Artifact: ModelArtifact;
+  beforeAll(async () => {
+    v2 = await loadTitanic(42, 2);
+    const training = await trainModel(v2.input, {
+      candidates: 1,
+      folds: 3,
+      repeats: 1,
+      seed: 1,
+      space: TINY,
+    });
+    v2Artifact = buildArtifact({
+      modelVersion: 'm-v2',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      recipe: v2.recipe,
+      training,
+      trainX: v2.input.train.X,
+    });
+  });
+
+  it('round-trips through JSON and predicts from raw passengers with the embedded group table', () => {
+    const parsed = parseArtifact(JSON.stringify(v2Artifact));
+    expect(parsed.recipe).toEqual(v2.recipe);
+    const model = loadModel(JSON.stringify(v2Artifact));
+    const compiled = compileForest(v2Artifact.forest);
+    const predictions = model.predict(v2.passengers);
+    predictions.forEach((p, i) => {
+      expect(p.features).toEqual(v2.X[i]);
+      expect(p.probability).toBe(compiled.probability(v2.X[i] as number[]));
+    });
+  });
+
+  it('marks each new feature continuous or categorical in the drift reference', () => {
+    const ref = driftReferenceOf(v2Artifact);
+    const kinds = Object.fromEntries(ref.featureNames.map((name, j) => [name, ref.featureTypes[j]]));
+    expect(kinds).toMatchObject({
+      Deck: 'categorical',
+      TicketSize: 'continuous',
+      FarePerPerson: 'continuous',
+      GroupWcOutcome: 'categorical',
+    });
+    expect(ref.columns).toHaveLength(15);
+  });
+
+  it('refuses a v2 recipe without its group table, or whose groups name members that do not exist', () => {
+    const { groups: _, ...noGroups } = v2Artifact.recipe as Extract<ModelArtifact['recipe'], { version: 2 }>;
+    expectInvalid({ ...v2Artifact, recipe: noGroups }, /schema/);
+    const recipe = structuredClone(v2Artifact.recipe) as Extract<ModelArtifact['recipe'], { version: 2 }>;
+    (recipe.groups.ticket[0] as [string, number[]])[1].push(recipe.groups.members.length);
+    expectInvalid({ ...v2Artifact, recipe }, /ticket group .* names a member beyond/);
+    expectInvalid({ ...v2Artifact, recipe: { ...v2Artifact.recipe, featureNames: FEATURE_NAMES } }, /not recipe v2's/);
+  });
+});

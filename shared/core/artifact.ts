@@ -14,13 +14,13 @@ import type { TestMetrics } from './evaluation.ts';
 import { declareSources, type PassengerField } from './feature-sources.ts';
 import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
-import { FEATURE_KINDS, FEATURE_NAMES, type FeatureKind, type FeatureName } from './schema.ts';
+import { FEATURE_KINDS, type FeatureKind, type FeatureName, RECIPE_FEATURES, type RecipeVersion } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { TrainingResult } from './training.ts';
 
 /**
  * Format versions (each adds optional fields; the reader accepts every version up to this one):
- * 1 the first; 3 each drift-reference feature marked continuous or categorical (`driftReference.featureTypes`);
+ * 1 the first; 2 feature recipe v2, whose fitted recipe carries its group table (`recipe.groups`); 3 each drift-reference feature marked continuous or categorical (`driftReference.featureTypes`);
  * 4 node covers for TreeSHAP (`covers`), the raw fields of each feature (`featureSources`) and the mean |SHAP|
  * over the test split (`shapImportances`).
  */
@@ -56,6 +56,21 @@ export interface ModelArtifact {
   featureSources?: Record<string, PassengerField[]>;
   /** Format 4: mean |SHAP| of each feature over the test split (`metrics.n` rows), in probability units. */
   shapImportances?: Record<string, number>;
+  /** Present when the dataset had more rows than the cap: the model trained on this stratified sample of it. */
+  sample?: TrainingSample;
+}
+
+/** The cap on training rows and the stratified sample taken under it (optional: readers that predate it skip it). */
+export interface TrainingSample {
+  /** MAX_TRAINING_ROWS of the process step. */
+  maxRows: number;
+  /** Labelled rows of the dataset. */
+  datasetRows: number;
+  /** Rows of the sample per outcome (their sum is the cap). */
+  died: number;
+  survived: number;
+  /** Seeds the choice of rows (the split seed). */
+  seed: number;
 }
 
 export interface BuildArtifactInput {
@@ -67,6 +82,7 @@ export interface BuildArtifactInput {
   training: TrainingResult;
   /** The training split's real feature rows (row-major, before SMOTE): becomes the drift reference. */
   trainX: readonly (readonly number[])[];
+  sample?: TrainingSample;
 }
 
 export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
@@ -87,6 +103,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     covers: input.training.covers,
     featureSources: declareSources(input.recipe.version, names),
     shapImportances: input.training.shapImportances,
+    ...(input.sample ? { sample: input.sample } : {}),
   };
 }
 
@@ -101,6 +118,78 @@ const forestParams = {
     minNumSamples: { type: 'number', minimum: 0 },
     gainThreshold: { type: 'number', minimum: 0 },
     seed: { type: 'integer' },
+  },
+} as const;
+
+const fills = {
+  type: 'object',
+  required: ['age', 'fare', 'embarked'],
+  properties: { age: { type: 'number' }, fare: { type: 'number' }, embarked: { enum: ['C', 'Q', 'S'] } },
+} as const;
+const codes = { type: 'object', additionalProperties: { type: 'number' } } as const;
+const sexCodes = { type: 'object', required: ['male', 'female'], additionalProperties: { type: 'number' } } as const;
+const portCodes = { type: 'object', required: ['C', 'Q', 'S'], additionalProperties: { type: 'number' } } as const;
+const recipeV1 = {
+  type: 'object',
+  required: ['version', 'featureNames', 'fills', 'encoders'],
+  properties: {
+    version: { const: 1 },
+    featureNames: { type: 'array', items: { type: 'string' } },
+    fills,
+    encoders: {
+      type: 'object',
+      required: ['sex', 'embarked', 'title', 'titleOther'],
+      properties: { sex: sexCodes, embarked: portCodes, title: codes, titleOther: { type: 'number' } },
+    },
+  },
+} as const;
+/** Keyed groups: `[key, indices into members]` pairs. */
+const keyedGroups = {
+  type: 'array',
+  items: {
+    type: 'array',
+    minItems: 2,
+    maxItems: 2,
+    items: [{ type: 'string' }, { type: 'array', items: { type: 'integer', minimum: 0 } }],
+  },
+} as const;
+/** Format 2: recipe v2 and its fitted group table. */
+const recipeV2 = {
+  type: 'object',
+  required: ['version', 'featureNames', 'fills', 'encoders', 'groups'],
+  properties: {
+    version: { const: 2 },
+    featureNames: { type: 'array', items: { type: 'string' } },
+    fills,
+    encoders: {
+      type: 'object',
+      required: ['sex', 'embarked', 'title', 'titleRare', 'deck', 'deckUnknown'],
+      properties: {
+        sex: sexCodes,
+        embarked: portCodes,
+        title: codes,
+        titleRare: sexCodes,
+        deck: codes,
+        deckUnknown: { type: 'number' },
+      },
+    },
+    groups: {
+      type: 'object',
+      required: ['members', 'family', 'ticket'],
+      properties: {
+        members: {
+          type: 'array',
+          items: {
+            type: 'array',
+            minItems: 3,
+            maxItems: 3,
+            items: [{ type: 'integer' }, { enum: [0, 1] }, { enum: [0, 1] }],
+          },
+        },
+        family: keyedGroups,
+        ticket: keyedGroups,
+      },
+    },
   },
 } as const;
 
@@ -136,29 +225,7 @@ export const ARTIFACT_SCHEMA = {
         },
       },
     },
-    recipe: {
-      type: 'object',
-      required: ['version', 'featureNames', 'fills', 'encoders'],
-      properties: {
-        version: { const: 1 },
-        featureNames: { type: 'array', items: { type: 'string' } },
-        fills: {
-          type: 'object',
-          required: ['age', 'fare', 'embarked'],
-          properties: { age: { type: 'number' }, fare: { type: 'number' }, embarked: { enum: ['C', 'Q', 'S'] } },
-        },
-        encoders: {
-          type: 'object',
-          required: ['sex', 'embarked', 'title', 'titleOther'],
-          properties: {
-            sex: { type: 'object', required: ['male', 'female'], additionalProperties: { type: 'number' } },
-            embarked: { type: 'object', required: ['C', 'Q', 'S'], additionalProperties: { type: 'number' } },
-            title: { type: 'object', additionalProperties: { type: 'number' } },
-            titleOther: { type: 'number' },
-          },
-        },
-      },
-    },
+    recipe: { oneOf: [recipeV1, recipeV2] },
     forest: {
       type: 'object',
       required: ['name', 'baseModel'],
@@ -230,6 +297,17 @@ export const ARTIFACT_SCHEMA = {
     featureSources: {
       type: 'object',
       additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
+    },
+    sample: {
+      type: 'object',
+      required: ['maxRows', 'datasetRows', 'died', 'survived', 'seed'],
+      properties: {
+        maxRows: { type: 'integer', minimum: 1 },
+        datasetRows: { type: 'integer', minimum: 1 },
+        died: { type: 'integer', minimum: 0 },
+        survived: { type: 'integer', minimum: 0 },
+        seed: { type: 'integer' },
+      },
     },
   },
 } as const;
@@ -363,8 +441,19 @@ export function readArtifact(
     });
   }
   const artifact = value as unknown as ModelArtifact;
-  if (!sameNames(artifact.recipe.featureNames, FEATURE_NAMES)) {
-    throw invalid(`recipe features ${artifact.recipe.featureNames.join(',')} are not recipe v1's`);
+  const recipeVersion: RecipeVersion = artifact.recipe.version;
+  if (!sameNames(artifact.recipe.featureNames, RECIPE_FEATURES[recipeVersion])) {
+    throw invalid(`recipe features ${artifact.recipe.featureNames.join(',')} are not recipe v${recipeVersion}'s`);
+  }
+  if (artifact.recipe.version === 2) {
+    const { members, family, ticket } = artifact.recipe.groups;
+    for (const [what, groups] of [
+      ['family', family],
+      ['ticket', ticket],
+    ] as const) {
+      const bad = groups.find(([, list]) => list.some((m) => m >= members.length));
+      if (bad) throw invalid(`recipe ${what} group "${bad[0]}" names a member beyond the ${members.length} members`);
+    }
   }
   if (!sameNames(artifact.driftReference.featureNames, artifact.recipe.featureNames)) {
     throw invalid('drift reference features differ from the recipe features');

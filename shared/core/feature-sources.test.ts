@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../errors.ts';
 import { byField, declareSources, PASSENGER_FIELDS, RECIPE_SOURCES, sourcesOf } from './feature-sources.ts';
-import { FEATURE_NAMES } from './schema.ts';
+import { FEATURE_NAMES, RECIPE_FEATURES } from './schema.ts';
 
 describe('feature sources', () => {
   it('names a raw passenger field for every feature of every recipe, and never the label or the id', () => {
@@ -14,6 +14,16 @@ describe('feature sources', () => {
     expect(PASSENGER_FIELDS).not.toContain('Survived');
     expect(PASSENGER_FIELDS).not.toContain('PassengerId');
     expect(Object.keys(declareSources(1, FEATURE_NAMES))).toEqual([...FEATURE_NAMES]);
+  });
+
+  it('covers exactly the features of every recipe version, so every artifact a build writes declares its sources', () => {
+    for (const [version, names] of Object.entries(RECIPE_FEATURES)) {
+      expect(Object.keys(RECIPE_SOURCES[Number(version)] ?? {}).sort(), `recipe v${version}`).toEqual(
+        [...names].sort(),
+      );
+      const declared = declareSources(Number(version), names);
+      for (const name of names) expect(declared[name]?.length, name).toBeGreaterThan(0);
+    }
   });
 
   it("prefers the artifact's own declaration to the table of its recipe version", () => {

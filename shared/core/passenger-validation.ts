@@ -33,6 +33,9 @@ const OPTIONAL_VALUES: ReadonlySet<RawColumn> = new Set(['Age', 'Fare', 'Cabin',
 /** Positions of the columns in RAW_COLUMNS order (how `parsePassengerRecord` lays out a JSON record). */
 const CANONICAL_COLUMNS = Object.fromEntries(RAW_COLUMNS.map((column, i) => [column, i])) as ColumnIndex;
 
+/** A caller's key as it is echoed in a message: JSON-quoted, cut to 40 characters. */
+const quotedKey = (key: string): string => JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+
 /**
  * Validates one raw passenger given as JSON (the API and the CLI): keys are CSV header names in any case,
  * values numbers or numeric strings, Age/Fare/Cabin/Embarked may be null, empty or absent.
@@ -43,11 +46,17 @@ export function parsePassengerRecord(record: Record<string, unknown>, where: str
     throw new AppError('BAD_REQUEST', `${where}: expected an object with passenger fields`, { where });
   }
   const byColumn = new Map<RawColumn, unknown>();
+  const keyOf = new Map<RawColumn, string>();
+  const found: string[] = [];
   for (const [key, value] of Object.entries(record)) {
     const column = COLUMN_BY_LOWER.get(key.trim().toLowerCase());
-    if (column !== undefined) byColumn.set(column, value);
+    if (column === undefined) continue;
+    const earlier = keyOf.get(column);
+    // Two spellings of one column (`Pclass` and `pclass`) are ambiguous, as a header naming a column twice is.
+    if (earlier !== undefined) found.push(`${column} appears twice (keys ${quotedKey(earlier)} and ${quotedKey(key)})`);
+    keyOf.set(column, key);
+    byColumn.set(column, value);
   }
-  const found: string[] = [];
   const fields: string[] = [];
   for (const column of RAW_COLUMNS) {
     const value = byColumn.get(column);

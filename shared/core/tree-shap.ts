@@ -81,6 +81,25 @@ export function createExplainer(forest: CompiledForest, covers: readonly (readon
     maxDepth = Math.max(maxDepth, treeDepth(forest, t));
   }
 
+  // A subtree whose leaves all vote the same is a constant function: every v(S) reaches it with some weight and
+  // gets the same value whichever way its splits go, so it is explained exactly as one leaf (the game is the
+  // same game). Forests grown deep have many such subtrees (splits that purify without changing the vote); a
+  // constant-0 subtree is then skipped outright. NaN marks a subtree with both votes.
+  const constant = new Float64Array(nNodes).fill(Number.NaN);
+  for (let t = 0; t < nTrees; t++) {
+    const order = preorder(nodes, t);
+    for (let k = order.length - 1; k >= 0; k--) {
+      // reverse pre-order visits both children before their parent
+      const n = order[k] as number;
+      if ((feature[n] as number) < 0) {
+        constant[n] = value[n] as number;
+      } else {
+        const l = left[n] as number;
+        if (constant[l] === constant[l + 1]) constant[n] = constant[l] as number;
+      }
+    }
+  }
+
   // v({}) of every tree: the share-weighted mean of its leaf values.
   let baseValue = 0;
   for (let t = 0; t < nTrees; t++) {
@@ -158,6 +177,8 @@ export function createExplainer(forest: CompiledForest, covers: readonly (readon
   };
 
   const recurse = (n: number, depth: number, parent: number, zero: number, one: number, f: number): void => {
+    const v = constant[n] as number;
+    if (v === 0) return; // every leaf below votes "died": nothing to add
     const o = parent + depth + 1;
     for (let i = 0; i < depth; i++) {
       pFeature[o + i] = pFeature[parent + i] as number;
@@ -167,10 +188,8 @@ export function createExplainer(forest: CompiledForest, covers: readonly (readon
     }
     extend(o, depth, zero, one, f);
 
-    const split = feature[n] as number;
-    if (split < 0) {
-      const v = value[n] as number;
-      if (v === 0) return;
+    // biome-ignore lint/suspicious/noSelfCompare: NaN test (a subtree with both votes)
+    if (v === v) {
       for (let i = 1; i <= depth; i++) {
         const w = unwoundSum(o, depth, i);
         const j = pFeature[o + i] as number;
@@ -178,6 +197,7 @@ export function createExplainer(forest: CompiledForest, covers: readonly (readon
       }
       return;
     }
+    const split = feature[n] as number;
     const l = left[n] as number;
     const hot = (x[split] as number) < (threshold[n] as number) ? l : l + 1;
     const cold = hot === l ? l + 1 : l;

@@ -250,8 +250,38 @@ function partitionName(datasetId: string): string {
   return `passengers_${datasetId.slice(3)}`;
 }
 
+/** How many labelled passengers of each outcome a dataset has: `[died, survived]`. */
+export async function countDatasetLabels(db: pg.Pool, datasetId: string): Promise<[number, number]> {
+  try {
+    const { rows } = await db.query<{ survived: number; n: string }>(
+      `SELECT survived, count(*) AS n FROM passengers
+       WHERE dataset_id = $1 AND survived IS NOT NULL GROUP BY survived`,
+      [datasetId],
+    );
+    const counts: [number, number] = [0, 0];
+    for (const r of rows) counts[r.survived === 1 ? 1 : 0] = Number(r.n);
+    return counts;
+  } catch (err) {
+    throw dbFailure(err);
+  }
+}
+
+/**
+ * A seeded sample of a dataset's passengers: `perLabel[l]` passengers of outcome `l`, chosen by the order of
+ * md5(passenger id + seed) within each outcome (so the same seed picks the same rows, and Postgres does the choosing
+ * without sending the other rows), returned in PassengerId order.
+ */
+export interface PassengerSample {
+  perLabel: readonly [number, number];
+  seed: number;
+}
+
 /** The passengers of a dataset in PassengerId order (the order every downstream step relies on). */
-export async function readDatasetPassengers(db: pg.Pool, datasetId: string): Promise<LabelledPassenger[]> {
+export async function readDatasetPassengers(
+  db: pg.Pool,
+  datasetId: string,
+  sample?: PassengerSample,
+): Promise<LabelledPassenger[]> {
   try {
     const { rows } = await db.query<{
       passenger_id: number;
@@ -267,9 +297,16 @@ export async function readDatasetPassengers(db: pg.Pool, datasetId: string): Pro
       cabin: string | null;
       embarked: string | null;
     }>(
-      `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
-       FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL ORDER BY passenger_id`,
-      [datasetId],
+      sample === undefined
+        ? `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
+           FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL ORDER BY passenger_id`
+        : `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
+           FROM (SELECT *, row_number() OVER (
+                   PARTITION BY survived ORDER BY md5(passenger_id::text || ':' || $2::text), passenger_id) AS pick
+                 FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL) s
+           WHERE pick <= CASE WHEN survived = 1 THEN $4::bigint ELSE $3::bigint END
+           ORDER BY passenger_id`,
+      sample === undefined ? [datasetId] : [datasetId, sample.seed, sample.perLabel[0], sample.perLabel[1]],
     );
     return rows.map((r) => ({
       passengerId: r.passenger_id,
