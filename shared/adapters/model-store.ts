@@ -361,7 +361,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
 }
 
 /** Checks the artifact's bytes against the size and sha256 a format 2 pointer names (format 1: nothing to check). */
-export function verifyArtifactBytes(pointer: ModelPointer, bytes: Uint8Array): void {
+export function verifyArtifactBytes(pointer: ModelPointer, bytes: Uint8Array, sha256?: string): void {
   if (pointer.size !== undefined && bytes.length !== pointer.size) {
     throw new AppError(
       'ARTIFACT_INVALID',
@@ -374,7 +374,7 @@ export function verifyArtifactBytes(pointer: ModelPointer, bytes: Uint8Array): v
     );
   }
   if (pointer.sha256 !== undefined) {
-    const actual = sha256Hex(bytes);
+    const actual = sha256 ?? sha256Hex(bytes);
     if (actual !== pointer.sha256) {
       throw new AppError('ARTIFACT_INVALID', `${pointer.object} does not match the pointer's sha256`, {
         object: pointer.object,
