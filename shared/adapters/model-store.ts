@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import { AppError } from '../errors.ts';
-import { getObjectMetadata, isNotFound, PreconditionFailedError } from './storage.ts';
+import { getObjectMetadata, isNotFound, PreconditionFailedError, storageFailure } from './storage.ts';
 
 /** Every object of the store lives under this prefix (the train account may create objects only here). */
 export const MODELS_PREFIX = 'models/';
@@ -254,7 +254,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
       return content;
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw err;
+      throw storageFailure(err);
     }
   }
 
@@ -321,7 +321,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
         });
         return { sha256: sha256Hex(bytes), size: bytes.length, bytes };
       } catch (err) {
-        if (statusOf(err) !== 412) throw err;
+        if (statusOf(err) !== 412) throw storageFailure(err);
         // Written already (a concurrent or earlier run of the same version): describe what is stored.
         const stored = await download(name);
         if (stored === null) throw new PreconditionFailedError(bucket, name, { cause: err });
@@ -351,7 +351,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
           });
           return next;
         } catch (err) {
-          if (statusOf(err) !== 412) throw err;
+          if (statusOf(err) !== 412) throw storageFailure(err);
           await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50));
         }
       }
