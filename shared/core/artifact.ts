@@ -346,6 +346,43 @@ export const DEFAULT_ARTIFACT_LIMITS: ArtifactLimits = {
   maxDepth: 64,
 };
 
+/** State of an incremental scan of JSON bytes for their deepest nesting of objects and arrays. */
+export interface JsonDepthScan {
+  depth: number;
+  max: number;
+  inString: boolean;
+  escaped: boolean;
+}
+
+export const newJsonDepthScan = (): JsonDepthScan => ({ depth: 0, max: 0, inString: false, escaped: false });
+
+/**
+ * Advances the scan over `bytes[from, to)`. Lets a loader refuse a deeply nested document (a tree that is a long
+ * chain) before `JSON.parse` spends a second on it, in slices small enough to yield between.
+ */
+export function scanJsonDepth(bytes: Uint8Array, from: number, to: number, scan: JsonDepthScan): void {
+  let { depth, max, inString, escaped } = scan;
+  for (let i = from; i < to; i++) {
+    const b = bytes[i] as number;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (b === 0x5c) escaped = true;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (b === 0x7d || b === 0x5d) depth--;
+  }
+  Object.assign(scan, { depth, max, inString, escaped });
+}
+
+/**
+ * The deepest JSON nesting a valid artifact can have with trees of `maxDepth`: one object per tree level, plus
+ * the artifact's own structure around the trees and the arrays inside a node (generous, so only a chain trips it).
+ */
+export const maxJsonNesting = (limits: ArtifactLimits): number => limits.maxDepth + 32;
+
 /**
  * Checks the forest's size against the limits before anything is compiled: trees, nodes per tree, depth. Walks
  * iteratively (a hostile tree may be a chain deeper than the call stack) and stops at the first violation.
