@@ -17,7 +17,7 @@
  *
  * Options: --requests=N (in-distribution requests for the ERT, default 4,000,000), --trials=N (delay trials per
  * shift, default 400), --window=, --every=, --ert=, --rows-per-request= (detector settings; defaults are the
- * service's).
+ * service's), --recipe=2 (recipe v2's 15 features instead of v1's 11).
  */
 import { loadavg } from 'node:os';
 import { RequestDrift } from '../shared/core/drift.ts';
@@ -38,6 +38,7 @@ const OPTIONS: WindowDriftOptions = {
   ert: arg('ert', 1_000_000),
   rowsPerRequest: arg('rows-per-request', 5),
 };
+const RECIPE = arg('recipe', 1) as 1 | 2;
 const STREAMS = 8;
 
 /** Exact (Garwood) 95% interval of a Poisson mean, from k events. */
@@ -71,9 +72,9 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const world = await loadDriftWorld(42);
+const world = await loadDriftWorld(42, RECIPE);
 console.log(
-  `reference: ${world.reference.columns[0]!.length} rows, ${world.reference.featureNames.length} features ` +
+  `recipe v${RECIPE}; reference: ${world.reference.columns[0]!.length} rows, ${world.reference.featureNames.length} features ` +
     `(${world.reference.featureTypes.filter((t) => t === 'categorical').length} categorical); window ` +
     `${OPTIONS.windowSize} rows, evaluated every ${OPTIONS.evaluateEvery} requests, design ERT ${fmt(OPTIONS.ert!)} ` +
     `(level per evaluation ${OPTIONS.evaluateEvery! / OPTIONS.ert!}), at most ${OPTIONS.rowsPerRequest} rows per request; ` +
@@ -169,7 +170,7 @@ function perRequestFlags(): void {
   let heldFlagged = 0;
   let heldTotal = 0;
   for (let seed = 1; seed <= 100; seed++) {
-    const w = driftWorldOf(world.passengers, seed);
+    const w = driftWorldOf(world.passengers, seed, RECIPE);
     const d = new RequestDrift(w.reference);
     for (const i of w.heldOut) {
       heldTotal++;

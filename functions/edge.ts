@@ -1,13 +1,10 @@
 /**
  * The edge of every HTTP pipeline function: JSON in, JSON out, one log context per request, and the single
- * place where errors become responses. Inner code throws `AppError`s (or lets a backend's error through); here a
- * failure a retry can fix (a cut connection, a 5xx from a backend) becomes 503 so the workflow retries, a caller's
- * mistake keeps its 4xx, and anything else is a 500 whose details stay in the log, never in the response.
+ * place where errors become responses. Inner code throws `AppError`s; each adapter maps its own failures a retry can
+ * fix (a cut connection, a 5xx from a backend) to UNAVAILABLE, which answers 503 so the workflow retries; a
+ * caller's mistake keeps its 4xx, and anything else is a 500 whose details stay in the log, never in the response.
  */
 import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
-import { isTransientDbError } from '../shared/adapters/db/pool.ts';
-import { isTransientPublishError } from '../shared/adapters/events.ts';
-import { isTransientStorageError } from '../shared/adapters/storage.ts';
 import { isInvalidInput } from '../shared/core/invalid-input.ts';
 import { AppError } from '../shared/errors.ts';
 import { type Logger, traceFields } from '../shared/log.ts';
@@ -28,15 +25,15 @@ export interface RequestContext {
 /** The header a workflow step sets to tie a function's logs to its execution. */
 export const WORKFLOW_EXECUTION_HEADER = 'x-workflow-execution';
 
+/**
+ * Translates what a handler threw into a catalogue error. Every adapter has already turned its own retryable
+ * failures into UNAVAILABLE (db/pool.ts `dbFailure`, storage.ts `storageFailure`, events.ts `publishFailure`, the
+ * feature store's redis-client.ts), so here an AppError is kept, the core's InvalidInputError is a BAD_REQUEST,
+ * and anything else is INTERNAL.
+ */
 export function edgeError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (isInvalidInput(err)) return new AppError('BAD_REQUEST', err.message);
-  if (isTransientDbError(err))
-    return new AppError('UNAVAILABLE', 'the database is unavailable', undefined, { cause: err });
-  if (isTransientStorageError(err))
-    return new AppError('UNAVAILABLE', 'cloud storage is unavailable', undefined, { cause: err });
-  if (isTransientPublishError(err))
-    return new AppError('UNAVAILABLE', 'Pub/Sub is unavailable', undefined, { cause: err });
   return new AppError('INTERNAL', undefined, undefined, { cause: err });
 }
 

@@ -445,6 +445,7 @@ describe('wiring', () => {
       'MAX_REJECTED_SHARE',
       'SPLIT_SEED',
       'TEST_SIZE',
+      'MAX_TRAINING_ROWS',
       'MIN_ACCURACY',
       'SEARCH_CANDIDATES',
       'SEARCH_SEED',

@@ -15,6 +15,8 @@ export interface Settings {
   modelVersionsKept: number;
   minAccuracy: number;
   searchCandidates: number;
+  /** Labelled rows a model trains on at most (larger uploads are sampled). */
+  maxTrainingRows: number;
   /** Training rows from which the search fans out over the fit function. */
   fanOutMinRows: number;
   /** Concurrent fit calls of a fanned-out search (and the fit function's max instances). */
@@ -80,6 +82,7 @@ export function readSettings(config = new pulumi.Config()): Settings {
     modelVersionsKept: int('modelVersionsKept', 1, 1000),
     minAccuracy: config.requireNumber('minAccuracy', { min: 0, max: 1 }),
     searchCandidates: int('searchCandidates', 1, 1000),
+    maxTrainingRows: int('maxTrainingRows', 100, 1_000_000_000),
     fanOutMinRows: int('fanOutMinRows', 1, 1_000_000_000),
     fitConcurrency: int('fitConcurrency', 1, 1000),
     maxUploadBytes: int('maxUploadBytes', 1, 5 * 1024 ** 3),

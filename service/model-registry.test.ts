@@ -249,6 +249,34 @@ describe('artifact integrity and limits', () => {
     expect(JSON.stringify(errors[0])).toMatch(message);
   });
 
+  it('refuses a tree that is a long chain from its bytes, before parsing it', async () => {
+    const n = 5000;
+    const chain = `${'{"splitColumn":0,"splitValue":1,"left":{"distribution":[[0,1]]},"right":'.repeat(n)}{"distribution":[[1,0]]}${'}'.repeat(n)}`;
+    const text = JSON.stringify({ ...v2, forest: '__CHAIN__' }).replace('"__CHAIN__"', chain);
+    const { logger, entries } = memoryLogger();
+    const source = new MemoryModelSource();
+    const registry = new ModelRegistry({ source, logger });
+    pointTo(source, v1);
+    await registry.refresh();
+    const bytes = Buffer.from(text);
+    source.objects.set('models/tiny-2/model.json', bytes);
+    source.pointer = {
+      value: {
+        pointerFormat: 2,
+        modelVersion: 'tiny-2',
+        object: 'models/tiny-2/model.json',
+        sha256: sha256Hex(bytes),
+        size: bytes.length,
+      },
+      generation: 'chain',
+    };
+    expect(await registry.refresh()).toBe('refused');
+    const errors = entries.filter((e) => e.severity === 'ERROR');
+    expect(errors).toHaveLength(1);
+    expect(JSON.stringify(errors[0])).toMatch(/nests 50\d\d levels deep: a tree deeper than 64/);
+    expect(registry.current()?.version).toBe('tiny-1');
+  });
+
   it('refuses a lineage featureSetVersion that is not an id when the model loads', async () => {
     const evil = { ...v2, lineage: { datasetId: 'ds-1', featureSetVersion: '../../etc passwd' } };
     const { outcome, serving, errors } = await servingV1ThenRefresh((s) => pointTo(s, evil));

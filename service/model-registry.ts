@@ -6,6 +6,7 @@
  * a swap never mixes two models in one answer and in-flight requests finish on the model they started with.
  * An artifact that fails validation is refused with an ERROR log; the model already serving keeps serving.
  */
+import { createHash } from 'node:crypto';
 import {
   MODEL_POINTER_OBJECT,
   type ModelPointer,
@@ -13,7 +14,14 @@ import {
   parsePointer,
   verifyArtifactBytes,
 } from '../shared/adapters/model-store.ts';
-import { type ArtifactLimits, DEFAULT_ARTIFACT_LIMITS, driftReferenceOf } from '../shared/core/artifact.ts';
+import {
+  type ArtifactLimits,
+  DEFAULT_ARTIFACT_LIMITS,
+  driftReferenceOf,
+  maxJsonNesting,
+  newJsonDepthScan,
+  scanJsonDepth,
+} from '../shared/core/artifact.ts';
 import { type Correction, DriftInputError, RequestDrift } from '../shared/core/drift.ts';
 import { WindowDrift } from '../shared/core/drift-window.ts';
 import { loadModel, type Predictor } from '../shared/core/model.ts';
@@ -100,6 +108,42 @@ const SMOKE_PASSENGER: Passenger = {
 /** The artifact object a pointer names: `object`, spelled `models/<modelVersion>/model.json` and nothing else. */
 export function artifactObjectName(pointer: unknown): string {
   return parsePointer(pointer).object;
+}
+
+/** Bytes hashed and scanned per turn of the event loop: a few milliseconds of work between two requests. */
+const INSPECT_SLICE = 512 * 1024;
+
+/**
+ * Size, sha256 (against the pointer) and JSON nesting depth of an artifact's bytes, computed in slices that yield
+ * to the event loop, so a large or hostile artifact never holds up /healthz or a prediction for long. Throws
+ * ARTIFACT_INVALID before anything is parsed.
+ */
+async function inspectArtifactBytes(pointer: ModelPointer, bytes: Uint8Array, limits: ArtifactLimits): Promise<void> {
+  if (bytes.length > limits.maxBytes) {
+    throw new AppError(
+      'ARTIFACT_INVALID',
+      `${pointer.object} is ${bytes.length} bytes, over the limit of ${limits.maxBytes}`,
+      {
+        limit: 'maxBytes',
+      },
+    );
+  }
+  const hash = createHash('sha256');
+  const scan = newJsonDepthScan();
+  for (let from = 0; from < bytes.length; from += INSPECT_SLICE) {
+    const to = Math.min(bytes.length, from + INSPECT_SLICE);
+    hash.update(bytes.subarray(from, to));
+    scanJsonDepth(bytes, from, to, scan);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  verifyArtifactBytes(pointer, bytes, hash.digest('hex'));
+  if (scan.max > maxJsonNesting(limits)) {
+    throw new AppError(
+      'ARTIFACT_INVALID',
+      `${pointer.object} nests ${scan.max} levels deep: a tree deeper than ${limits.maxDepth}`,
+      { limit: 'maxDepth', nesting: scan.max, max: limits.maxDepth },
+    );
+  }
 }
 
 export class ModelRegistry {
@@ -246,7 +290,7 @@ export class ModelRegistry {
         throw new AppError('ARTIFACT_INVALID', `${objectName} does not exist`);
       // Integrity first: the bytes must be the ones the pointer names, before anything is parsed.
       const bytes = stored instanceof Uint8Array ? stored : Buffer.from(JSON.stringify(stored));
-      verifyArtifactBytes(parsed, bytes);
+      await inspectArtifactBytes(parsed, bytes, limits);
       next = this.build(bytes, generation, objectName, parsed);
     } catch (err) {
       if (err instanceof ModelSourceError) throw err;

@@ -9,7 +9,7 @@ import { type Readable, Transform } from 'node:stream';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { findDatasetBySource, type LoadOutcome, loadDataset } from '../../shared/adapters/db/datasets.ts';
-import { getObjectMetadata, isTransientStorageError, readObjectStream } from '../../shared/adapters/storage.ts';
+import { getObjectMetadata, readObjectStream } from '../../shared/adapters/storage.ts';
 import { type CsvProgress, maxRowsLeft, validatePassengerCsv } from '../../shared/core/csv-stream.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
@@ -57,13 +57,6 @@ function byteLimit(limit: number): Transform {
   });
 }
 
-/** Names the backend in a storage failure a retry can fix (Postgres and GCS fail with the same socket codes). */
-function storageFailure(err: unknown): unknown {
-  return isTransientStorageError(err)
-    ? new AppError('UNAVAILABLE', 'cloud storage is unavailable', undefined, { cause: err })
-    : err;
-}
-
 export async function loadObject(
   deps: LoadDeps,
   req: LoadRequest,
@@ -74,9 +67,7 @@ export async function loadObject(
   if (existing) {
     return { datasetId: existing.id, rows: existing.rowCount, rejected: existing.rejectedCount, alreadyLoaded: true };
   }
-  const meta = await getObjectMetadata(deps.storage, req.bucket, req.name, req.generation).catch((err) => {
-    throw storageFailure(err);
-  });
+  const meta = await getObjectMetadata(deps.storage, req.bucket, req.name, req.generation);
   if (!meta) {
     throw new AppError('NOT_FOUND', `gs://${req.bucket}/${req.name} has no generation ${req.generation}`, {
       bucket: req.bucket,
@@ -104,7 +95,7 @@ export async function loadObject(
       validation: meta.md5Hash ? 'md5' : 'crc32c',
     });
     const limited = byteLimit(deps.config.maxUploadBytes);
-    download.on('error', (err) => limited.destroy(storageFailure(err) as Error));
+    download.on('error', (err) => limited.destroy(err));
     download.pipe(limited);
     opened.push(download, limited);
     return limited;

@@ -5,9 +5,13 @@
  * on the training split only, SMOTE on the training split only, then one versioned write made current by an atomic
  * pointer flip. The version is derived from the dataset, the recipe and the split parameters, so a re-run finds
  * the complete set and writes nothing.
+ *
+ * A dataset of more than `maxRows` labelled passengers is sampled first: a stratified (per outcome, proportional),
+ * seeded sample of `maxRows` rows, chosen in Postgres so the other rows are never read. Its feature set version
+ * carries the cap (`-s<maxRows>`), its metadata the cap and the sample, and the model artifact both (`sample`).
  */
 import type pg from 'pg';
-import { getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
+import { countDatasetLabels, getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import type { FeatureSetWriter } from '../../shared/adapters/feature-store/store.ts';
 import {
   type FeatureSetOptions,
@@ -15,11 +19,15 @@ import {
   prepareFeatureSet,
   resolveFeatureSetOptions,
 } from '../../shared/core/pipeline.ts';
+import { stratifiedSampleSizes } from '../../shared/core/split.ts';
 import { AppError } from '../../shared/errors.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
 /** SPLIT_SEED, TEST_SIZE (and the SMOTE neighbours, the recipe version); unset ones take the core's defaults. */
-export type ProcessConfig = FeatureSetOptions;
+export type ProcessConfig = FeatureSetOptions & {
+  /** MAX_TRAINING_ROWS: larger datasets are sampled (stratified, seeded by the split seed) down to this many rows. */
+  maxRows?: number | undefined;
+};
 
 export interface ProcessDeps extends EdgeDeps {
   pool: pg.Pool;
@@ -33,6 +41,8 @@ export interface ProcessResult {
   trainRows: number;
   testRows: number;
   syntheticRows: number;
+  /** Labelled rows of the dataset, when it was sampled down to the cap (train + test rows are the sample). */
+  sampledFrom?: number;
 }
 
 export { featureSetVersionFor };
@@ -43,7 +53,16 @@ export function parseProcessRequest(body: unknown): { datasetId: string } {
 
 export async function processDataset(deps: ProcessDeps, datasetId: string): Promise<ProcessResult> {
   const { featureStore, config } = deps;
-  const version = featureSetVersionFor(datasetId, config);
+  const { maxRows, ...featureSetOptions } = config;
+  const options = resolveFeatureSetOptions(featureSetOptions);
+  // Counted first: whether the dataset is over the cap decides the version (a sample is another feature set).
+  const counts = maxRows === undefined ? null : await countDatasetLabels(deps.pool, datasetId);
+  const total = counts === null ? 0 : counts[0] + counts[1];
+  const sample =
+    counts !== null && maxRows !== undefined && total > maxRows
+      ? { perLabel: stratifiedSampleSizes(counts, maxRows) as [number, number], seed: options.splitSeed }
+      : undefined;
+  const version = `${featureSetVersionFor(datasetId, featureSetOptions)}${sample ? `-s${maxRows}` : ''}`;
   const done = await featureStore.readMeta(version);
   if (done) {
     await featureStore.activate(version);
@@ -52,12 +71,12 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
       trainRows: done.trainRows,
       testRows: done.testRows,
       syntheticRows: done.syntheticRows,
+      ...(sample ? { sampledFrom: total } : {}),
     };
   }
   const dataset = await getDataset(deps.pool, datasetId);
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${datasetId}`, { datasetId });
-  const passengers = await readDatasetPassengers(deps.pool, datasetId);
-  const options = resolveFeatureSetOptions(config);
+  const passengers = await readDatasetPassengers(deps.pool, datasetId, sample);
   const { recipe, train, test, synthetic } = prepareFeatureSet(passengers, options);
   await featureStore.writeFeatureSet({
     version,
@@ -67,7 +86,19 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
     train,
     test,
     synthetic,
-    metadata: { splitSeed: options.splitSeed, testSize: options.testSize, smoteK: options.smoteK },
+    metadata: {
+      splitSeed: options.splitSeed,
+      testSize: options.testSize,
+      smoteK: options.smoteK,
+      ...(sample
+        ? {
+            maxRows: maxRows as number,
+            sampledFrom: total,
+            sampledDied: sample.perLabel[0],
+            sampledSurvived: sample.perLabel[1],
+          }
+        : {}),
+    },
     ...(deps.now ? { createdAt: deps.now() } : {}),
   });
   return {
@@ -75,6 +106,7 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
     trainRows: train.X.length,
     testRows: test.X.length,
     syntheticRows: synthetic.X.length,
+    ...(sample ? { sampledFrom: total } : {}),
   };
 }
 

@@ -16,6 +16,7 @@ const config = loadFunctionConfig('process', process.env, (r) => ({
   process: {
     splitSeed: r.int('SPLIT_SEED', { default: FEATURE_SET_DEFAULTS.splitSeed }),
     testSize: r.number('TEST_SIZE', { default: FEATURE_SET_DEFAULTS.testSize, min: 0.05, max: 0.5 }),
+    maxRows: r.int('MAX_TRAINING_ROWS', { default: 50_000, min: 100 }),
   },
 }));
 const pool = createPool(config.pg);

@@ -28,7 +28,7 @@ import {
   pointerFor,
   verifyArtifactBytes,
 } from '../../shared/adapters/model-store.ts';
-import { buildArtifact, type ModelArtifact, parseArtifact } from '../../shared/core/artifact.ts';
+import { buildArtifact, type ModelArtifact, parseArtifact, type TrainingSample } from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
 import { foldViewFor, modelVersionFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
 import {
@@ -117,6 +117,21 @@ export function parseTrainRequest(body: unknown): { featureSetVersion: string; f
   };
 }
 
+/** The sample the process step took of a dataset larger than its cap, from the feature set's metadata. */
+function sampleOf(metadata: Record<string, string>): { sample?: TrainingSample } {
+  const n = (key: string): number => Number(metadata[key]);
+  if (!(n('sampledFrom') > 0)) return {};
+  return {
+    sample: {
+      maxRows: n('maxRows'),
+      datasetRows: n('sampledFrom'),
+      died: n('sampledDied'),
+      survived: n('sampledSurvived'),
+      seed: n('splitSeed'),
+    },
+  };
+}
+
 /** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
 function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
   try {
@@ -192,6 +207,7 @@ async function obtainArtifact(
     recipe: m.recipe,
     training,
     trainX: train.X,
+    ...sampleOf(m.meta.metadata),
   });
   // Written only if absent: a concurrent run of the same version may have won, and then its bytes are the ones kept.
   const stored = await store.writeArtifact(modelVersion, artifact);

@@ -131,7 +131,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
     });
     this.process = fn('process', {
       description: 'Cloud SQL -> features -> Redis feature store',
-      env: { ...pg, ...redis, SPLIT_SEED: '42', TEST_SIZE: '0.2' },
+      env: { ...pg, ...redis, SPLIT_SEED: '42', TEST_SIZE: '0.2', MAX_TRAINING_ROWS: `${cfg.maxTrainingRows}` },
       secretEnv: { ...pgSecret, ...redisSecrets },
     });
     this.train = fn('train', {

@@ -10,7 +10,7 @@ import { isAppError } from '../../shared/errors.ts';
 import { type AppContext, requireModel } from '../context.ts';
 import { attributionOf } from '../explanations.ts';
 import { columnOfProblem, parseServingPassenger } from '../instances.ts';
-import { modelCard } from '../model-card.ts';
+import { modelCard, selectionOf } from '../model-card.ts';
 import { STYLESHEET } from '../ui/assets.ts';
 import type { SafeHtml } from '../ui/html.ts';
 import {
@@ -223,6 +223,8 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         loadedAt: served.loadedAt,
         lineage: a.lineage,
         metrics: a.metrics,
+        cv: selectionOf(a),
+        recipeVersion: a.recipe.version,
         importances: a.importances,
         shapImportances: a.shapImportances ?? null,
         params: { ...a.params },

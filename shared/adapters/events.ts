@@ -3,6 +3,7 @@
  * same client talks to the emulator through PUBSUB_EMULATOR_HOST.
  */
 import type { PubSub } from '@google-cloud/pubsub';
+import { AppError } from '../errors.ts';
 
 /** The part of the Pub/Sub client this adapter uses (tests may pass a recording stand-in). */
 export type Publisher = Pick<PubSub, 'topic'>;
@@ -45,9 +46,23 @@ export async function publishJson(
   opts: { timeoutMs?: number } = {},
 ): Promise<string> {
   const settings = boundedPublishOptions(opts.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
-  return pubsub
-    .topic(topic, settings as Parameters<Publisher['topic']>[1])
-    .publishMessage({ data: Buffer.from(JSON.stringify(payload)), attributes });
+  try {
+    return await pubsub
+      .topic(topic, settings as Parameters<Publisher['topic']>[1])
+      .publishMessage({ data: Buffer.from(JSON.stringify(payload)), attributes });
+  } catch (err) {
+    throw publishFailure(err);
+  }
+}
+
+/**
+ * The adapter's own failure mapping: a publish failure a retry can fix (UNAVAILABLE, DEADLINE_EXCEEDED,
+ * RESOURCE_EXHAUSTED, ABORTED) becomes the retryable UNAVAILABLE; anything else (a missing topic, a permission
+ * error) is left as it is.
+ */
+export function publishFailure(err: unknown): unknown {
+  if (!isTransientPublishError(err)) return err;
+  return new AppError('UNAVAILABLE', 'Pub/Sub is unavailable', undefined, { cause: err });
 }
 
 /** True for a publish failure a retry can fix (the client has already retried these for a while by then). */

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import { AppError } from '../errors.ts';
-import { getObjectMetadata, isNotFound, PreconditionFailedError } from './storage.ts';
+import { getObjectMetadata, isNotFound, PreconditionFailedError, storageFailure } from './storage.ts';
 
 /** Every object of the store lives under this prefix (the train account may create objects only here). */
 export const MODELS_PREFIX = 'models/';
@@ -254,7 +254,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
       return content;
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw err;
+      throw storageFailure(err);
     }
   }
 
@@ -321,7 +321,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
         });
         return { sha256: sha256Hex(bytes), size: bytes.length, bytes };
       } catch (err) {
-        if (statusOf(err) !== 412) throw err;
+        if (statusOf(err) !== 412) throw storageFailure(err);
         // Written already (a concurrent or earlier run of the same version): describe what is stored.
         const stored = await download(name);
         if (stored === null) throw new PreconditionFailedError(bucket, name, { cause: err });
@@ -351,7 +351,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
           });
           return next;
         } catch (err) {
-          if (statusOf(err) !== 412) throw err;
+          if (statusOf(err) !== 412) throw storageFailure(err);
           await new Promise((r) => setTimeout(r, 20 * attempt + Math.random() * 50));
         }
       }
@@ -361,7 +361,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
 }
 
 /** Checks the artifact's bytes against the size and sha256 a format 2 pointer names (format 1: nothing to check). */
-export function verifyArtifactBytes(pointer: ModelPointer, bytes: Uint8Array): void {
+export function verifyArtifactBytes(pointer: ModelPointer, bytes: Uint8Array, sha256?: string): void {
   if (pointer.size !== undefined && bytes.length !== pointer.size) {
     throw new AppError(
       'ARTIFACT_INVALID',
@@ -374,7 +374,7 @@ export function verifyArtifactBytes(pointer: ModelPointer, bytes: Uint8Array): v
     );
   }
   if (pointer.sha256 !== undefined) {
-    const actual = sha256Hex(bytes);
+    const actual = sha256 ?? sha256Hex(bytes);
     if (actual !== pointer.sha256) {
       throw new AppError('ARTIFACT_INVALID', `${pointer.object} does not match the pointer's sha256`, {
         object: pointer.object,

@@ -91,6 +91,16 @@ function stallBudget(storage: Storage): number {
   return typeof timeout === 'number' && timeout > 0 ? timeout : DEFAULT_STALL_MS;
 }
 
+/**
+ * The adapter's own failure mapping: a failure a retry can fix becomes the retryable UNAVAILABLE naming Cloud
+ * Storage (Postgres and GCS fail with the same socket codes, so only the adapter that made the call can name the
+ * backend); anything else (a 404, a 412, a bug) is left as it is for the caller to decide.
+ */
+export function storageFailure(err: unknown): unknown {
+  if (err instanceof AppError || !isTransientStorageError(err)) return err;
+  return new AppError('UNAVAILABLE', 'cloud storage is unavailable', undefined, { cause: err });
+}
+
 export function isNotFound(err: unknown): boolean {
   return statusOf(err) === 404;
 }
@@ -106,17 +116,21 @@ export function readObjectStream(
   const file = storage.bucket(bucket).file(name, generation === undefined ? {} : { generation });
   const stream = file.createReadStream(opts.validation === undefined ? {} : { validation: opts.validation });
   const ms = stallBudget(storage);
-  return failWhenStalled(stream, ms, () => new StorageStalledError(bucket, name, ms));
+  failWhenStalled(stream, ms, () => new StorageStalledError(bucket, name, ms));
+  // Read through a PassThrough that carries the source's failure already mapped (`storageFailure`), and that stops
+  // the download when the consumer destroys it.
+  const out = new PassThrough();
+  stream.on('error', (err) => out.destroy(storageFailure(err) as Error));
+  out.on('close', () => {
+    if (!stream.destroyed) stream.destroy();
+  });
+  return stream.pipe(out);
 }
 
 /** The whole object in memory, read through the same stall guard as `readObjectStream`. */
 export async function readObject(storage: Storage, bucket: string, name: string, generation?: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  const stream = readObjectStream(storage, bucket, name, generation);
-  // Consumed through a PassThrough so the guard sees the flowing/paused transitions of a plain pipe.
-  const sink = stream.pipe(new PassThrough());
-  stream.on('error', (err) => sink.destroy(err));
-  for await (const chunk of sink) chunks.push(chunk as Buffer);
+  for await (const chunk of readObjectStream(storage, bucket, name, generation)) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
@@ -140,7 +154,7 @@ export async function getObjectMetadata(
     };
   } catch (err) {
     if (isNotFound(err)) return null;
-    throw err;
+    throw storageFailure(err);
   }
 }
 
@@ -159,7 +173,7 @@ export async function readJson(
     // Overwritten between the two calls: the caller sees the newer document on its next read.
     if (isNotFound(err)) return readJson(storage, bucket, name);
     if (err instanceof SyntaxError) throw new AppError('ARTIFACT_INVALID', `gs://${bucket}/${name} is not JSON`);
-    throw err;
+    throw storageFailure(err);
   }
 }
 
@@ -186,7 +200,7 @@ export async function writeJson(
     });
   } catch (err) {
     if (statusOf(err) === 412) throw new PreconditionFailedError(bucket, name, { cause: err });
-    throw err;
+    throw storageFailure(err);
   }
   return { generation: String(file.metadata.generation) };
 }

@@ -6,7 +6,9 @@ import {
   buildArtifact,
   driftReferenceOf,
   type ModelArtifact,
+  newJsonDepthScan,
   parseArtifact,
+  scanJsonDepth,
 } from './artifact.ts';
 import { compileForest } from './compiled-forest.ts';
 import { loadModel } from './model.ts';
@@ -244,6 +246,20 @@ describe('explanations from the artifact', () => {
     const negative = JSON.parse(text);
     negative.covers.trees[0][0] = -1;
     expectInvalid(negative, /\/covers\/trees\/0\/0/);
+  });
+});
+
+describe('scanJsonDepth', () => {
+  it('finds the deepest nesting of objects and arrays, ignoring brackets inside strings, across slices', () => {
+    const text = JSON.stringify({ a: [{ b: '{{[[' }, [[1]]], c: { d: 'x\\"]]' } });
+    const bytes = Buffer.from(text);
+    const whole = newJsonDepthScan();
+    scanJsonDepth(bytes, 0, bytes.length, whole);
+    expect(whole.max).toBe(4);
+    const sliced = newJsonDepthScan();
+    for (let i = 0; i < bytes.length; i += 3) scanJsonDepth(bytes, i, Math.min(bytes.length, i + 3), sliced);
+    expect(sliced).toEqual(whole);
+    expect(whole.depth).toBe(0);
   });
 });
 

@@ -56,6 +56,21 @@ export interface ModelArtifact {
   featureSources?: Record<string, PassengerField[]>;
   /** Format 4: mean |SHAP| of each feature over the test split (`metrics.n` rows), in probability units. */
   shapImportances?: Record<string, number>;
+  /** Present when the dataset had more rows than the cap: the model trained on this stratified sample of it. */
+  sample?: TrainingSample;
+}
+
+/** The cap on training rows and the stratified sample taken under it (optional: readers that predate it skip it). */
+export interface TrainingSample {
+  /** MAX_TRAINING_ROWS of the process step. */
+  maxRows: number;
+  /** Labelled rows of the dataset. */
+  datasetRows: number;
+  /** Rows of the sample per outcome (their sum is the cap). */
+  died: number;
+  survived: number;
+  /** Seeds the choice of rows (the split seed). */
+  seed: number;
 }
 
 export interface BuildArtifactInput {
@@ -67,6 +82,7 @@ export interface BuildArtifactInput {
   training: TrainingResult;
   /** The training split's real feature rows (row-major, before SMOTE): becomes the drift reference. */
   trainX: readonly (readonly number[])[];
+  sample?: TrainingSample;
 }
 
 export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
@@ -87,6 +103,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     covers: input.training.covers,
     featureSources: declareSources(input.recipe.version, names),
     shapImportances: input.training.shapImportances,
+    ...(input.sample ? { sample: input.sample } : {}),
   };
 }
 
@@ -281,6 +298,17 @@ export const ARTIFACT_SCHEMA = {
       type: 'object',
       additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } },
     },
+    sample: {
+      type: 'object',
+      required: ['maxRows', 'datasetRows', 'died', 'survived', 'seed'],
+      properties: {
+        maxRows: { type: 'integer', minimum: 1 },
+        datasetRows: { type: 'integer', minimum: 1 },
+        died: { type: 'integer', minimum: 0 },
+        survived: { type: 'integer', minimum: 0 },
+        seed: { type: 'integer' },
+      },
+    },
   },
 } as const;
 
@@ -317,6 +345,43 @@ export const DEFAULT_ARTIFACT_LIMITS: ArtifactLimits = {
   maxNodesPerTree: 20_000,
   maxDepth: 64,
 };
+
+/** State of an incremental scan of JSON bytes for their deepest nesting of objects and arrays. */
+export interface JsonDepthScan {
+  depth: number;
+  max: number;
+  inString: boolean;
+  escaped: boolean;
+}
+
+export const newJsonDepthScan = (): JsonDepthScan => ({ depth: 0, max: 0, inString: false, escaped: false });
+
+/**
+ * Advances the scan over `bytes[from, to)`. Lets a loader refuse a deeply nested document (a tree that is a long
+ * chain) before `JSON.parse` spends a second on it, in slices small enough to yield between.
+ */
+export function scanJsonDepth(bytes: Uint8Array, from: number, to: number, scan: JsonDepthScan): void {
+  let { depth, max, inString, escaped } = scan;
+  for (let i = from; i < to; i++) {
+    const b = bytes[i] as number;
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (b === 0x5c) escaped = true;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) {
+      depth++;
+      if (depth > max) max = depth;
+    } else if (b === 0x7d || b === 0x5d) depth--;
+  }
+  Object.assign(scan, { depth, max, inString, escaped });
+}
+
+/**
+ * The deepest JSON nesting a valid artifact can have with trees of `maxDepth`: one object per tree level, plus
+ * the artifact's own structure around the trees and the arrays inside a node (generous, so only a chain trips it).
+ */
+export const maxJsonNesting = (limits: ArtifactLimits): number => limits.maxDepth + 32;
 
 /**
  * Checks the forest's size against the limits before anything is compiled: trees, nodes per tree, depth. Walks

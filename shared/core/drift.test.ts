@@ -162,6 +162,22 @@ describe('RequestDrift', () => {
     });
   });
 
+  it('widens the range by a tenth, and by at least one for a count (a feature of whole numbers)', () => {
+    const reference = {
+      featureNames: ['Count', 'Measure'],
+      featureTypes: ['continuous', 'continuous'] as const,
+      columns: [
+        [1, 2, 3, 4],
+        [0.5, 1.5, 2.5, 3.5],
+      ],
+    };
+    const detector = new RequestDrift(reference);
+    expect(detector.predict([[5, 3.8]]).isDrift).toBe(false); // 4 + 1; 3.5 + 0.3
+    expect(detector.predict([[5.5, 1]]).drifted).toEqual(['Count']);
+    expect(detector.predict([[2, 3.9]]).drifted).toEqual(['Measure']);
+    expect(detector.predict([[-0.5, 0.3]]).drifted).toEqual(['Count']); // 1 - 1; 0.5 - 0.3 = 0.2 < 0.3
+  });
+
   it('tests requests of minTestRows rows or more as a batch, and flags a shifted batch', () => {
     const detector = new RequestDrift(world.reference);
     const stream = sampler(world, createRng(3));
@@ -320,5 +336,40 @@ describe('WindowDrift', () => {
     for (const count of picked) expect(count).toBeGreaterThan(400);
     for (const count of picked) expect(count).toBeLessThan(600);
     expect(window.state().rowsSeen).toBe(10_000);
+  });
+});
+
+describe('recipe v2 features', () => {
+  it('tests whatever features the reference lists, by their declared type: 15 features of recipe v2', async () => {
+    const v2 = await loadDriftWorld(42, 2);
+    expect(v2.reference.featureNames).toHaveLength(15);
+    const window = new WindowDrift(v2.reference);
+    const types = Object.fromEntries(window.tests.featureNames.map((n, f) => [n, window.tests.featureTypes[f]]));
+    expect(types).toMatchObject({
+      Deck: 'categorical',
+      TicketSize: 'continuous',
+      FarePerPerson: 'continuous',
+      GroupWcOutcome: 'categorical',
+    });
+    // Held-out passengers one by one: at most 1% flagged.
+    const detector = new RequestDrift(v2.reference);
+    const flagged = v2.heldOut.filter((i) => detector.predict([v2.features[i]!]).isDrift).length;
+    expect(flagged / v2.heldOut.length).toBeLessThanOrEqual(0.01);
+    // In distribution the window stays quiet; everyone embarking at Queenstown is found within 200 requests.
+    const stream = sampler(v2, createRng(8));
+    let alerts = 0;
+    for (let i = 0; i < 10_000; i++) if (window.add([stream.normal()])?.transition === 'entered') alerts++;
+    expect(alerts).toBe(0);
+    let delay = 0;
+    while (!window.state().isDrift && delay < 1000) {
+      window.add([stream.shifted('embarked-Q')]);
+      delay++;
+    }
+    expect(delay).toBeLessThanOrEqual(200);
+    const last = window.state().last!;
+    expect(last.detail.find((f) => f.name === 'Deck')).toMatchObject({
+      test: 'chi2',
+      distance: { kind: 'l-infinity' },
+    });
   });
 });

@@ -4,11 +4,14 @@
  * (one-sided exact McNemar test), or it is below the absolute accuracy floor. The first model has no champion
  * and meets the floor alone. Every outcome has a stable reason code (docs/errors.md, "Promotion outcomes").
  */
-import type { ModelArtifact } from './artifact.ts';
-import { predictedLabel } from './evaluation.ts';
+import { driftReferenceOf, type ModelArtifact } from './artifact.ts';
+import { predictedLabel, wilsonInterval } from './evaluation.ts';
 import type { Predictor } from './model.ts';
 import type { LabelledPassenger } from './schema.ts';
 import { DEFAULT_VALIDATION, type ValidationReport, type ValidationThresholds, validateDataset } from './validation.ts';
+
+/** The Wilson interval lives with the other metrics; promotion's callers keep importing it from here. */
+export { wilsonInterval };
 
 export interface PromotionPolicy {
   /** MIN_ACCURACY: the absolute floor on the challenger's test accuracy. */
@@ -89,17 +92,6 @@ export function mcnemarWorsePValue(championOnly: number, challengerOnly: number)
   return binomialUpperTailHalf(championOnly, championOnly + challengerOnly);
 }
 
-/** Wilson score interval (95% by default) of a proportion k/n. */
-export function wilsonInterval(k: number, n: number, z = 1.959964): [number, number] {
-  if (n === 0) return [0, 1];
-  const p = k / n;
-  const d = 1 + (z * z) / n;
-  const centre = (p + (z * z) / (2 * n)) / d;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
-  const r = (x: number) => Number(Math.min(1, Math.max(0, x)).toFixed(4));
-  return [r(centre - half), r(centre + half)];
-}
-
 export function compareModels(
   labels: readonly number[],
   champion: readonly number[],
@@ -168,14 +160,26 @@ export function decidePromotion(input: {
   return { promote: true, code: comparison || validation ? 'PROMOTED' : 'PROMOTED_FIRST_MODEL', reasons, figures };
 }
 
-const rowKey = (row: ArrayLike<number>): string => Array.prototype.join.call(row, ',');
+/**
+ * Features computed from training labels (recipe v2's group outcome: leave-one-out for a training row, the full
+ * group for any other) differ between a training row and the same passenger scored later, so they are left out of
+ * a row's identity.
+ */
+const LABEL_DERIVED_FEATURES: ReadonlySet<string> = new Set(['GroupWcOutcome']);
+
+/** The identity of a feature row for "was this model trained on it": its values, label-derived ones left out. */
+function rowKeyOf(featureNames: readonly string[]): (row: ArrayLike<number>) => string {
+  const kept = featureNames.flatMap((name, j) => (LABEL_DERIVED_FEATURES.has(name) ? [] : [j]));
+  return (row) => kept.map((j) => row[j]).join(',');
+}
 
 /** Keys of the rows a model was trained on (its drift reference is its training split's real rows). */
 export function trainedRows(artifact: ModelArtifact): Set<string> {
-  const { columns } = artifact.driftReference;
+  const { columns, featureNames } = artifact.driftReference;
+  const key = rowKeyOf(featureNames);
   const n = columns[0]?.length ?? 0;
   const keys = new Set<string>();
-  for (let i = 0; i < n; i++) keys.add(rowKey(columns.map((c) => c[i] as number)));
+  for (let i = 0; i < n; i++) keys.add(key(columns.map((c) => c[i] as number)));
   return keys;
 }
 
@@ -191,15 +195,19 @@ export function judgeChallenger(
   const byChallenger = challenger.predict(passengers);
   const championTrained = trainedRows(champion.artifact);
   const challengerTrained = trainedRows(challenger.artifact);
-  const seenByChampion = byChampion.map((p) => championTrained.has(rowKey(p.features)));
-  const seenByChallenger = byChallenger.map((p) => challengerTrained.has(rowKey(p.features)));
+  const championKey = rowKeyOf(champion.artifact.driftReference.featureNames);
+  const challengerKey = rowKeyOf(challenger.artifact.driftReference.featureNames);
+  const seenByChampion = byChampion.map((p) => championTrained.has(championKey(p.features)));
+  const seenByChallenger = byChallenger.map((p) => challengerTrained.has(challengerKey(p.features)));
 
   const cm = champion.artifact.metrics.confusionMatrix;
   const testRows = cm.tn + cm.fp + cm.fn + cm.tp;
+  const reference = driftReferenceOf(champion.artifact);
   const validation = validateDataset(
     {
-      featureNames: champion.artifact.driftReference.featureNames,
-      columns: champion.artifact.driftReference.columns,
+      featureNames: reference.featureNames,
+      featureTypes: reference.featureTypes,
+      columns: reference.columns,
       labelShare: testRows === 0 ? 0 : (cm.tp + cm.fn) / testRows,
       testAccuracy: champion.artifact.metrics.accuracy,
       testRows,

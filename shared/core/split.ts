@@ -113,6 +113,16 @@ function apportion(sizes: readonly number[], total: number): number[] {
   return quotas;
 }
 
+/**
+ * How many rows of each class a stratified sample of `cap` rows takes, for class sizes `sizes`: each class its
+ * proportional share (largest remainder). All of every class when there are no more than `cap` rows.
+ */
+export function stratifiedSampleSizes(sizes: readonly number[], cap: number): number[] {
+  if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`cap must be a positive integer, got ${cap}`);
+  const n = sizes.reduce((a, b) => a + b, 0);
+  return n <= cap ? [...sizes] : apportion(sizes, cap);
+}
+
 function ascending(a: number, b: number): number {
   return a - b;
 }

@@ -8,6 +8,7 @@
  *
  * Pure: the caller passes the rows and the champion's predictions; nothing here reads a clock or a socket.
  */
+import type { FeatureKind } from './schema.ts';
 
 export interface ValidationThresholds {
   /** Largest Jensen-Shannon divergence (base 2, in [0, 1]) allowed for a continuous feature. */
@@ -37,29 +38,6 @@ export const DEFAULT_VALIDATION: ValidationThresholds = {
   consistencyMinRows: 50,
 };
 
-export type FeatureKind = 'continuous' | 'categorical';
-
-/** Recipe v1's feature kinds; a feature not listed is categorical when its reference has at most 10 values. */
-const KNOWN_KINDS: Record<string, FeatureKind> = {
-  Pclass: 'categorical',
-  Sex: 'categorical',
-  Age: 'continuous',
-  Fare: 'continuous',
-  Embarked: 'categorical',
-  Familysize: 'continuous',
-  Isalone: 'categorical',
-  HasCabin: 'categorical',
-  Title: 'categorical',
-  Pclass_Fare: 'continuous',
-  Age_Fare: 'continuous',
-};
-
-export function featureKind(name: string, reference: readonly number[]): FeatureKind {
-  const known = KNOWN_KINDS[name];
-  if (known) return known;
-  return new Set(reference).size <= 10 ? 'categorical' : 'continuous';
-}
-
 export type CheckName = 'schema' | 'range' | 'distribution' | 'label-share' | 'label-consistency';
 
 export interface CheckResult {
@@ -85,6 +63,8 @@ export interface ValidationReport {
 
 export interface ValidationReference {
   featureNames: readonly string[];
+  /** Each feature's type (the artifact's drift reference types): Jensen-Shannon or L-infinity, range or category. */
+  featureTypes: readonly FeatureKind[];
   /** The champion's training split, one array per feature (its drift reference). */
   columns: readonly (readonly number[])[];
   /** Share of "survived" in the champion's data. */
@@ -230,7 +210,7 @@ export function validateDataset(
     reference.featureNames.forEach((name, j) => {
       const ref = reference.columns[j] as readonly number[];
       const cur = sample.rows.map((row) => row[j] as number);
-      const kind = featureKind(name, ref);
+      const kind = reference.featureTypes[j] ?? 'continuous';
       let outside: number;
       if (kind === 'continuous') {
         let lo = Number.POSITIVE_INFINITY;

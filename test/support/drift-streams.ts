@@ -1,7 +1,7 @@
 /**
  * Passenger streams for calibrating and testing the drift detectors: the reference a model trained on
  * data/titanic.csv carries (recipe v1 fitted on the seeded 80/20 split's training rows, as the process function
- * does), in-distribution passengers drawn at random from the whole file, and the four shifts of issue 12
+ * does; recipe v1 unless asked for v2), in-distribution passengers drawn at random from the whole file, and the four shifts of issue 12
  * applied to the raw passengers before the recipe turns them into features (as the service would see them).
  */
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,13 @@ import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
 import type { DriftReference } from '../../shared/core/drift.ts';
 import { type FeatureRecipe, featurize, fitRecipe } from '../../shared/core/features.ts';
 import type { Rng } from '../../shared/core/rng.ts';
-import { FEATURE_KINDS, type FeatureName, type LabelledPassenger, type Passenger } from '../../shared/core/schema.ts';
+import {
+  FEATURE_KINDS,
+  type FeatureName,
+  type LabelledPassenger,
+  type Passenger,
+  type RecipeVersion,
+} from '../../shared/core/schema.ts';
 import { stratifiedSplit } from '../../shared/core/split.ts';
 
 export const TITANIC_CSV = new URL('../../data/titanic.csv', import.meta.url);
@@ -25,18 +31,26 @@ export interface DriftWorld {
 }
 
 /** The reference of a model trained on data/titanic.csv with split seed `seed` (the pipeline's default is 42). */
-export async function loadDriftWorld(seed = 42, testSize = 0.2): Promise<DriftWorld> {
+export async function loadDriftWorld(seed = 42, recipeVersion: RecipeVersion = 1): Promise<DriftWorld> {
   const { rows } = await readPassengerCsv(readFileSync(TITANIC_CSV, 'utf8'), { requireSurvived: true });
   const passengers = rows.map((r) => r.passenger as LabelledPassenger);
-  return driftWorldOf(passengers, seed, testSize);
+  return driftWorldOf(passengers, seed, recipeVersion);
 }
 
-export function driftWorldOf(passengers: LabelledPassenger[], seed: number, testSize = 0.2): DriftWorld {
+/** The world of split `seed` (test share 0.2) and recipe `recipeVersion` (v2's group features included). */
+export function driftWorldOf(
+  passengers: LabelledPassenger[],
+  seed: number,
+  recipeVersion: RecipeVersion = 1,
+): DriftWorld {
   const split = stratifiedSplit(
     passengers.map((p) => p.survived),
-    { testSize, seed },
+    { testSize: 0.2, seed },
   );
-  const recipe = fitRecipe(split.train.map((i) => passengers[i]!));
+  const recipe = fitRecipe(
+    split.train.map((i) => passengers[i]!),
+    recipeVersion,
+  );
   const features = passengers.map((p) => featurize(recipe, p));
   const names = recipe.featureNames as FeatureName[];
   return {

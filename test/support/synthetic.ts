@@ -22,3 +22,29 @@ export async function syntheticPassengers(n: number, seed = 20_260_101): Promise
     return { ...t, passengerId: i + 1, age, fare };
   });
 }
+
+const cell = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+
+/** `syntheticPassengers(n, seed)` as a Kaggle-format CSV (what an upload holds). */
+export async function syntheticCsv(n: number, seed = 20_260_101): Promise<string> {
+  const lines = ['PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked'];
+  for (const p of await syntheticPassengers(n, seed)) {
+    lines.push(
+      [
+        p.passengerId,
+        p.survived,
+        p.pclass,
+        cell(p.name),
+        p.sex,
+        p.age ?? '',
+        p.sibSp,
+        p.parch,
+        cell(p.ticket),
+        p.fare ?? '',
+        cell(p.cabin ?? ''),
+        p.embarked ?? '',
+      ].join(','),
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -13,7 +13,7 @@ import type { LabelledPassenger, Pclass, Port, Sex } from '../../core/schema.ts'
 import { AppError } from '../../errors.ts';
 import { type CopyLimits, copyRecords, firstReasons, type RejectedRow } from './copy.ts';
 import { copyPlainCsv } from './plain-copy.ts';
-import { isTransientDbError } from './pool.ts';
+import { dbFailure, isTransientDbError } from './pool.ts';
 
 export interface DatasetSource {
   bucket: string;
@@ -59,16 +59,24 @@ export async function findDatasetBySource(
   db: pg.Pool | pg.PoolClient,
   source: Pick<DatasetSource, 'bucket' | 'object' | 'generation'>,
 ): Promise<DatasetRow | null> {
-  const { rows } = await db.query<DatasetRow>(
-    `SELECT ${DATASET_COLUMNS} FROM datasets WHERE bucket = $1 AND object = $2 AND generation = $3`,
-    [source.bucket, source.object, source.generation],
-  );
-  return rows[0] ?? null;
+  try {
+    const { rows } = await db.query<DatasetRow>(
+      `SELECT ${DATASET_COLUMNS} FROM datasets WHERE bucket = $1 AND object = $2 AND generation = $3`,
+      [source.bucket, source.object, source.generation],
+    );
+    return rows[0] ?? null;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 export async function getDataset(db: pg.Pool, datasetId: string): Promise<DatasetRow | null> {
-  const { rows } = await db.query<DatasetRow>(`SELECT ${DATASET_COLUMNS} FROM datasets WHERE id = $1`, [datasetId]);
-  return rows[0] ?? null;
+  try {
+    const { rows } = await db.query<DatasetRow>(`SELECT ${DATASET_COLUMNS} FROM datasets WHERE id = $1`, [datasetId]);
+    return rows[0] ?? null;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 export interface LoadOptions extends CopyLimits {
@@ -100,126 +108,135 @@ export async function loadDataset(
   input: AsyncIterable<CsvRecord> | CsvFile,
   options: LoadOptions,
 ): Promise<LoadOutcome> {
-  const datasetId = datasetIdFor(source);
-  const client = await pool.connect();
-  let clientBroken: Error | undefined;
-  // A connection killed while idle in the pool (or mid-query) emits 'error' on the client; without a
-  // listener that would crash the process. The failing query rejects on its own.
-  const onClientError = (err: Error): void => {
-    clientBroken = err;
-  };
-  client.on('error', onClientError);
   try {
-    await client.query('BEGIN');
-    // The staging table is the dataset's future partition: created in this transaction (so COPY may FREEZE its
-    // rows and a rollback removes it), filled by COPY, indexed once, then attached. Moving a million rows is then
-    // a catalogue change, not a second copy. The random suffix keeps concurrent attempts apart.
-    const staging = `${partitionName(datasetId)}_s${randomBytes(4).toString('hex')}`;
-    // The CHECK, declared before the COPY, is verified row by row as rows arrive and lets ATTACH skip its scan.
-    const createStaging = () =>
-      client.query(
-        `CREATE TABLE ${staging} (LIKE passengers INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
-           CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}'));
-         ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
-      );
-    let filled: { rows: number; rejected: RejectedRow[]; rejectedCount: number; indexed: boolean } | undefined;
-    if (isCsvFile(input)) {
-      // Postgres parses a plain file itself; anything else rolls back to here and goes through the validator.
-      await client.query('SAVEPOINT plain_copy');
-      await createStaging();
-      const plain = await copyPlainCsv(client, staging, input.bytes());
-      if ('rows' in plain) {
-        await client.query('RELEASE SAVEPOINT plain_copy');
-        filled = { rows: plain.rows, rejected: [], rejectedCount: 0, indexed: true };
-        options.onParser?.('postgres');
-      } else {
-        await client.query('ROLLBACK TO SAVEPOINT plain_copy');
-        options.onParser?.('node', plain.notPlain);
+    const datasetId = datasetIdFor(source);
+    const client = await pool.connect();
+    let clientBroken: Error | undefined;
+    // A connection killed while idle in the pool (or mid-query) emits 'error' on the client; without a
+    // listener that would crash the process. The failing query rejects on its own.
+    const onClientError = (err: Error): void => {
+      clientBroken = err;
+    };
+    client.on('error', onClientError);
+    try {
+      await client.query('BEGIN');
+      // The staging table is the dataset's future partition: created in this transaction (so COPY may FREEZE its
+      // rows and a rollback removes it), filled by COPY, indexed once, then attached. Moving a million rows is then
+      // a catalogue change, not a second copy. The random suffix keeps concurrent attempts apart.
+      const staging = `${partitionName(datasetId)}_s${randomBytes(4).toString('hex')}`;
+      // The CHECK, declared before the COPY, is verified row by row as rows arrive and lets ATTACH skip its scan.
+      const createStaging = () =>
+        client.query(
+          `CREATE TABLE ${staging} (LIKE passengers INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+             CONSTRAINT ${staging}_dataset CHECK (dataset_id = '${datasetId}'));
+           ALTER TABLE ${staging} ALTER COLUMN dataset_id SET DEFAULT '${datasetId}';`,
+        );
+      let filled: { rows: number; rejected: RejectedRow[]; rejectedCount: number; indexed: boolean } | undefined;
+      if (isCsvFile(input)) {
+        // Postgres parses a plain file itself; anything else rolls back to here and goes through the validator.
+        await client.query('SAVEPOINT plain_copy');
+        await createStaging();
+        const plain = await copyPlainCsv(client, staging, input.bytes());
+        if ('rows' in plain) {
+          await client.query('RELEASE SAVEPOINT plain_copy');
+          filled = { rows: plain.rows, rejected: [], rejectedCount: 0, indexed: true };
+          options.onParser?.('postgres');
+        } else {
+          await client.query('ROLLBACK TO SAVEPOINT plain_copy');
+          options.onParser?.('node', plain.notPlain);
+        }
       }
-    }
-    if (filled === undefined) {
-      await createStaging();
-      const records = isCsvFile(input) ? input.records() : input;
-      filled = { ...(await copyRecords(client, records, staging, options)), indexed: false };
-    }
-    const { rows, rejected, rejectedCount } = filled;
+      if (filled === undefined) {
+        await createStaging();
+        const records = isCsvFile(input) ? input.records() : input;
+        filled = { ...(await copyRecords(client, records, staging, options)), indexed: false };
+      }
+      const { rows, rejected, rejectedCount } = filled;
 
-    // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
-    const existing = await findDatasetBySource(client, source);
-    if (existing) {
-      await client.query('ROLLBACK');
-      return { datasetId: existing.id, rows: existing.rowCount, rejected: existing.rejectedCount, alreadyLoaded: true };
-    }
-
-    const total = rows + rejectedCount;
-    if (rows === 0 || rejectedCount / total > options.maxRejectedShare) {
-      await client.query('ROLLBACK');
-      throw new AppError(
-        'CSV_TOO_MANY_REJECTED',
-        `${rejectedCount} of ${total} rows were rejected, more than the allowed share of ${options.maxRejectedShare}`,
-        {
-          rejected: rejectedCount,
-          total,
-          maxRejectedShare: options.maxRejectedShare,
-          firstReasons: firstReasons(rejected),
-        },
-      );
-    }
-
-    await client.query(
-      `INSERT INTO datasets (id, bucket, object, generation, md5_hash, crc32c, size_bytes, row_count, rejected_count, status, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'loaded', $10)`,
-      [
-        datasetId,
-        source.bucket,
-        source.object,
-        source.generation,
-        source.md5Hash ?? null,
-        source.crc32c ?? null,
-        source.sizeBytes ?? null,
-        rows,
-        rejectedCount,
-        options.startedAt,
-      ],
-    );
-    // One index build (sorted in memory) becomes the partition's primary key. It must be a PRIMARY KEY, not just
-    // a unique index: ATTACH matches the parent's primary key only to a child's primary key, and would otherwise
-    // build a second, identical index (as long again as the first).
-    await client.query(
-      `SET LOCAL maintenance_work_mem = '256MB';
-       ${filled.indexed ? '' : `ALTER TABLE ${staging} ADD CONSTRAINT ${staging}_pkey PRIMARY KEY (dataset_id, passenger_id);`}
-       ALTER TABLE passengers ATTACH PARTITION ${staging} FOR VALUES IN ('${datasetId}');
-       ALTER TABLE ${staging} RENAME TO ${partitionName(datasetId)};`,
-    );
-    if (rejected.length > 0) {
-      await client.query(
-        `INSERT INTO rejected_rows (dataset_id, line, reason, raw)
-         SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[])`,
-        [datasetId, rejected.map((r) => r.line), rejected.map((r) => r.reason), rejected.map((r) => r.raw)],
-      );
-    }
-    await client.query('COMMIT');
-    return { datasetId, rows, rejected: rejectedCount, alreadyLoaded: false };
-  } catch (err) {
-    if (isTransientDbError(err)) clientBroken ??= err as Error;
-    if (!clientBroken) await client.query('ROLLBACK').catch(() => {});
-    // Another load of the same generation committed first: the unique constraint is the last line of defence.
-    if ((err as { code?: unknown }).code === '23505') {
-      const existing = await findDatasetBySource(pool, source);
-      if (existing)
+      // The id is a hash of the source triple, so locking on it serialises loads of the same generation.
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [datasetId]);
+      const existing = await findDatasetBySource(client, source);
+      if (existing) {
+        await client.query('ROLLBACK');
         return {
           datasetId: existing.id,
           rows: existing.rowCount,
           rejected: existing.rejectedCount,
           alreadyLoaded: true,
         };
+      }
+
+      const total = rows + rejectedCount;
+      if (rows === 0 || rejectedCount / total > options.maxRejectedShare) {
+        await client.query('ROLLBACK');
+        throw new AppError(
+          'CSV_TOO_MANY_REJECTED',
+          `${rejectedCount} of ${total} rows were rejected, more than the allowed share of ${options.maxRejectedShare}`,
+          {
+            rejected: rejectedCount,
+            total,
+            maxRejectedShare: options.maxRejectedShare,
+            firstReasons: firstReasons(rejected),
+          },
+        );
+      }
+
+      await client.query(
+        `INSERT INTO datasets (id, bucket, object, generation, md5_hash, crc32c, size_bytes, row_count, rejected_count, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'loaded', $10)`,
+        [
+          datasetId,
+          source.bucket,
+          source.object,
+          source.generation,
+          source.md5Hash ?? null,
+          source.crc32c ?? null,
+          source.sizeBytes ?? null,
+          rows,
+          rejectedCount,
+          options.startedAt,
+        ],
+      );
+      // One index build (sorted in memory) becomes the partition's primary key. It must be a PRIMARY KEY, not just
+      // a unique index: ATTACH matches the parent's primary key only to a child's primary key, and would otherwise
+      // build a second, identical index (as long again as the first).
+      await client.query(
+        `SET LOCAL maintenance_work_mem = '256MB';
+         ${filled.indexed ? '' : `ALTER TABLE ${staging} ADD CONSTRAINT ${staging}_pkey PRIMARY KEY (dataset_id, passenger_id);`}
+         ALTER TABLE passengers ATTACH PARTITION ${staging} FOR VALUES IN ('${datasetId}');
+         ALTER TABLE ${staging} RENAME TO ${partitionName(datasetId)};`,
+      );
+      if (rejected.length > 0) {
+        await client.query(
+          `INSERT INTO rejected_rows (dataset_id, line, reason, raw)
+           SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[])`,
+          [datasetId, rejected.map((r) => r.line), rejected.map((r) => r.reason), rejected.map((r) => r.raw)],
+        );
+      }
+      await client.query('COMMIT');
+      return { datasetId, rows, rejected: rejectedCount, alreadyLoaded: false };
+    } catch (err) {
+      if (isTransientDbError(err)) clientBroken ??= err as Error;
+      if (!clientBroken) await client.query('ROLLBACK').catch(() => {});
+      // Another load of the same generation committed first: the unique constraint is the last line of defence.
+      if ((err as { code?: unknown }).code === '23505') {
+        const existing = await findDatasetBySource(pool, source);
+        if (existing)
+          return {
+            datasetId: existing.id,
+            rows: existing.rowCount,
+            rejected: existing.rejectedCount,
+            alreadyLoaded: true,
+          };
+      }
+      throw err;
+    } finally {
+      client.off('error', onClientError);
+      // A broken connection is destroyed instead of going back to the pool.
+      client.release(clientBroken);
     }
-    throw err;
-  } finally {
-    client.off('error', onClientError);
-    // A broken connection is destroyed instead of going back to the pool.
-    client.release(clientBroken);
+  } catch (err) {
+    throw dbFailure(err);
   }
 }
 
@@ -233,49 +250,94 @@ function partitionName(datasetId: string): string {
   return `passengers_${datasetId.slice(3)}`;
 }
 
+/** How many labelled passengers of each outcome a dataset has: `[died, survived]`. */
+export async function countDatasetLabels(db: pg.Pool, datasetId: string): Promise<[number, number]> {
+  try {
+    const { rows } = await db.query<{ survived: number; n: string }>(
+      `SELECT survived, count(*) AS n FROM passengers
+       WHERE dataset_id = $1 AND survived IS NOT NULL GROUP BY survived`,
+      [datasetId],
+    );
+    const counts: [number, number] = [0, 0];
+    for (const r of rows) counts[r.survived === 1 ? 1 : 0] = Number(r.n);
+    return counts;
+  } catch (err) {
+    throw dbFailure(err);
+  }
+}
+
+/**
+ * A seeded sample of a dataset's passengers: `perLabel[l]` passengers of outcome `l`, chosen by the order of
+ * md5(passenger id + seed) within each outcome (so the same seed picks the same rows, and Postgres does the choosing
+ * without sending the other rows), returned in PassengerId order.
+ */
+export interface PassengerSample {
+  perLabel: readonly [number, number];
+  seed: number;
+}
+
 /** The passengers of a dataset in PassengerId order (the order every downstream step relies on). */
-export async function readDatasetPassengers(db: pg.Pool, datasetId: string): Promise<LabelledPassenger[]> {
-  const { rows } = await db.query<{
-    passenger_id: number;
-    survived: number;
-    pclass: number;
-    name: string;
-    sex: string;
-    age: number | null;
-    sib_sp: number;
-    parch: number;
-    ticket: string;
-    fare: number | null;
-    cabin: string | null;
-    embarked: string | null;
-  }>(
-    `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
-     FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL ORDER BY passenger_id`,
-    [datasetId],
-  );
-  return rows.map((r) => ({
-    passengerId: r.passenger_id,
-    survived: r.survived === 1 ? 1 : 0,
-    pclass: r.pclass as Pclass,
-    name: r.name,
-    sex: r.sex as Sex,
-    age: r.age,
-    sibSp: r.sib_sp,
-    parch: r.parch,
-    ticket: r.ticket,
-    fare: r.fare,
-    cabin: r.cabin,
-    embarked: r.embarked as Port | null,
-  }));
+export async function readDatasetPassengers(
+  db: pg.Pool,
+  datasetId: string,
+  sample?: PassengerSample,
+): Promise<LabelledPassenger[]> {
+  try {
+    const { rows } = await db.query<{
+      passenger_id: number;
+      survived: number;
+      pclass: number;
+      name: string;
+      sex: string;
+      age: number | null;
+      sib_sp: number;
+      parch: number;
+      ticket: string;
+      fare: number | null;
+      cabin: string | null;
+      embarked: string | null;
+    }>(
+      sample === undefined
+        ? `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
+           FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL ORDER BY passenger_id`
+        : `SELECT passenger_id, survived, pclass, name, sex, age, sib_sp, parch, ticket, fare, cabin, embarked
+           FROM (SELECT *, row_number() OVER (
+                   PARTITION BY survived ORDER BY md5(passenger_id::text || ':' || $2::text), passenger_id) AS pick
+                 FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL) s
+           WHERE pick <= CASE WHEN survived = 1 THEN $4::bigint ELSE $3::bigint END
+           ORDER BY passenger_id`,
+      sample === undefined ? [datasetId] : [datasetId, sample.seed, sample.perLabel[0], sample.perLabel[1]],
+    );
+    return rows.map((r) => ({
+      passengerId: r.passenger_id,
+      survived: r.survived === 1 ? 1 : 0,
+      pclass: r.pclass as Pclass,
+      name: r.name,
+      sex: r.sex as Sex,
+      age: r.age,
+      sibSp: r.sib_sp,
+      parch: r.parch,
+      ticket: r.ticket,
+      fare: r.fare,
+      cabin: r.cabin,
+      embarked: r.embarked as Port | null,
+    }));
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 export async function readRejectedRows(
   db: pg.Pool,
   datasetId: string,
 ): Promise<Array<{ line: number; reason: string; raw: string }>> {
-  const { rows } = await db.query<{ line: number; reason: string; raw: string }>(
-    'SELECT line, reason, raw FROM rejected_rows WHERE dataset_id = $1 ORDER BY line',
-    [datasetId],
-  );
-  return rows;
+  try {
+    const { rows } = await db.query<{ line: number; reason: string; raw: string }>(
+      'SELECT line, reason, raw FROM rejected_rows WHERE dataset_id = $1 ORDER BY line',
+      [datasetId],
+    );
+    return rows;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/pg.ts';
+import { freePort } from '../../../test/support/redis.ts';
 import type { CsvRecord } from '../../core/csv-stream.ts';
 import type { LabelledPassenger } from '../../core/schema.ts';
 import { AppError } from '../../errors.ts';
-import { datasetIdFor, loadDataset, readDatasetPassengers, readRejectedRows } from './datasets.ts';
+import { datasetIdFor, getDataset, loadDataset, readDatasetPassengers, readRejectedRows } from './datasets.ts';
 import { MIGRATIONS, migrate } from './migrations.ts';
 import { getModel, markModelPromoted, registerModel } from './model-records.ts';
 import { createPool, DB_TIMEOUTS, isTransientDbError } from './pool.ts';
@@ -171,5 +172,24 @@ describe('model registry', () => {
     expect(first).toMatchObject({ promoted: false, metrics: { accuracy: 0.8 } });
     await markModelPromoted(db.pool, 'm-1');
     expect((await getModel(db.pool, 'm-1'))?.promoted).toBe(true);
+  });
+});
+
+describe('the Postgres adapter maps its own failures', () => {
+  it('answers UNAVAILABLE naming the database when the server cannot be reached', async () => {
+    const pool = createPool({ ...db.config, port: await freePort(), connectTimeoutMs: 2_000 });
+    try {
+      const err = await getDataset(pool, 'ds-0000000000000000').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'UNAVAILABLE', status: 503, message: 'the database is unavailable' });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('leaves a failure a retry cannot fix as it is', async () => {
+    const err = await migrate(db.pool, [{ version: 999, name: 'broken', sql: 'SELECT * FROM no_such_table' }]).catch(
+      (e: unknown) => e,
+    );
+    expect((err as { code?: string }).code).toBe('42P01');
   });
 });

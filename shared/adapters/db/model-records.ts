@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { AppError } from '../../errors.ts';
+import { dbFailure } from './pool.ts';
 
 export interface ModelRecord {
   version: string;
@@ -31,38 +32,54 @@ export async function registerModel(
     suspect?: boolean;
   },
 ): Promise<ModelRecord> {
-  await db.query(
-    `INSERT INTO models (version, dataset_id, feature_set_version, uri, metrics, params, created_at, decision, suspect)
-     SELECT $1, (SELECT id FROM datasets WHERE id = $2), $3, $4, $5, $6, $7, $8, $9
-     ON CONFLICT (version) DO UPDATE SET decision = COALESCE(models.decision, EXCLUDED.decision),
-       suspect = models.suspect OR (models.decision IS NULL AND EXCLUDED.suspect)`,
-    [
-      model.version,
-      model.datasetId,
-      model.featureSetVersion,
-      model.uri,
-      JSON.stringify(model.metrics),
-      JSON.stringify(model.params),
-      model.createdAt,
-      model.decision ? JSON.stringify(model.decision) : null,
-      model.suspect ?? false,
-    ],
-  );
-  const stored = await getModel(db, model.version);
-  if (!stored) throw new AppError('INTERNAL', 'model registration did not persist');
-  return stored;
+  try {
+    await db.query(
+      `INSERT INTO models (version, dataset_id, feature_set_version, uri, metrics, params, created_at, decision, suspect)
+       SELECT $1, (SELECT id FROM datasets WHERE id = $2), $3, $4, $5, $6, $7, $8, $9
+       ON CONFLICT (version) DO UPDATE SET decision = COALESCE(models.decision, EXCLUDED.decision),
+         suspect = models.suspect OR (models.decision IS NULL AND EXCLUDED.suspect)`,
+      [
+        model.version,
+        model.datasetId,
+        model.featureSetVersion,
+        model.uri,
+        JSON.stringify(model.metrics),
+        JSON.stringify(model.params),
+        model.createdAt,
+        model.decision ? JSON.stringify(model.decision) : null,
+        model.suspect ?? false,
+      ],
+    );
+    const stored = await getModel(db, model.version);
+    if (!stored) throw new AppError('INTERNAL', 'model registration did not persist');
+    return stored;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 export async function getModel(db: pg.Pool, version: string): Promise<ModelRecord | null> {
-  const { rows } = await db.query<ModelRecord>(`SELECT ${MODEL_COLUMNS} FROM models WHERE version = $1`, [version]);
-  return rows[0] ?? null;
+  try {
+    const { rows } = await db.query<ModelRecord>(`SELECT ${MODEL_COLUMNS} FROM models WHERE version = $1`, [version]);
+    return rows[0] ?? null;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 export async function markModelPromoted(db: pg.Pool, version: string): Promise<void> {
-  await db.query('UPDATE models SET promoted = true WHERE version = $1', [version]);
+  try {
+    await db.query('UPDATE models SET promoted = true WHERE version = $1', [version]);
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 export async function listModels(db: pg.Pool): Promise<ModelRecord[]> {
-  const { rows } = await db.query<ModelRecord>(`SELECT ${MODEL_COLUMNS} FROM models ORDER BY created_at, version`);
-  return rows;
+  try {
+    const { rows } = await db.query<ModelRecord>(`SELECT ${MODEL_COLUMNS} FROM models ORDER BY created_at, version`);
+    return rows;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }

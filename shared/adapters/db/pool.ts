@@ -2,6 +2,7 @@
  * The Postgres connection pool, and which of its failures a retry can fix.
  */
 import pg from 'pg';
+import { AppError } from '../../errors.ts';
 
 export type Pool = pg.Pool;
 
@@ -71,4 +72,14 @@ export function isTransientDbError(err: unknown): boolean {
   return /Connection terminated|terminating connection|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
     err.message,
   );
+}
+
+/**
+ * The adapter's own failure mapping: a database failure a retry can fix becomes the retryable UNAVAILABLE naming
+ * the database; anything else (a constraint, a bug) is left as it is. Every exported query function of db/ maps
+ * its failures through this.
+ */
+export function dbFailure(err: unknown): unknown {
+  if (err instanceof AppError || !isTransientDbError(err)) return err;
+  return new AppError('UNAVAILABLE', 'the database is unavailable', undefined, { cause: err });
 }

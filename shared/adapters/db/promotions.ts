@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { PromotionRecord } from '../model-store.ts';
+import { dbFailure } from './pool.ts';
 
 export interface PromotionRow extends PromotionRecord {
   id: number;
@@ -12,58 +13,78 @@ export interface PromotionRow extends PromotionRecord {
 
 /** Records a pointer move and keeps `models.promoted` true for the model it names (and only for it). */
 export async function recordPromotion(db: pg.Pool, record: PromotionRecord): Promise<void> {
-  const client = await db.connect();
   try {
-    await client.query('BEGIN');
-    await client.query(
-      `INSERT INTO promotions (model_version, previous_version, action, actor, reason, at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [record.modelVersion, record.previousVersion, record.action, record.actor, record.reason, new Date(record.at)],
-    );
-    await client.query('UPDATE models SET promoted = (version = $1) WHERE promoted OR version = $1', [
-      record.modelVersion,
-    ]);
-    await client.query('COMMIT');
+    const client = await db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO promotions (model_version, previous_version, action, actor, reason, at)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [record.modelVersion, record.previousVersion, record.action, record.actor, record.reason, new Date(record.at)],
+      );
+      await client.query('UPDATE models SET promoted = (version = $1) WHERE promoted OR version = $1', [
+        record.modelVersion,
+      ]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+    throw dbFailure(err);
   }
 }
 
 export async function listPromotions(db: pg.Pool, limit = 50): Promise<PromotionRow[]> {
-  const { rows } = await db.query<PromotionRow & { at: Date }>(
-    `SELECT id::int AS id, model_version AS "modelVersion", previous_version AS "previousVersion", action, actor,
-            reason, at
-       FROM promotions ORDER BY at DESC, id DESC LIMIT $1`,
-    [limit],
-  );
-  return rows.map((r) => ({ ...r, at: (r.at as unknown as Date).toISOString() }));
+  try {
+    const { rows } = await db.query<PromotionRow & { at: Date }>(
+      `SELECT id::int AS id, model_version AS "modelVersion", previous_version AS "previousVersion", action, actor,
+              reason, at
+         FROM promotions ORDER BY at DESC, id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({ ...r, at: (r.at as unknown as Date).toISOString() }));
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 /** Marks a dataset suspect (kept, never deleted) with the failed checks that made it so. */
 export async function markDatasetSuspect(db: pg.Pool, datasetId: string, reasons: readonly string[]): Promise<void> {
-  await db.query('UPDATE datasets SET suspect = true, suspect_reasons = $2 WHERE id = $1', [
-    datasetId,
-    JSON.stringify(reasons),
-  ]);
+  try {
+    await db.query('UPDATE datasets SET suspect = true, suspect_reasons = $2 WHERE id = $1', [
+      datasetId,
+      JSON.stringify(reasons),
+    ]);
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 export async function datasetSuspicion(
   db: pg.Pool,
   datasetId: string,
 ): Promise<{ suspect: boolean; reasons: string[] } | null> {
-  const { rows } = await db.query<{ suspect: boolean; suspect_reasons: string[] | null }>(
-    'SELECT suspect, suspect_reasons FROM datasets WHERE id = $1',
-    [datasetId],
-  );
-  const row = rows[0];
-  return row ? { suspect: row.suspect, reasons: row.suspect_reasons ?? [] } : null;
+  try {
+    const { rows } = await db.query<{ suspect: boolean; suspect_reasons: string[] | null }>(
+      'SELECT suspect, suspect_reasons FROM datasets WHERE id = $1',
+      [datasetId],
+    );
+    const row = rows[0];
+    return row ? { suspect: row.suspect, reasons: row.suspect_reasons ?? [] } : null;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }
 
 /** True when the pointer has ever named this model. */
 export async function wasPromoted(db: pg.Pool, modelVersion: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM promotions WHERE model_version = $1 LIMIT 1', [modelVersion]);
-  return rows.length > 0;
+  try {
+    const { rows } = await db.query('SELECT 1 FROM promotions WHERE model_version = $1 LIMIT 1', [modelVersion]);
+    return rows.length > 0;
+  } catch (err) {
+    throw dbFailure(err);
+  }
 }

@@ -21,6 +21,8 @@ export function keysFor(prefix: string, version: string) {
   return {
     meta: `${base}:meta`,
     recipe: `${base}:recipe`,
+    /** Recipe v2: the fitted group table (the group entities: members of each family and ticket group). */
+    groups: `${base}:groups`,
     ids: `${base}:ids`,
     /** Written by format versions before this one (a drift reference nobody read); still deleted with its version. */
     legacyDrift: `${base}:drift`,
@@ -33,7 +35,14 @@ export function keysFor(prefix: string, version: string) {
 export function fixedKeys(prefix: string, version: string): string[] {
   const k = keysFor(prefix, version);
   const parts = ['train', 'synthetic', 'test'] as const;
-  return [k.meta, k.recipe, k.ids, k.legacyDrift, ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')])];
+  return [
+    k.meta,
+    k.recipe,
+    k.groups,
+    k.ids,
+    k.legacyDrift,
+    ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')]),
+  ];
 }
 
 /**

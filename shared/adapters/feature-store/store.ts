@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { FeatureRecipe } from '../../core/features.ts';
+import type { FeatureRecipe, GroupTable } from '../../core/features.ts';
 import type { FeatureName } from '../../core/schema.ts';
 import { AppError } from '../../errors.ts';
 import {
@@ -231,7 +231,14 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
       const matrices = (async () => {
         const trainX = packRows(input.train.X, cols);
         const tx = redis.pipeline();
-        tx.set(k.recipe, JSON.stringify(input.recipe));
+        // Recipe v2's group table is its own key (the group entities), the rest of the recipe beside it.
+        if (input.recipe.version === 2) {
+          const { groups, ...recipe } = input.recipe;
+          tx.set(k.recipe, JSON.stringify(recipe));
+          tx.set(k.groups, JSON.stringify(groups));
+        } else {
+          tx.set(k.recipe, JSON.stringify(input.recipe));
+        }
         tx.set(k.matrix('train', 'X'), bytes(trainX));
         tx.set(k.matrix('train', 'y'), bytes(packLabels(input.train.y)));
         tx.set(k.matrix('test', 'X'), bytes(packRows(input.test.X, cols)));
@@ -318,7 +325,13 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
       ...parts.flatMap((p) => [k.matrix(p, 'X'), k.matrix(p, 'y')]),
     );
     if (values.some((v) => v === null)) return null; // deleted concurrently by retention
-    const [recipe, ids, ...packed] = values as Buffer[];
+    const [recipeJson, ids, ...packed] = values as Buffer[];
+    let recipe = JSON.parse(recipeJson!.toString('utf8')) as FeatureRecipe;
+    if (recipe.version === 2) {
+      const groups = await redis.get(k.groups);
+      if (groups === null) return null;
+      recipe = { ...recipe, groups: JSON.parse(groups) as GroupTable };
+    }
     const cols = meta.featureNames.length;
     const matrix = (i: number): PackedMatrix => {
       const X = float64s(packed[i * 2]!);
@@ -327,7 +340,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     const train = matrix(0);
     return {
       meta,
-      recipe: JSON.parse(recipe!.toString('utf8')) as FeatureRecipe,
+      recipe,
       train,
       trainIds: int32s(ids!).slice(0, train.rows),
       synthetic: matrix(1),
