@@ -30,8 +30,7 @@ module.exports = {
   forbidden: [
     {
       name: 'core-is-pure',
-      comment:
-        'shared/core is the pure domain: no adapters, runtime, deployables, process.env config, or I/O modules.',
+      comment: 'shared/core is the pure domain: no adapters, runtime, deployables, process.env config, or I/O modules.',
       severity: 'error',
       from: { path: '^shared/core/', pathNot: TESTS },
       to: {
