@@ -139,7 +139,7 @@ async function benchLoad(): Promise<{ ratio: number }> {
          WHERE i.inhparent = 'passengers'::regclass`,
       );
       for (const { name } of parts) await db.pool.query(`DROP TABLE ${name}`);
-      await db.pool.query('TRUNCATE datasets, rejected_rows, models');
+      await db.pool.query('TRUNCATE datasets, rejected_rows, models CASCADE');
       const t = performance.now();
       const out = await loadObject(deps, { bucket: 'bench-data', name: 'passengers.csv', generation });
       const elapsed = performance.now() - t;

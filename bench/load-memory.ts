@@ -48,7 +48,7 @@ try {
       const seconds: number[] = [];
       let last: Record<string, unknown> = {};
       for (let i = 0; i < RUNS; i++) {
-        await env.db.pool.query('TRUNCATE datasets, rejected_rows, models');
+        await env.db.pool.query('TRUNCATE datasets, rejected_rows, models CASCADE');
         for (const { relname } of (
           await env.db.pool.query<{ relname: string }>(
             `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'passengers'::regclass`,

@@ -35,7 +35,15 @@ const arg = (name: string, fallback: number): number => {
 const DURATION = arg('duration', 10);
 const SOAK = arg('soak', 60);
 const CONNECTIONS = 16;
-const TARGETS = { ratio: 0.7, p99Ms: 10, batchMs: 20, rssDrift: 0.1 };
+const TARGETS = {
+  ratio: 0.7,
+  p99Ms: 10,
+  batchMs: 20,
+  rssDrift: 0.1,
+  floorRatio: 0.85,
+  addedShare: 0.15,
+  floorP99Ratio: 1.5,
+};
 
 interface Target {
   url: string;
@@ -318,6 +326,21 @@ async function main(): Promise<void> {
       '',
     ],
     ['framework floor latency p50 / p99', `${floorPost.latency.p50} / ${floorPost.latency.p99} ms`, ''],
+    [
+      'service predict / framework floor: req/s ratio',
+      (served.requests.average / floorPost.requests.average).toFixed(2),
+      `${verdict(served.requests.average / floorPost.requests.average >= TARGETS.floorRatio)} (>= ${TARGETS.floorRatio})`,
+    ],
+    [
+      'service predict / framework floor: what the service adds, in CPU per request',
+      `${(servedCpu - floorPostCpu).toFixed(0)} us = ${((servedCpu / floorPostCpu - 1) * 100).toFixed(0)}% of the floor`,
+      `${verdict(servedCpu / floorPostCpu - 1 < TARGETS.addedShare)} (< ${TARGETS.addedShare * 100}%)`,
+    ],
+    [
+      'service predict / framework floor: p99 ratio',
+      (served.latency.p99 / Math.max(1, floorPost.latency.p99)).toFixed(2),
+      `${verdict(served.latency.p99 <= TARGETS.floorP99Ratio * Math.max(1, floorPost.latency.p99))} (<= ${TARGETS.floorP99Ratio})`,
+    ],
     ['errors, non-2xx, timeouts', String(failures), verdict(failures === 0)],
     [
       '1,000-passenger batch p50 / p95 / max',

@@ -51,4 +51,16 @@ describe('function entry points', () => {
     expect(String(entry?.message)).toContain('MODELS_BUCKET is required');
     expect(String(entry?.message)).toContain('MIN_ACCURACY must be a number, got "high"');
   });
+
+  it('refuse to start train with promotion settings out of range, naming each', async () => {
+    const result = await start(['train'], { MODELS_BUCKET: 'm', PROMOTION_ALPHA: '2', VALIDATION_MAX_JS: '-1' });
+    expect(result.ok).toBe(false);
+    const entry = result.out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.code === 'CONFIG_INVALID');
+    expect(String(entry?.message)).toMatch(/PROMOTION_ALPHA/);
+    expect(String(entry?.message)).toMatch(/VALIDATION_MAX_JS/);
+  });
 });

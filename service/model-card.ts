@@ -6,6 +6,7 @@
  * promotion is recorded.
  */
 import type { PromotionRecord } from '../shared/adapters/model-store.ts';
+import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { type Comparison, wilsonInterval } from '../shared/core/promotion.ts';
 import type { ServedModel } from './model-registry.ts';
 
@@ -42,6 +43,14 @@ export interface ModelCard {
   };
   promotion: PromotionRecord | null;
   history: PromotionRecord[];
+}
+
+/**
+ * How the parameters were chosen: the repeated stratified k-fold CV accuracy of the chosen candidate (an artifact
+ * from before repeated CV has one pass).
+ */
+export function selectionOf(a: ModelArtifact): { folds: number; repeats: number; mean: number; sd: number } {
+  return { folds: a.search.folds, repeats: a.search.repeats ?? 1, mean: a.search.cvMean, sd: a.search.cvSd };
 }
 
 export function modelCard(served: ServedModel): ModelCard {

@@ -168,6 +168,40 @@ describe('GET /model', () => {
     expect(page).toContain('<code>tiny-1</code>');
   });
 
+  it('shows how the model was selected, the test accuracy with its interval, ROC AUC, Brier and a calibration chart', async () => {
+    const t = await testApp();
+    const page = (await t.app.inject({ method: 'GET', url: '/model' })).body;
+    const m = artifact.metrics;
+    const [low, high] = m.accuracyInterval!;
+    expect(page).toContain(`95% interval [${low.toFixed(3)}, ${high.toFixed(3)}]`);
+    expect(page).toContain(`Brier ${m.brier.toFixed(4)}`);
+    expect(page).toContain(`ROC AUC ${m.rocAuc.toFixed(3)}`);
+    expect(page).toContain(`accuracy ${artifact.search.cvMean.toFixed(3)} (sd ${artifact.search.cvSd.toFixed(3)}`);
+    expect(page).toMatch(/<svg class="chart chart-calibration" id="calibration-chart"[^>]*role="img"/);
+    // one point per non-empty bin, and the table beside it
+    const bins = m.calibration!;
+    expect(bins.reduce((n, b) => n + b.n, 0)).toBe(m.n);
+    const chart = page.slice(
+      page.indexOf('id="calibration-chart"'),
+      page.indexOf('</svg>', page.indexOf('id="calibration-chart"')),
+    );
+    expect(chart.match(/<circle /g)).toHaveLength(bins.length);
+    const table = page.slice(
+      page.indexOf('id="calibration-table"'),
+      page.indexOf('</table>', page.indexOf('id="calibration-table"')),
+    );
+    expect(table.match(/<tr><th scope="row">/g)).toHaveLength(bins.length);
+    const api = (await t.app.inject({ method: 'GET', url: '/v1/model' })).json();
+    expect(api.selection).toEqual({
+      folds: artifact.search.folds,
+      repeats: artifact.search.repeats,
+      mean: artifact.search.cvMean,
+      sd: artifact.search.cvSd,
+    });
+    expect(api.metrics.accuracyInterval).toEqual([low, high]);
+    expect(api.metrics.brier).toBe(m.brier);
+  });
+
   it('answers a 503 page while no model is loaded', async () => {
     const t = await testApp(false);
     const res = await t.app.inject({ method: 'GET', url: '/model' });

@@ -6,7 +6,9 @@ import { createPool } from '../../shared/adapters/db/pool.ts';
 import { DEFAULT_PUBLISH_TIMEOUT_MS } from '../../shared/adapters/events.ts';
 import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import { DEFAULT_ARTIFACT_LIMITS } from '../../shared/core/artifact.ts';
 import { SEARCH_DEFAULTS } from '../../shared/core/pipeline.ts';
+import { DEFAULT_VALIDATION } from '../../shared/core/validation.ts';
 import {
   functionLogger,
   loadFunctionConfig,
@@ -29,6 +31,36 @@ const config = loadFunctionConfig('train', process.env, (r) => ({
   train: {
     modelsBucket: r.string('MODELS_BUCKET'),
     minAccuracy: r.number('MIN_ACCURACY', { default: 0.75, min: 0, max: 1 }),
+    promotionAlpha: r.number('PROMOTION_ALPHA', { default: 0.05, min: 0, max: 1 }),
+    validation: {
+      maxJensenShannon: r.number('VALIDATION_MAX_JS', { default: DEFAULT_VALIDATION.maxJensenShannon, min: 0, max: 1 }),
+      maxLInfinity: r.number('VALIDATION_MAX_LINF', { default: DEFAULT_VALIDATION.maxLInfinity, min: 0, max: 1 }),
+      maxOutOfRange: r.number('VALIDATION_MAX_OUT_OF_RANGE', {
+        default: DEFAULT_VALIDATION.maxOutOfRange,
+        min: 0,
+        max: 1,
+      }),
+      maxLabelShareDelta: r.number('VALIDATION_MAX_LABEL_SHARE_DELTA', {
+        default: DEFAULT_VALIDATION.maxLabelShareDelta,
+        min: 0,
+        max: 1,
+      }),
+      consistencyAlpha: r.number('VALIDATION_CONSISTENCY_ALPHA', {
+        default: DEFAULT_VALIDATION.consistencyAlpha,
+        min: 0,
+        max: 1,
+      }),
+      consistencyMinDrop: r.number('VALIDATION_CONSISTENCY_MIN_DROP', {
+        default: DEFAULT_VALIDATION.consistencyMinDrop,
+        min: 0,
+        max: 1,
+      }),
+      consistencyMinRows: r.int('VALIDATION_CONSISTENCY_MIN_ROWS', {
+        default: DEFAULT_VALIDATION.consistencyMinRows,
+        min: 1,
+      }),
+    },
+    maxArtifactBytes: r.int('MODEL_MAX_BYTES', { default: DEFAULT_ARTIFACT_LIMITS.maxBytes, min: 1 }),
     candidates: r.int('SEARCH_CANDIDATES', { default: SEARCH_DEFAULTS.candidates, min: 1 }),
     seed: r.int('SEARCH_SEED', { default: SEARCH_DEFAULTS.seed }),
     workers: r.int('TRAIN_WORKERS', { default: os.availableParallelism(), min: 0 }),

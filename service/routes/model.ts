@@ -1,7 +1,7 @@
 /** GET /v1/model (the served model) and GET /v1/drift (the sliding-window detector's state per feature). */
 import type { FastifyInstance } from 'fastify';
 import { type AppContext, requireModel } from '../context.ts';
-import { modelCard } from '../model-card.ts';
+import { modelCard, selectionOf } from '../model-card.ts';
 
 export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get('/v1/model', async () => {
@@ -17,6 +17,8 @@ export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
       recipe: a.recipe,
       params: a.params,
       search: a.search,
+      // model selection (repeated stratified k-fold CV on the training split) and the held-out test split
+      selection: selectionOf(a),
       metrics: a.metrics,
       importances: a.importances,
       // mean |SHAP| over the test split (format 4; null for an older artifact)

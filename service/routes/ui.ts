@@ -10,7 +10,7 @@ import { isAppError } from '../../shared/errors.ts';
 import { type AppContext, requireModel } from '../context.ts';
 import { attributionOf } from '../explanations.ts';
 import { columnOfProblem, parseServingPassenger } from '../instances.ts';
-import { modelCard } from '../model-card.ts';
+import { modelCard, selectionOf } from '../model-card.ts';
 import { STYLESHEET } from '../ui/assets.ts';
 import { DEFAULT_FORM, type FormErrors, type FormField, type FormValues } from '../ui/form.ts';
 import type { SafeHtml } from '../ui/html.ts';
@@ -214,6 +214,8 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         loadedAt: served.loadedAt,
         lineage: a.lineage,
         metrics: a.metrics,
+        cv: selectionOf(a),
+        recipeVersion: a.recipe.version,
         importances: a.importances,
         shapImportances: a.shapImportances ?? null,
         params: { ...a.params },

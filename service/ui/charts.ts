@@ -3,7 +3,7 @@
  * <title> for screen readers, and every chart on a page sits next to a table with the same numbers.
  */
 
-import { predictedLabel } from '../../shared/core/evaluation.ts';
+import { type CalibrationBin, predictedLabel } from '../../shared/core/evaluation.ts';
 import { formatNumber, html, type SafeHtml } from './html.ts';
 
 export interface Bar {
@@ -103,5 +103,39 @@ ${sorted.map((c, i) => {
 <rect x="${formatNumber(x, 1)}" y="${y + 3}" width="${formatNumber(w, 1)}" height="16" class="${up ? 'bar-up' : 'bar-down'}"><title>${c.label}: ${text} points</title></rect>
 <text x="${formatNumber(up ? zero + w + 4 : zero - w - 4, 1)}" y="${y + 15}" text-anchor="${up ? 'start' : 'end'}" class="chart-value">${text}</text></g>`;
 })}
+</svg>`;
+}
+
+/**
+ * Reliability (calibration) chart: each bin of predicted probability as a point at (mean predicted, share that
+ * survived), its area growing with the bin's row count, against the diagonal of perfect calibration.
+ */
+export function calibrationChart(id: string, bins: readonly CalibrationBin[]): SafeHtml {
+  const size = 240;
+  const left = 44;
+  const top = 12;
+  const x = (p: number) => left + p * size;
+  const y = (p: number) => top + (1 - p) * size;
+  const most = Math.max(1, ...bins.map((b) => b.n));
+  const ticks = [0, 0.25, 0.5, 0.75, 1];
+  const path = bins.map(
+    (b, i) => `${i === 0 ? 'M' : 'L'}${formatNumber(x(b.predicted), 1)},${formatNumber(y(b.observed), 1)}`,
+  );
+  return html`<svg class="chart chart-calibration" id="${id}" viewBox="0 0 ${left + size + 16} ${top + size + 40}" role="img" aria-labelledby="${id}-title">
+<title id="${id}-title">Calibration on the test split: for each bin of predicted probability, the share of its passengers who survived (${bins.length} bins)</title>
+<rect x="${left}" y="${top}" width="${size}" height="${size}" class="chart-track"/>
+${ticks.map(
+  (
+    t,
+  ) => html`<text x="${left - 6}" y="${formatNumber(y(t) + 4, 1)}" text-anchor="end" class="chart-value">${formatNumber(t, 2)}</text>
+<text x="${formatNumber(x(t), 1)}" y="${top + size + 16}" text-anchor="middle" class="chart-value">${formatNumber(t, 2)}</text>`,
+)}
+<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" class="calibration-diagonal" stroke="currentColor" stroke-dasharray="4 4" stroke-opacity="0.5"/>
+${bins.length > 1 ? html`<path d="${path.join(' ')}" class="calibration-line" fill="none" stroke="currentColor"/>` : ''}
+${bins.map(
+  (b) =>
+    html`<circle cx="${formatNumber(x(b.predicted), 1)}" cy="${formatNumber(y(b.observed), 1)}" r="${formatNumber(3 + 5 * Math.sqrt(b.n / most), 1)}" class="chart-bar"><title>predicted ${formatNumber(b.predicted, 3)}, survived ${formatNumber(b.observed, 3)}, ${b.n} passengers</title></circle>`,
+)}
+<text x="${left + size / 2}" y="${top + size + 34}" text-anchor="middle" class="chart-label">mean predicted probability</text>
 </svg>`;
 }

@@ -2,8 +2,9 @@
  * The web pages, rendered on the server from plain view objects. They work without JavaScript, keep every
  * control labelled and reachable by keyboard, and fit a phone screen (see style.css).
  */
+import type { CalibrationBin } from '../../shared/core/evaluation.ts';
 import type { ModelCard } from '../model-card.ts';
-import { barChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
+import { barChart, calibrationChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
 import { type DriftPageView, driftPageBody } from './drift-page.ts';
 import type { FormErrors, FormField, FormValues } from './form.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
@@ -52,9 +53,15 @@ export interface ModelView {
     recall: number;
     f1: number;
     rocAuc: number;
+    brier: number;
     confusionMatrix: { tn: number; fp: number; fn: number; tp: number };
     n: number;
+    accuracyInterval?: [number, number];
+    calibration?: CalibrationBin[];
   };
+  /** Model selection: repeated stratified k-fold CV accuracy of the chosen parameters. */
+  cv: { folds: number; repeats: number; mean: number; sd: number };
+  recipeVersion: number;
   importances: Record<string, number>;
   /** Mean |SHAP| over the test split (probability units); null for an artifact older than format 4. */
   shapImportances: Record<string, number> | null;
@@ -330,6 +337,7 @@ export function modelPage(m: ModelView): SafeHtml {
 <dt>Serving since</dt><dd>${m.loadedAt}</dd>
 <dt>Dataset</dt><dd><code>${m.lineage.datasetId ?? 'unknown'}</code></dd>
 <dt>Feature set</dt><dd><code>${m.lineage.featureSetVersion ?? 'unknown'}</code></dd>
+<dt>Feature recipe</dt><dd>v${m.recipeVersion}</dd>
 </dl>
 ${modelCardSections(m.card)}
 <section aria-labelledby="metrics-heading">
@@ -337,7 +345,26 @@ ${modelCardSections(m.card)}
 ${barChart('metrics-chart', 'Test metrics, from 0 to 1', metrics, { max: 1 })}
 <table><thead><tr><th scope="col">Metric</th><th scope="col">Value</th></tr></thead><tbody>
 ${metrics.map((x) => html`<tr><th scope="row">${x.label}</th><td>${formatNumber(x.value, 3)}</td></tr>`)}
+<tr><th scope="row">Brier score (lower is better)</th><td>${formatNumber(m.metrics.brier, 4)}</td></tr>
 </tbody></table>
+<p id="selection-summary">Accuracy ${formatNumber(m.metrics.accuracy, 3)}${m.metrics.accuracyInterval ? html`, 95% interval ${interval(m.metrics.accuracyInterval)}` : ''} on the test split;
+ROC AUC ${formatNumber(m.metrics.rocAuc, 3)}; Brier ${formatNumber(m.metrics.brier, 4)}.
+Chosen by ${m.cv.repeats > 1 ? html`${m.cv.repeats} x ` : ''}${m.cv.folds}-fold stratified cross-validation on the training split:
+accuracy ${formatNumber(m.cv.mean, 3)} (sd ${formatNumber(m.cv.sd, 3)} over ${m.cv.folds * m.cv.repeats} folds).</p>
+</section>
+<section aria-labelledby="calibration-heading">
+<h2 id="calibration-heading">Calibration</h2>
+${
+  m.metrics.calibration && m.metrics.calibration.length > 0
+    ? html`${calibrationChart('calibration-chart', m.metrics.calibration)}
+<table id="calibration-table"><thead><tr><th scope="col">Predicted probability</th><th scope="col">Passengers</th><th scope="col">Mean predicted</th><th scope="col">Share survived</th></tr></thead><tbody>
+${m.metrics.calibration.map(
+  (b) =>
+    html`<tr><th scope="row">${formatNumber(b.lower, 1)}-${formatNumber(b.upper, 1)}</th><td>${b.n}</td><td>${formatNumber(b.predicted, 3)}</td><td>${formatNumber(b.observed, 3)}</td></tr>`,
+)}
+</tbody></table>`
+    : html`<p id="calibration-missing">Not recorded for this model: its artifact was saved before training recorded calibration.</p>`
+}
 </section>
 <section aria-labelledby="cm-heading">
 <h2 id="cm-heading">Confusion matrix</h2>

@@ -162,6 +162,22 @@ describe('RequestDrift', () => {
     });
   });
 
+  it('widens the range by a tenth, and by at least one for a count (a feature of whole numbers)', () => {
+    const reference = {
+      featureNames: ['Count', 'Measure'],
+      featureTypes: ['continuous', 'continuous'] as const,
+      columns: [
+        [1, 2, 3, 4],
+        [0.5, 1.5, 2.5, 3.5],
+      ],
+    };
+    const detector = new RequestDrift(reference);
+    expect(detector.predict([[5, 3.8]]).isDrift).toBe(false); // 4 + 1; 3.5 + 0.3
+    expect(detector.predict([[5.5, 1]]).drifted).toEqual(['Count']);
+    expect(detector.predict([[2, 3.9]]).drifted).toEqual(['Measure']);
+    expect(detector.predict([[-0.5, 0.3]]).drifted).toEqual(['Count']); // 1 - 1; 0.5 - 0.3 = 0.2 < 0.3
+  });
+
   it('tests requests of minTestRows rows or more as a batch, and flags a shifted batch', () => {
     const detector = new RequestDrift(world.reference);
     const stream = sampler(world, createRng(3));

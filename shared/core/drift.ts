@@ -365,7 +365,8 @@ export interface RequestDriftOptions extends TabularDriftOptions {
   minTestRows?: number;
   /**
    * A continuous value is out of support when it lies beyond the reference's [min, max] by more than this share
-   * of the reference range (default 0.1).
+   * of the reference range (default 0.1), and for a feature whose reference values are all whole numbers (a
+   * count), by more than one as well.
    */
   rangeMargin?: number;
 }
@@ -403,8 +404,9 @@ export class RequestDrift {
     this.#lo = new Float64Array(nf);
     this.#hi = new Float64Array(nf);
     for (let f = 0; f < nf; f++) {
-      const { min, max } = this.tests.feature(f);
-      const margin = this.rangeMargin * (max - min);
+      const { min, max, sorted } = this.tests.feature(f);
+      const counts = sorted.every((v) => Number.isInteger(v));
+      const margin = Math.max(this.rangeMargin * (max - min), counts ? 1 : 0);
       this.#lo[f] = min - margin;
       this.#hi[f] = max + margin;
     }

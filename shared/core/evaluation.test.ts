@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, rocAuc, standardDeviation } from './evaluation.ts';
+import { calibrationBins, evaluate, rocAuc, standardDeviation, wilsonInterval } from './evaluation.ts';
 
 describe('evaluate', () => {
   it('computes the confusion matrix and the scores of a hand-checked example', () => {
@@ -39,5 +39,24 @@ describe('rocAuc', () => {
 describe('standardDeviation', () => {
   it('is the population standard deviation (numpy default, as scikit-learn reports CV spread)', () => {
     expect(standardDeviation([1, 3])).toBe(1);
+  });
+});
+
+describe('wilsonInterval', () => {
+  it('gives the Wilson interval of 81 successes in 100, (0.7222, 0.8749)', () => {
+    // (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) with z = 1.959964, computed independently in Python
+    expect(wilsonInterval(81, 100)).toEqual([0.7222, 0.8749]);
+    expect(wilsonInterval(0, 0)).toEqual([0, 1]);
+  });
+});
+
+describe('calibrationBins', () => {
+  it('puts each probability in its tenth (1 in the last), and reports mean predicted and observed share per bin', () => {
+    const bins = calibrationBins([0, 1, 1, 0, 1], [0.05, 0.12, 0.18, 0.95, 1]);
+    expect(bins).toHaveLength(3);
+    expect(bins[0]).toEqual({ lower: 0, upper: 0.1, n: 1, predicted: 0.05, observed: 0 });
+    expect(bins[1]).toMatchObject({ lower: 0.1, upper: 0.2, n: 2, observed: 1 });
+    expect(bins[1]!.predicted).toBeCloseTo(0.15, 12);
+    expect(bins[2]).toEqual({ lower: 0.9, upper: 1, n: 2, predicted: 0.975, observed: 0.5 });
   });
 });

@@ -21,6 +21,61 @@ export interface TestMetrics {
   brier: number;
   confusionMatrix: ConfusionMatrix;
   n: number;
+  /** 95% Wilson score interval of the accuracy (absent from artifacts trained before it was recorded). */
+  accuracyInterval?: [number, number];
+  /** Reliability of the probabilities: ten equal-width bins of predicted probability, the non-empty ones. */
+  calibration?: CalibrationBin[];
+}
+
+export interface CalibrationBin {
+  /** The bin is [lower, upper) (the last one includes 1). */
+  lower: number;
+  upper: number;
+  n: number;
+  /** Mean predicted probability of survival of the bin's rows. */
+  predicted: number;
+  /** Share of the bin's rows that survived. */
+  observed: number;
+}
+
+/**
+ * The 95% Wilson score interval of a proportion of `k` successes in `n` trials (better behaved than the normal
+ * approximation near 0 and 1 and for a few hundred rows), rounded to 4 decimals.
+ */
+export function wilsonInterval(k: number, n: number, z = 1.959964): [number, number] {
+  if (n === 0) return [0, 1];
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / d;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  const r = (x: number) => Number(Math.min(1, Math.max(0, x)).toFixed(4));
+  return [r(centre - half), r(centre + half)];
+}
+
+/** Reliability bins (scikit-learn's `calibration_curve` with 10 uniform bins, empty bins left out). */
+export function calibrationBins(y: readonly number[], probabilities: readonly number[], bins = 10): CalibrationBin[] {
+  const n = new Array<number>(bins).fill(0);
+  const predicted = new Array<number>(bins).fill(0);
+  const observed = new Array<number>(bins).fill(0);
+  probabilities.forEach((p, i) => {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(p * bins)));
+    n[b] = (n[b] as number) + 1;
+    predicted[b] = (predicted[b] as number) + p;
+    observed[b] = (observed[b] as number) + (y[i] as number);
+  });
+  const out: CalibrationBin[] = [];
+  for (let b = 0; b < bins; b++) {
+    const count = n[b] as number;
+    if (count === 0) continue;
+    out.push({
+      lower: b / bins,
+      upper: (b + 1) / bins,
+      n: count,
+      predicted: (predicted[b] as number) / count,
+      observed: (observed[b] as number) / count,
+    });
+  }
+  return out;
 }
 
 /**
@@ -97,6 +152,8 @@ export function evaluate(y: readonly number[], probabilities: readonly number[])
     brier: brierScore(y, probabilities),
     confusionMatrix: cm,
     n: y.length,
+    accuracyInterval: wilsonInterval(cm.tn + cm.tp, y.length),
+    calibration: calibrationBins(y, probabilities),
   };
 }
 

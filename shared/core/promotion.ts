@@ -5,10 +5,13 @@
  * and meets the floor alone. Every outcome has a stable reason code (docs/errors.md, "Promotion outcomes").
  */
 import { driftReferenceOf, type ModelArtifact } from './artifact.ts';
-import { predictedLabel } from './evaluation.ts';
+import { predictedLabel, wilsonInterval } from './evaluation.ts';
 import type { Predictor } from './model.ts';
 import type { LabelledPassenger } from './schema.ts';
 import { DEFAULT_VALIDATION, type ValidationReport, type ValidationThresholds, validateDataset } from './validation.ts';
+
+/** The Wilson interval lives with the other metrics; promotion's callers keep importing it from here. */
+export { wilsonInterval };
 
 export interface PromotionPolicy {
   /** MIN_ACCURACY: the absolute floor on the challenger's test accuracy. */
@@ -87,17 +90,6 @@ export function binomialUpperTailHalf(k: number, n: number): number {
  */
 export function mcnemarWorsePValue(championOnly: number, challengerOnly: number): number {
   return binomialUpperTailHalf(championOnly, championOnly + challengerOnly);
-}
-
-/** Wilson score interval (95% by default) of a proportion k/n. */
-export function wilsonInterval(k: number, n: number, z = 1.959964): [number, number] {
-  if (n === 0) return [0, 1];
-  const p = k / n;
-  const d = 1 + (z * z) / n;
-  const centre = (p + (z * z) / (2 * n)) / d;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
-  const r = (x: number) => Number(Math.min(1, Math.max(0, x)).toFixed(4));
-  return [r(centre - half), r(centre + half)];
 }
 
 export function compareModels(
