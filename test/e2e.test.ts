@@ -128,6 +128,29 @@ describe('the local pipeline, upload to served model', () => {
     const body = (await res.json()) as { predictions: Array<{ probability: number }>; modelVersion: string };
     expect(body.modelVersion).toBe(expected);
     expect(body.predictions[0]?.probability).toBeGreaterThanOrEqual(0);
+
+    // the model the train function wrote explains itself from the covers it recorded
+    const explained = await fetch(`${stack.serviceUrl}/v1/explain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances: [sample] }),
+    });
+    expect(explained.status).toBe(200);
+    const answer = (await explained.json()) as {
+      explanations: Array<{
+        attributions: Array<{
+          baselineOutputValue: number;
+          instanceOutputValue: number;
+          featureAttributions: Record<string, number>;
+        }>;
+      }>;
+      explanationMetadata: { covers: string };
+    };
+    expect(answer.explanationMetadata.covers).toBe('bootstrap');
+    const a = answer.explanations[0]?.attributions[0];
+    expect(a?.instanceOutputValue).toBe(body.predictions[0]?.probability);
+    const sum = Object.values(a?.featureAttributions ?? {}).reduce((x, y) => x + y, 0);
+    expect(Math.abs((a?.baselineOutputValue ?? Number.NaN) + sum - (a?.instanceOutputValue ?? 0))).toBeLessThan(1e-9);
   });
 
   it('the same object finalized twice creates no second dataset, feature set or model', async () => {

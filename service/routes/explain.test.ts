@@ -72,6 +72,30 @@ describe('POST /v1/explain', () => {
     expect(Object.keys(fields)).not.toContain('Ticket');
   });
 
+  it('explains a recipe v2 model per engineered feature and, summed, per raw passenger field', async () => {
+    const v2 = await tinyArtifact({ recipeVersion: 2, modelVersion: 'tiny-v2' });
+    const t = await testApp(v2);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/explain',
+      payload: { instances: instances.slice(0, 40) },
+    });
+    expect(res.statusCode).toBe(200);
+    const answer = res.json() as ExplainAnswer;
+    expect(answer.explanationMetadata.covers).toBe('bootstrap');
+    for (const e of answer.explanations) {
+      const a = e.attributions[0]!;
+      expect(Object.keys(a.featureAttributions)).toEqual(v2.recipe.featureNames);
+      expect(Object.keys(a.featureAttributions)).toContain('GroupWcOutcome');
+      expect(Math.abs(a.baselineOutputValue + total(a.featureAttributions) - a.instanceOutputValue)).toBeLessThan(1e-9);
+      expect(Math.abs(total(a.passengerFieldAttributions) - total(a.featureAttributions))).toBeLessThan(1e-12);
+      // Sex and Title read together: v2's Title is coded from the name and, for a rare title, the sex
+      const f = a.featureAttributions;
+      expect(a.passengerFieldAttributions.Sex).toBeCloseTo((f.Sex as number) + (f.Title as number) / 2, 12);
+      expect(Object.keys(a.passengerFieldAttributions)).toContain('Ticket');
+    }
+  });
+
   it('explains a model whose artifact predates covers, and says the covers come from its reference rows', async () => {
     const { covers: _c, featureSources: _f, shapImportances: _s, ...rest } = artifact;
     const t = await testApp({ ...rest, formatVersion: 1 });

@@ -15,7 +15,7 @@
  * base value + sum of contributions = the served probability, exactly up to floating-point rounding.
  *
  * The recursion below is the reference implementation's (`tree_shap_recursive` of the shap package), on typed
- * arrays: one flat buffer holds the unique path of every depth, so a row is explained without allocating.
+ * arrays: one flat buffer holds the unique path of every depth, so a row allocates nothing but its result.
  */
 import { AppError } from '../errors.ts';
 import type { CompiledForest } from './compiled-forest.ts';
