@@ -24,6 +24,9 @@ describe('the sentences of the result page', () => {
     expect(describeFeature('Age', 28, form)).toBe('Having no recorded age (taken as 28)');
     expect(describeFeature('Title', 3, form)).toBe('The title "Master"');
     expect(describeFeature('Sex', 1, { ...form, sex: 'female' })).toBe('Being a woman');
+    expect(describeFeature('Deck', 3, { ...form, cabin: 'c85' })).toBe('Having a cabin on deck C');
+    expect(describeFeature('TicketSize', 1, form)).toBe('Holding a ticket no other known passenger shares');
+    expect(describeFeature('TicketSize', 4, form)).toBe('A ticket shared by 4 passengers');
     // a feature this page has no words for still gets a truthful sentence
     expect(describeFeature('Shoe_Size', 44, form)).toBe('Shoe_Size = 44');
   });

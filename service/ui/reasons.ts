@@ -43,10 +43,14 @@ export function describeFeature(name: string, value: number, form: FormValues): 
       return `Class times fare (${formatNumber(value, 2)})`;
     case 'Age_Fare':
       return `Age times fare (${formatNumber(value, 1)})`;
-    case 'Deck':
-      return value === 0 ? 'Having no known deck' : 'The deck of the cabin';
+    case 'Deck': {
+      const letter = form.cabin.trim().charAt(0).toUpperCase();
+      return value === 0 || letter === '' ? 'Having no known deck' : `Having a cabin on deck ${letter}`;
+    }
     case 'TicketSize':
-      return `A ticket shared by ${formatNumber(value, 0)}`;
+      return value <= 1
+        ? 'Holding a ticket no other known passenger shares'
+        : `A ticket shared by ${formatNumber(value, 0)} passengers`;
     case 'FarePerPerson':
       return `A fare per person of £${formatNumber(value, 2)}`;
     case 'GroupWcOutcome':
