@@ -59,6 +59,11 @@ describe('npm run train', () => {
     expect(summary.metrics.accuracy).toBeGreaterThan(0.7);
     expect(summary.metrics.confusionMatrix).toEqual(expect.objectContaining({ tp: expect.any(Number) }));
     expect(summary.cv.folds).toBe(3);
+    expect(summary.cv.repeats).toBe(2);
+    expect(summary.metrics.accuracyInterval[0]).toBeLessThan(summary.metrics.accuracy);
+    expect(summary.metrics.accuracyInterval[1]).toBeGreaterThan(summary.metrics.accuracy);
+    expect(summary.metrics.rocAuc).toBeGreaterThan(0.7);
+    expect(summary.metrics.brier).toBeLessThan(0.25);
     expect(summary.cv.mean).toBeGreaterThan(0.7);
     expect(summary.cv.sd).toBeGreaterThanOrEqual(0);
     expect(summary.params.nEstimators).toBe(7);
@@ -141,5 +146,57 @@ describe('npm run predict', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/ARTIFACT_INVALID/);
     expect(result.stdout).toBe('');
+  });
+});
+
+describe('npm run evaluate', () => {
+  it('prints accuracy with its interval, ROC AUC, Brier and the confusion matrix, and with --json a JSON last line', async () => {
+    const table = await run('evaluate.ts', ['--model', modelPath, TITANIC]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/accuracy\s+0\.\d{4}\s+95% interval \[0\.\d{4}, 0\.\d{4}\]/);
+    expect(table.stdout).toMatch(/ROC AUC\s+0\.\d{4}/);
+    expect(table.stdout).toMatch(/Brier\s+0\.\d{4}/);
+    expect(table.stdout).toMatch(/actual 1 \(survived\)\s+\d+\s+\d+/);
+
+    const json = await run('evaluate.ts', ['--model', modelPath, TITANIC, '--json']);
+    expect(json.code).toBe(0);
+    const m = JSON.parse(json.stdout.trim().split('\n').at(-1) as string);
+    const cm = m.confusionMatrix;
+    expect(cm.tn + cm.fp + cm.fn + cm.tp).toBe(891);
+    expect(m.rows).toBe(891);
+    expect(m.accuracy).toBeCloseTo((cm.tn + cm.tp) / 891, 12);
+    expect(m.accuracyInterval[0]).toBeLessThan(m.accuracy);
+    expect(m.accuracyInterval[1]).toBeGreaterThan(m.accuracy);
+    // the same predictions as npm run predict
+    const predicted = (await run('predict.ts', ['--model', modelPath, TITANIC])).stdout.trim().split('\n').slice(1);
+    const labels = readFileSync(TITANIC, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',')[1]);
+    const right = predicted.filter((line, i) => line.split(',')[1] === labels[i]).length;
+    expect(m.accuracy).toBeCloseTo(right / 891, 12);
+  });
+
+  it('handles invalid rows as predict does: listed with line numbers, failing unless --skip-invalid', async () => {
+    const csv = join(dir, 'labelled.csv');
+    writeFileSync(
+      csv,
+      [
+        'PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,Embarked',
+        '1,0,3,"Braund, Mr. Owen Harris",male,22,1,0,A/5 21171,7.25,,S',
+        '2,1,1,"Cumings, Mrs. John Bradley (Florence Briggs Thayer)",female,38,1,0,PC 17599,71.2833,C85,C',
+        '3,1,3,"Heikkinen, Miss. Laina",female,26,0,0,STON/O2. 3101282,7.925,,S',
+        '4,maybe,1,"Futrelle, Mrs. Jacques Heath (Lily May Peel)",female,35,1,0,113803,53.1,C123,S',
+      ].join('\n'),
+    );
+    const strict = await run('evaluate.ts', ['--model', modelPath, csv, '--json']);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toBe('');
+    expect(strict.stderr).toMatch(/labelled\.csv:5: invalid row/);
+    const lenient = await run('evaluate.ts', ['--model', modelPath, csv, '--json', '--skip-invalid']);
+    expect(lenient.code).toBe(0);
+    const m = JSON.parse(lenient.stdout.trim().split('\n').at(-1) as string);
+    expect(m).toMatchObject({ rows: 3, invalid: 1 });
   });
 });

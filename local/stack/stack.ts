@@ -85,6 +85,8 @@ export interface LocalStack {
   modelsBucket: string;
   database: string;
   logDir: string;
+  /** The child processes (functions and service) with their pids, e.g. to read their peak memory. */
+  processes(): Array<{ name: string; pid: number | undefined }>;
   close(): Promise<void>;
 }
 
@@ -322,6 +324,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       modelsBucket,
       database: pgCfg.database,
       logDir,
+      processes: () => processes.map((p) => ({ name: p.name, pid: p.child.pid })),
       close,
     };
     writeFileSync(
