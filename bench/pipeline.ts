@@ -13,6 +13,11 @@
  * - optionally, upload start -> the service's GET /v1/model answers the new version.
  * Target: total / train step <= 1.5.
  *
+ * `-- --rows N` uploads N synthetic passengers instead (the Titanic distribution, as bench:data draws them; 1,000,000
+ * rows are about 73 MB): above MAX_TRAINING_ROWS the model trains on a stratified sample, above FANOUT_MIN_ROWS the
+ * search fans out over the fit function (its own row in the table). Each run also prints every step's time and peak
+ * memory against the timeout and memory infra/ gives it. Use BENCH_MAX_SECONDS to allow the larger runs their time.
+ *
  * Bounded by BENCH_MAX_SECONDS (default 900): past it everything is stopped and the process exits non-zero, as it
  * does when an execution fails. BENCH_KEEP=1 keeps the stack's data directory (per-process logs) for inspection.
  */
@@ -20,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import type { Storage } from '@google-cloud/storage';
 import type { ExecutionsClient } from '@google-cloud/workflows';
 import { Redis } from 'ioredis';
@@ -30,8 +36,24 @@ import { DEFAULT_PORTS, type LocalPorts, type LocalStack, ROOT, startLocalStack 
 import type { EngineStepEvent } from '../local/workflows-engine/index.ts';
 import { createExecutionsClient } from '../shared/adapters/workflows.ts';
 import { freePorts } from '../test/support/ports.ts';
+import { syntheticCsv } from '../test/support/synthetic.ts';
 
+const { values: cli } = parseArgs({ options: { rows: { type: 'string' } }, strict: false });
+/** `--rows N`: upload N synthetic passengers (the Titanic distribution, as bench:data draws them) instead of titanic.csv. */
+const SYNTHETIC_ROWS = cli.rows === undefined ? null : Number(cli.rows);
+if (SYNTHETIC_ROWS !== null && !(Number.isInteger(SYNTHETIC_ROWS) && SYNTHETIC_ROWS > 0))
+  throw new Error(`--rows must be a positive integer, got ${cli.rows}`);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/**
+ * What infra/ gives each step (Pulumi.yaml defaults: functionMemory 512Mi for load and process, trainMemory 4Gi for
+ * train and fit) and how long the workflow waits for each call (workflows/training.yaml).
+ */
+const LIMITS: Record<string, { memoryMiB: number; timeoutSeconds: number }> = {
+  load: { memoryMiB: 512, timeoutSeconds: 900 },
+  process: { memoryMiB: 512, timeoutSeconds: 900 },
+  fit: { memoryMiB: 4096, timeoutSeconds: 1800 },
+  train: { memoryMiB: 4096, timeoutSeconds: 1800 },
+};
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 900);
 const KEEP = process.env.BENCH_KEEP === '1';
 const TARGET = 1.5;
@@ -129,6 +151,10 @@ interface RunFigures {
   process: number;
   gapProcessTrain: number;
   train: number;
+  /** The fanned-out search (the parallel fit calls), 0 when train ran the search itself. */
+  fanOut: number;
+  /** The longest single fit call of the fan-out (the timeout applies per call). */
+  longestFit: number;
   /** Pointer visible minus train step end (negative: seen before the train call returned). */
   pointerAfterTrain: number;
   total: number;
@@ -204,10 +230,42 @@ function variant(run: number): string {
   return titanic.replace(from, `,A/5 21171 B${suffix}${run},`);
 }
 
+/** Peak resident memory (VmHWM) of each function process so far, MiB, by function name (the largest of its processes). */
+function peakMemory(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { name, pid } of stack!.processes()) {
+    if (pid === undefined) continue;
+    try {
+      const kb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      if (Number.isFinite(kb)) out[name] = Math.max(out[name] ?? 0, kb / 1024);
+    } catch {
+      // the process is gone: no figure
+    }
+  }
+  return out;
+}
+
+/** Each step's time and peak memory against what infra/ gives it. */
+function limitsTable(f: RunFigures): void {
+  const memory = peakMemory();
+  const seconds: Record<string, number> = { load: f.load, process: f.process, fit: f.longestFit, train: f.train };
+  say('  step      seconds / timeout    peak RSS MiB / memory   inside');
+  for (const [step, limit] of Object.entries(LIMITS)) {
+    if (step === 'fit' && f.fanOut === 0) continue;
+    const s = seconds[step] as number;
+    const m = memory[step];
+    const inside = s <= limit.timeoutSeconds && (m === undefined || m <= limit.memoryMiB);
+    say(
+      `  ${step.padEnd(8)} ${s.toFixed(1).padStart(8)} / ${String(limit.timeoutSeconds).padEnd(8)} ${(m === undefined ? '?' : m.toFixed(0)).padStart(10)} / ${String(limit.memoryMiB).padEnd(10)} ${inside ? 'yes' : 'NO'}`,
+    );
+  }
+  say('  (peak RSS: VmHWM of the local process since it started, under tsx; fit: its longest single call)');
+}
+
 async function runOnce(run: number): Promise<RunFigures> {
   const s = stack!;
   const object = `uploads/bench-${suffix}-${run}.csv`;
-  const contents = variant(run);
+  const contents = SYNTHETIC_ROWS === null ? variant(run) : await syntheticCsv(SYNTHETIC_ROWS, 20_260_101 + run);
   const previous = await currentPointer();
   const stop = new AbortController();
   const avg = loadavg();
@@ -216,7 +274,7 @@ async function runOnce(run: number): Promise<RunFigures> {
   const pointer = watchPointer(previous, stop.signal);
   pointer.catch(() => undefined);
   const file = storage!.bucket(s.dataBucket).file(object);
-  await file.save(contents, { contentType: 'text/csv', resumable: false });
+  await file.save(contents, { contentType: 'text/csv', resumable: contents.length > 8 * 1024 * 1024 });
   const tUploaded = now();
   const generation = String(file.metadata.generation ?? (await file.getMetadata())[0].generation);
   const name = await findExecutionFor(executions!, s.workflowPath, { bucket: s.dataBucket, name: object, generation });
@@ -246,6 +304,10 @@ async function runOnce(run: number): Promise<RunFigures> {
   const load = http('load');
   const proc = http('process');
   const train = http('train');
+  const fanOutEnd = mine.find((e) => e.type === 'step-end' && e.routine === 'main' && e.step === 'fit_candidates');
+  const fanOut = fanOutEnd?.type === 'step-end' ? fanOutEnd.durationMs / 1000 : 0;
+  const fitCalls = mine.filter((e) => e.type === 'step-end' && e.step === 'fit');
+  const longestFit = Math.max(0, ...fitCalls.map((e) => (e.type === 'step-end' ? e.durationMs / 1000 : 0)));
   const retries = mine.filter((e) => e.type === 'retry').length;
   if (retries > 0) say(`  note: ${retries} retried step call(s) in run ${run}`);
   const sec = (a: number, b: number): number => (b - a) / 1000;
@@ -259,11 +321,13 @@ async function runOnce(run: number): Promise<RunFigures> {
     load: load.seconds,
     gapLoadProcess: sec(load.end, proc.start),
     process: proc.seconds,
-    gapProcessTrain: sec(proc.end, train.start),
+    gapProcessTrain: sec(proc.end, train.start) - fanOut,
     train: train.seconds,
+    fanOut,
+    longestFit,
     pointerAfterTrain: sec(train.end, seen.at),
     total,
-    remainder: total - load.seconds - proc.seconds - train.seconds,
+    remainder: total - load.seconds - proc.seconds - fanOut - train.seconds,
     served: servedAt === null ? null : sec(t0, servedAt),
     trainCompute: trainComputeSeconds(result.modelVersion),
     loadavg: avg,
@@ -277,10 +341,11 @@ const ROWS: Array<[string, keyof RunFigures]> = [
   ['load (HTTP call)', 'load'],
   ['engine: load -> process', 'gapLoadProcess'],
   ['process (HTTP call)', 'process'],
-  ['engine: process -> train', 'gapProcessTrain'],
+  ['search fan-out (parallel fit calls)', 'fanOut'],
+  ['engine: process -> train (less fan-out)', 'gapProcessTrain'],
   ['train (HTTP call) = baseline', 'train'],
   ['pointer visible - train end', 'pointerAfterTrain'],
-  ['remainder (total - 3 steps)', 'remainder'],
+  ['remainder (total - steps)', 'remainder'],
   ['TOTAL upload -> model current', 'total'],
 ];
 
@@ -298,7 +363,10 @@ function table(title: string, f: (key: keyof RunFigures) => number, ratioLabel: 
 }
 
 try {
-  say(`bench:pipeline on ${os.cpus().length} cores, load average ${loadavg()}; ${RUNS} runs, default train search`);
+  say(
+    `bench:pipeline on ${os.cpus().length} cores, load average ${loadavg()}; ${RUNS} runs, default train search; ` +
+      (SYNTHETIC_ROWS === null ? 'data/titanic.csv' : `${SYNTHETIC_ROWS} synthetic passengers per upload`),
+  );
   const names = Object.keys(DEFAULT_PORTS) as Array<keyof LocalPorts>;
   const free = await freePorts(names.length);
   const ports = Object.fromEntries(names.map((n, i) => [n, free[i]])) as unknown as LocalPorts;
@@ -319,6 +387,7 @@ try {
   for (let run = 1; run <= RUNS; run++) {
     const f = await runOnce(run);
     figures.push(f);
+    limitsTable(f);
     table(
       `run ${run}: ${f.object} -> ${f.modelVersion} (load average at start ${f.loadavg})`,
       (k) => f[k] as number,
