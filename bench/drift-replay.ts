@@ -100,7 +100,9 @@ for (const shift of SHIFTS) {
     await post(shiftPassenger(world, pick(), shift, rng));
     if (await drifts()) break;
   }
-  console.log(`2. ${shift}: detected after ${delay} shifted requests${before ? ' (the window was already in drift)' : ''}`);
+  console.log(
+    `2. ${shift}: detected after ${delay} shifted requests${before ? ' (the window was already in drift)' : ''}`,
+  );
   await app.app.close();
 }
 await t.app.close();

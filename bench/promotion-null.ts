@@ -114,9 +114,7 @@ async function main(): Promise<void> {
   for (const key of keys) {
     const cols = Object.values(nulls).map((m) => {
       const s = [...(m.get(key) ?? [])].sort((a, b) => a - b);
-      return (
-        [0.95, 0.99, 0.999].map((q) => quantile(s, q).toFixed(4)).join('/') + `/${(s.at(-1) ?? Number.NaN).toFixed(4)}`
-      );
+      return `${[0.95, 0.99, 0.999].map((q) => quantile(s, q).toFixed(4)).join('/')}/${(s.at(-1) ?? Number.NaN).toFixed(4)}`;
     });
     const attackCols = ATTACKS.map(
       (a) =>

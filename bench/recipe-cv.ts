@@ -13,9 +13,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { crossValidateRecipe } from '../shared/core/cross-validation.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
-import { accuracy, mean, predictedLabel, standardDeviation } from '../shared/core/evaluation.ts';
-import { fitRecipe, transform } from '../shared/core/features.ts';
-import { type ForestParams, trainForest } from '../shared/core/forest.ts';
+import { mean, standardDeviation } from '../shared/core/evaluation.ts';
+import type { ForestParams } from '../shared/core/forest.ts';
 import { createRng } from '../shared/core/rng.ts';
 import { type LabelledPassenger, RECIPE_FEATURES, type RecipeVersion } from '../shared/core/schema.ts';
 

@@ -3,7 +3,7 @@ import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { FEATURE_NAMES } from '../shared/core/schema.ts';
 import { type TestApp, tinyArtifact } from '../test/support/service.ts';
 import { testAppsClosedAfterEach } from '../test/support/service-apps.ts';
-import { DEFAULT_FORM, type FormValues } from './ui/pages.ts';
+import { DEFAULT_FORM, type FormValues } from './ui/form.ts';
 
 let artifact: ModelArtifact;
 

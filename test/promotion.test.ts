@@ -39,7 +39,12 @@ let prefix: string;
 let featureStore: FeatureStore;
 const published: unknown[] = [];
 const pubsub = {
-  topic: () => ({ publishMessage: async (m: unknown) => (published.push(m), 'id') }),
+  topic: () => ({
+    publishMessage: async (m: unknown) => {
+      published.push(m);
+      return 'id';
+    },
+  }),
 } as unknown as Publisher;
 let generation = 0;
 

@@ -9,7 +9,6 @@
  * the compare-and-set on `models/latest.json`; automatic promotion never moves the pointer to a model created
  * before the one it names (an operator's rollback or forced promote does, through `npm run models`).
  */
-import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
 import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
@@ -19,6 +18,8 @@ import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
 import type { TrainingReader } from '../../shared/adapters/feature-store/store.ts';
 import {
+  ArtifactNotFoundError,
+  artifactObject,
   gcsModelStore,
   type ModelPointer,
   type ModelStore,
@@ -26,6 +27,7 @@ import {
   type PointerRead,
   type PromotionEvidence,
   pointerFor,
+  sha256Hex,
   verifyArtifactBytes,
 } from '../../shared/adapters/model-store.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact, type TrainingSample } from '../../shared/core/artifact.ts';
@@ -171,13 +173,12 @@ async function obtainArtifact(
   log: Logger,
   foldScores: number[][] | null = null,
 ): Promise<StoredArtifact> {
-  const object = `models/${modelVersion}/model.json`;
-  const existing = await store.readArtifactBytes(object).catch((err: unknown) => {
-    if (err instanceof AppError && err.code === 'ARTIFACT_INVALID' && /does not exist/.test(err.message)) return null;
+  const existing = await store.readArtifactBytes(artifactObject(modelVersion)).catch((err: unknown) => {
+    if (err instanceof ArtifactNotFoundError) return null;
     throw err;
   });
   if (existing) {
-    return { artifact: parseArtifact(existing), sha256: sha256Of(existing), size: existing.length };
+    return { artifact: parseArtifact(existing), sha256: sha256Hex(existing), size: existing.length };
   }
 
   const m = await deps.featureStore.readMatrices(featureSetVersion);
@@ -213,8 +214,6 @@ async function obtainArtifact(
   const stored = await store.writeArtifact(modelVersion, artifact);
   return { artifact: parseArtifact(stored.bytes), sha256: stored.sha256, size: stored.size };
 }
-
-const sha256Of = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The current champion: the pointer and the model it names (verified), or null when there is none to compare. */
 async function readChampion(

@@ -2,6 +2,7 @@ import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import type { Settings } from '../settings.ts';
 import type { Cache } from './cache.ts';
+import { DeadLetter } from './deadLetter.ts';
 import type { Network } from './network.ts';
 import { allowSecretAccess, type StoredSecret, storeSecret } from './secret.ts';
 
@@ -199,6 +200,13 @@ export class ServingService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // A push that keeps failing (a broken revision, say) goes to a dead-letter topic after 10 deliveries instead of
+    // being retried until the retention runs out; the pointer poll still brings every instance the new model.
+    const deadLetter = new DeadLetter(
+      `${name}-dead-letter`,
+      { project: args.project, topicName: `${args.serviceName}-model-published-dead-letter`, maxDeliveryAttempts: 10 },
+      { parent: this },
+    );
     this.subscription = new gcp.pubsub.Subscription(
       `${name}-model-published`,
       {
@@ -211,9 +219,11 @@ export class ServingService extends pulumi.ComponentResource {
           oidcToken: { serviceAccountEmail: this.pushServiceAccount.email, audience },
         },
         retryPolicy: { minimumBackoff: '10s', maximumBackoff: '600s' },
+        deadLetterPolicy: deadLetter.policy,
       },
       { parent: this, dependsOn: [invoker] },
     );
+    deadLetter.allowFor(`${name}-dead-letter-acks`, this.subscription);
     this.registerOutputs({ url: this.url });
   }
 }

@@ -12,18 +12,9 @@ import { attributionOf } from '../explanations.ts';
 import { columnOfProblem, parseServingPassenger } from '../instances.ts';
 import { modelCard, selectionOf } from '../model-card.ts';
 import { STYLESHEET } from '../ui/assets.ts';
+import { DEFAULT_FORM, type FormErrors, type FormField, type FormValues } from '../ui/form.ts';
 import type { SafeHtml } from '../ui/html.ts';
-import {
-  DEFAULT_FORM,
-  driftPage,
-  type FormErrors,
-  type FormField,
-  type FormValues,
-  formPage,
-  messagePage,
-  modelPage,
-  resultPage,
-} from '../ui/pages.ts';
+import { driftPage, formPage, messagePage, modelPage, resultPage } from '../ui/pages.ts';
 import { topReasons } from '../ui/reasons.ts';
 
 /** Raw CSV column (as the core names it in errors) -> form field. */

@@ -6,35 +6,9 @@ import type { CalibrationBin } from '../../shared/core/evaluation.ts';
 import type { ModelCard } from '../model-card.ts';
 import { barChart, calibrationChart, confusionMatrixChart, contributionChart, probabilityBar } from './charts.ts';
 import { type DriftPageView, driftPageBody } from './drift-page.ts';
+import type { FormErrors, FormField, FormValues } from './form.ts';
 import { formatNumber, formatPValue, html, type SafeHtml } from './html.ts';
 import { compareImportances } from './reasons.ts';
-
-/** The raw fields a person knows, as typed in the form (strings, so a bad value can be shown back). */
-export interface FormValues {
-  name: string;
-  sex: string;
-  age: string;
-  pclass: string;
-  fare: string;
-  sibsp: string;
-  parch: string;
-  cabin: string;
-  embarked: string;
-}
-export type FormField = keyof FormValues;
-export type FormErrors = Partial<Record<FormField | 'form', string>>;
-
-export const DEFAULT_FORM: FormValues = {
-  name: 'Dawson, Mr. Jack',
-  sex: 'male',
-  age: '20',
-  pclass: '3',
-  fare: '7.25',
-  sibsp: '0',
-  parch: '0',
-  cabin: '',
-  embarked: 'S',
-};
 
 export interface DriftView {
   isDrift: boolean;

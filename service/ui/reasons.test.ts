@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_FORM } from './pages.ts';
+import { DEFAULT_FORM } from './form.ts';
 import { compareImportances, describeFeature, effectOf, topReasons } from './reasons.ts';
 
 describe('the sentences of the result page', () => {

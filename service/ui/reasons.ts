@@ -4,8 +4,8 @@
  * recorded age", not as the fill the model used), with a neutral fallback for a feature this page does not know.
  */
 import { extractTitle } from '../../shared/core/features.ts';
+import type { FormValues } from './form.ts';
 import { formatNumber } from './html.ts';
-import type { FormValues } from './pages.ts';
 
 const PORTS: Record<string, string> = { S: 'Southampton', C: 'Cherbourg', Q: 'Queenstown' };
 const ORDINAL: Record<string, string> = { '1': '1st', '2': '2nd', '3': '3rd' };

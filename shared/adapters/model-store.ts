@@ -195,6 +195,14 @@ export interface ModelStore {
   movePointer(decide: (current: ModelPointer | null) => ModelPointer | null): Promise<ModelPointer | null>;
 }
 
+/** The artifact object does not exist (a pointer to nothing is ARTIFACT_INVALID for a reader). */
+export class ArtifactNotFoundError extends AppError {
+  constructor(bucket: string, object: string) {
+    super('ARTIFACT_INVALID', `gs://${bucket}/${object} does not exist`, { object });
+    this.name = 'ArtifactNotFoundError';
+  }
+}
+
 export class ArtifactTooLargeError extends AppError {
   constructor(object: string, size: number, maxBytes: number) {
     super('ARTIFACT_INVALID', `${object} is ${size} bytes, over the limit of ${maxBytes}`, {
@@ -293,7 +301,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
       } catch (err) {
         throw new ModelStoreUnavailableError(`could not read gs://${bucket}/${object}`, { cause: err });
       }
-      if (meta === null) throw new AppError('ARTIFACT_INVALID', `gs://${bucket}/${object} does not exist`, { object });
+      if (meta === null) throw new ArtifactNotFoundError(bucket, object);
       if (opts.maxBytes !== undefined && meta.size > opts.maxBytes) {
         throw new ArtifactTooLargeError(object, meta.size, opts.maxBytes);
       }
@@ -303,7 +311,7 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
       } catch (err) {
         throw new ModelStoreUnavailableError(`could not read gs://${bucket}/${object}`, { cause: err });
       }
-      if (bytes === null) throw new AppError('ARTIFACT_INVALID', `gs://${bucket}/${object} does not exist`, { object });
+      if (bytes === null) throw new ArtifactNotFoundError(bucket, object);
       if (opts.maxBytes !== undefined && bytes.length > opts.maxBytes) {
         throw new ArtifactTooLargeError(object, bytes.length, opts.maxBytes);
       }
