@@ -2,7 +2,7 @@
  * `npm run bench:train [-- --runs N --candidates N]`: our default training run against the seed's
  * scikit-learn recipe, in the same run on the same machine, on the same features and the same 80% split.
  *
- * Ours: trainModel with the default search (10 candidates x 5 folds, SMOTE inside the training folds, worker
+ * Ours: trainModel with the default search (10 candidates x 2 x 5 folds, SMOTE inside the training folds, worker
  * threads), then the refit. Theirs (bench/sklearn_recipe.py, Debian's python3-sklearn):
  * RandomizedSearchCV(RandomForestClassifier(random_state=42), n_iter=10, cv=3) over the seed's grid, fitted on
  * the training split plus its SMOTE rows (the seed applied SMOTE before the search). Each run times both, the
@@ -16,7 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
-import { FEATURE_SET_DEFAULTS, resolveSearchOptions } from '../shared/core/pipeline.ts';
+import { FEATURE_SET_DEFAULTS, resolveSearchOptions, SEARCH_DEFAULTS } from '../shared/core/pipeline.ts';
 import { trainModel } from '../shared/core/training.ts';
 import { threadPoolRunner } from '../shared/runtime/search-pool.ts';
 import { loadTitanic } from '../test/support/titanic.ts';
@@ -133,7 +133,7 @@ const summary = {
     testAccuracy: oursAccuracy,
     cvMean: ours.at(-1)?.cvMean,
     cvSd: ours.at(-1)?.cvSd,
-    search: `${candidates} candidates x 5 folds`,
+    search: `${candidates} candidates x ${SEARCH_DEFAULTS.repeats} x ${SEARCH_DEFAULTS.folds} folds, recipe v${FEATURE_SET_DEFAULTS.recipeVersion}`,
     params: finalParams,
     nTrees: compiled.nTrees,
   },
