@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import type { EnvVars } from '../../shared/env.ts';
 import type { Settings } from '../settings.ts';
 import type { Cache } from './cache.ts';
 import type { Network } from './network.ts';
@@ -65,7 +66,7 @@ export class ServingService extends pulumi.ComponentResource {
       },
       this,
     );
-    const plainEnv: Record<string, pulumi.Input<string>> = {
+    const plainEnv: EnvVars<pulumi.Input<string>> = {
       GOOGLE_CLOUD_PROJECT: args.project,
       LOG_LEVEL: args.logLevel,
       MODELS_BUCKET: args.modelsBucket.name,
@@ -74,7 +75,7 @@ export class ServingService extends pulumi.ComponentResource {
       REDIS_URL: args.cache.url,
       FEATURE_STORE_PREFIX: 'fs',
     };
-    const secretEnv: Record<string, StoredSecret> = {
+    const secretEnv: EnvVars<StoredSecret> = {
       REDIS_PASSWORD: args.cache.authString,
       REDIS_TLS_CA: args.cache.caCert,
     };
