@@ -155,9 +155,19 @@ describe('security', () => {
     ).toBe(account('survival-pipeline-workflow-sa').name);
   });
 
-  it('lets only the trigger account start workflow executions', () => {
-    const starters = grants().filter((g) => g.role.startsWith('roles/workflows.'));
-    expect(starters.map((g) => `${g.role} ${g.member}`)).toEqual([`roles/workflows.invoker ${member(sa.trigger())}`]);
+  it('lets only the trigger account start executions, of the training workflow only, and nothing more', () => {
+    expect(grants().filter((g) => g.role.startsWith('roles/workflows.'))).toEqual([]);
+    const roles = ofType(run, 'gcp:projects/iAMCustomRole:IAMCustomRole').filter((r) =>
+      (r.inputs.permissions as string[]).some((p) => p.startsWith('workflows.')),
+    );
+    expect(roles.map((r) => r.inputs.permissions)).toEqual([['workflows.executions.create']]);
+    const starters = grants().filter((g) => g.role === roles[0]!.state.name);
+    expect(starters.map((g) => g.member)).toEqual([member(sa.trigger())]);
+    const workflow = `projects/${PROJECT}/locations/${REGION}/workflows/survival-training`;
+    expect(starters[0]!.resource.inputs.condition).toMatchObject({
+      title: 'this-workflow-only',
+      expression: `resource.name == "${workflow}" || resource.name.startsWith("${workflow}/executions/")`,
+    });
   });
 
   it('lets the service read only the models bucket and publish only to drift-alerts', () => {
@@ -191,7 +201,7 @@ describe('security', () => {
     expect(rolesOf(sa.trigger())).toEqual(
       [
         `${PROJECT} roles/eventarc.eventReceiver`,
-        `${PROJECT} roles/workflows.invoker`,
+        `${PROJECT} projects/${PROJECT}/roles/survival_training_starter`,
         `survival-trigger roles/run.invoker`,
       ].sort(),
     );
@@ -344,6 +354,32 @@ describe('wiring', () => {
         `projects/${PROJECT}/serviceAccounts/${sa.trigger()} ${pubsubAgent}`,
       ].sort(),
     );
+  });
+
+  it('sends a push that keeps failing to a dead-letter topic that keeps it, with the grants Pub/Sub needs for that', () => {
+    const subscription = named(run, 'gcp:pubsub/subscription:Subscription', 'survival-service-model-published').inputs;
+    const dlq = `projects/${PROJECT}/topics/survival-model-published-dead-letter`;
+    expect(subscription.deadLetterPolicy).toEqual({ deadLetterTopic: dlq, maxDeliveryAttempts: 10 });
+    const kept = ofType(run, 'gcp:pubsub/subscription:Subscription').filter((s) => s.inputs.topic === dlq);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]!.inputs.messageRetentionDuration).toBe('604800s');
+    const pubsubAgent = `serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com`;
+    const agentGrants = grants()
+      .filter((g) => g.member === pubsubAgent && g.role !== 'roles/iam.serviceAccountTokenCreator')
+      .map((g) => `${g.resource.inputs.subscription ?? g.target} ${g.role}`)
+      .sort();
+    expect(agentGrants).toEqual(
+      [
+        'survival-model-published roles/pubsub.subscriber',
+        'survival-model-published-dead-letter roles/pubsub.publisher',
+      ].sort(),
+    );
+  });
+
+  it('keeps a private service out of public mode', () => {
+    const envs = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs.template.containers[0]
+      .envs as Array<{ name: string }>;
+    expect(envs.map((e) => e.name)).not.toContain('PUBLIC_MODE');
   });
 
   it('runs the Managed Prometheus sidecar scraping the app container port at /metrics', () => {

@@ -69,10 +69,27 @@ describe('docker-compose.local.yml', () => {
   });
 
   it('publishes the service, the Workflows engine, Prometheus and Grafana on their documented ports', () => {
-    const published = Object.values(services).flatMap((s) => (s.ports ?? []).map((p: string) => p.split(':')[0]));
+    const published = Object.values(services).flatMap((s) => (s.ports ?? []).map((p: string) => p.split(':')[1]));
     for (const port of [DEFAULT_PORTS.service, DEFAULT_PORTS.workflows, DEFAULT_PORTS.gcs, 9090, 3000]) {
       expect(published).toContain(String(port));
     }
+  });
+
+  it('publishes every port on 127.0.0.1 only: none of these endpoints authenticates its callers', () => {
+    const mappings = Object.values(services).flatMap((s) => (s.ports ?? []) as unknown[]);
+    expect(mappings.length).toBeGreaterThanOrEqual(6);
+    for (const mapping of mappings) {
+      expect(typeof mapping, String(mapping)).toBe('string');
+      expect(mapping).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    }
+    expect(services.postgres?.ports, 'Postgres stays on the compose network').toBeUndefined();
+    expect(services.redis?.ports, 'Redis stays on the compose network').toBeUndefined();
+  });
+
+  it("takes Grafana's admin password from the environment, with no default (compose refuses to start without it)", () => {
+    const password = services.grafana?.environment.GF_SECURITY_ADMIN_PASSWORD as string;
+    expect(password).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}$/);
+    expect(read('docker-compose.local.yml')).not.toMatch(/admin\/admin|:-admin/);
   });
 
   it('lets Prometheus scrape the same 127.0.0.1 targets as on a laptop, and Grafana reach it as prometheus:9090', () => {

@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { EnvVars } from '../../shared/env.ts';
 import type { Settings } from '../settings.ts';
 import type { Cache } from './cache.ts';
+import { DeadLetter } from './deadLetter.ts';
 import type { Network } from './network.ts';
 import { allowSecretAccess, type StoredSecret, storeSecret } from './secret.ts';
 
@@ -74,6 +75,8 @@ export class ServingService extends pulumi.ComponentResource {
       DRIFT_ALERTS_TOPIC: args.driftAlertsTopic.name,
       REDIS_URL: args.cache.url,
       FEATURE_STORE_PREFIX: 'fs',
+      // allUsers may call it: the app hides labels, lineage and /metrics and rate limits each client address.
+      ...(args.public ? { PUBLIC_MODE: 'true', RATE_LIMIT_PER_MINUTE: '120' } : {}),
     };
     const secretEnv: EnvVars<StoredSecret> = {
       REDIS_PASSWORD: args.cache.authString,
@@ -200,6 +203,13 @@ export class ServingService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // A push that keeps failing (a broken revision, say) goes to a dead-letter topic after 10 deliveries instead of
+    // being retried until the retention runs out; the pointer poll still brings every instance the new model.
+    const deadLetter = new DeadLetter(
+      `${name}-dead-letter`,
+      { project: args.project, topicName: `${args.serviceName}-model-published-dead-letter`, maxDeliveryAttempts: 10 },
+      { parent: this },
+    );
     this.subscription = new gcp.pubsub.Subscription(
       `${name}-model-published`,
       {
@@ -212,9 +222,11 @@ export class ServingService extends pulumi.ComponentResource {
           oidcToken: { serviceAccountEmail: this.pushServiceAccount.email, audience },
         },
         retryPolicy: { minimumBackoff: '10s', maximumBackoff: '600s' },
+        deadLetterPolicy: deadLetter.policy,
       },
       { parent: this, dependsOn: [invoker] },
     );
+    deadLetter.allowFor(`${name}-dead-letter-acks`, this.subscription);
     this.registerOutputs({ url: this.url });
   }
 }

@@ -201,9 +201,14 @@ export class TrainingPipeline extends pulumi.ComponentResource {
       },
       // The trigger talks only to Google APIs: no VPC egress needed.
       network: undefined,
-      projectRoles: ['roles/workflows.invoker'],
       eventTrigger: { eventType: FINALIZED, bucket: buckets.data.name },
     });
+    // Starting executions of this workflow only (a conditional grant of one permission, not workflows.invoker).
+    this.workflow.allowExecutionsBy(
+      `${name}-trigger-starts-workflow`,
+      pulumi.interpolate`serviceAccount:${this.trigger.serviceAccount.email}`,
+      project,
+    );
     this.registerOutputs({ workflow: this.workflow.workflow.name });
   }
 }

@@ -24,9 +24,11 @@ export class TrainingWorkflow extends pulumi.ComponentResource {
   readonly workflow: gcp.workflows.Workflow;
   /** projects/P/locations/L/workflows/W, the trigger's WORKFLOW_NAME. */
   readonly fullName: pulumi.Output<string>;
+  private readonly workflowName: string;
 
   constructor(name: string, args: TrainingWorkflowArgs, opts?: pulumi.ComponentResourceOptions) {
     super('survival:infra:TrainingWorkflow', name, {}, opts);
+    this.workflowName = args.workflowName;
     this.serviceAccount = new gcp.serviceaccount.Account(
       `${name}-sa`,
       { project: args.project, accountId: `${args.workflowName}-wf`, displayName: `${args.workflowName} workflow` },
@@ -62,5 +64,39 @@ export class TrainingWorkflow extends pulumi.ComponentResource {
     );
     this.fullName = pulumi.interpolate`projects/${args.project}/locations/${args.region}/workflows/${this.workflow.name}`;
     this.registerOutputs({ name: this.workflow.name, fullName: this.fullName });
+  }
+
+  /**
+   * Lets `member` start executions of this workflow and of no other: a custom role holding only
+   * `workflows.executions.create` (not `roles/workflows.invoker`, which also reads, lists and cancels executions),
+   * granted on the project with an IAM Condition on this workflow's resource name, because Workflows has no
+   * per-workflow IAM policy. A condition Workflows could not evaluate denies (fails closed), it never widens.
+   */
+  allowExecutionsBy(name: string, member: pulumi.Input<string>, project: string): gcp.projects.IAMMember {
+    const role = new gcp.projects.IAMCustomRole(
+      `${name}-role`,
+      {
+        project,
+        // Role ids allow letters, digits, `_` and `.` only.
+        roleId: `${this.workflowName.replace(/[^A-Za-z0-9]/g, '_')}_starter`,
+        title: 'Start executions of the training workflow',
+        permissions: ['workflows.executions.create'],
+      },
+      { parent: this },
+    );
+    return new gcp.projects.IAMMember(
+      name,
+      {
+        project,
+        role: role.name,
+        member,
+        condition: {
+          title: 'this-workflow-only',
+          description: 'executions of the training workflow, no other workflow',
+          expression: pulumi.interpolate`resource.name == "${this.fullName}" || resource.name.startsWith("${this.fullName}/executions/")`,
+        },
+      },
+      { parent: this },
+    );
   }
 }

@@ -333,6 +333,39 @@ describe('GCS emulator with the real @google-cloud/storage client', () => {
     }
   });
 
+  it.each([
+    [
+      'non-ASCII, an emoji and an encoded dot-dot-slash',
+      'uploads/ünï😀%2e%2e%2F.csv',
+      'objects/uploads/%C3%BCn%C3%AF%F0%9F%98%80%252e%252e%252F.csv',
+    ],
+    ['a space, a tab and a double quote', 'uploads/two\tparts "q".csv', 'objects/uploads/two%09parts%20%22q%22.csv'],
+  ])(
+    'delivers the event of an object named with %s, ce-subject percent-encoded as the CloudEvents HTTP binding asks',
+    async (_label, name, subject) => {
+      const before = sink.received.length;
+      await storage.bucket(BUCKET).file(name).save('PassengerId\n1\n', { resumable: false, contentType: 'text/csv' });
+      const received = await sink.waitFor(before + 1);
+      const event = received.slice(before).find((r) => JSON.parse(r.body).name === name);
+      expect(event?.headers['ce-subject']).toBe(subject);
+      expect(decodeURIComponent(String(event?.headers['ce-subject']))).toBe(`objects/${name}`);
+    },
+  );
+
+  it('answers 400, not 500, to a path whose percent-encoding is malformed', async () => {
+    for (const url of [
+      `/storage/v1/b/${BUCKET}/o/%ZZ`,
+      `/download/storage/v1/b/${BUCKET}/o/%E0%A4%A?alt=media`,
+      '/storage/v1/b/%ZZ/o',
+    ]) {
+      const res = await fetch(`${emulator.url}${url}`);
+      expect(res.status, url).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
+        /malformed percent-encoding/,
+      );
+    }
+  });
+
   it('sends a sink added for one bucket only the events of that bucket', async () => {
     const filtered = await startTestSink();
     try {

@@ -115,6 +115,30 @@ type ContentRange =
 
 const MAX_JSON_BODY = 1024 * 1024;
 
+/**
+ * A CloudEvents attribute as an HTTP header value, as the CloudEvents HTTP binding (3.1.3.2) asks and Eventarc
+ * does: characters outside printable ASCII, space, `"` and `%` are percent-encoded as UTF-8. An object name
+ * may hold any Unicode character (and a newline), which a raw header value cannot carry.
+ */
+export function cloudEventHeaderValue(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (code > 0x20 && code < 0x7f && ch !== '"' && ch !== '%') out += ch;
+    else for (const byte of Buffer.from(ch, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/** A percent-encoded path segment; a malformed encoding (`%ZZ`) is the caller's mistake, answered 400. */
+function decodePathSegment(raw: string, what: 'bucket' | 'object'): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalid(`The ${what} name in the path has a malformed percent-encoding`);
+  }
+}
+
 export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promise<GcsEmulator> {
   const host = options.host ?? '127.0.0.1';
   const log = options.logger ?? createLogger({ fields: { component: 'gcs-emulator' }, minSeverity: 'WARNING' });
@@ -144,7 +168,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
         'ce-id': randomUUID(),
         'ce-type': FINALIZED_EVENT_TYPE,
         'ce-source': `//storage.googleapis.com/projects/_/buckets/${r.bucket}`,
-        'ce-subject': `objects/${r.name}`,
+        'ce-subject': cloudEventHeaderValue(`objects/${r.name}`),
         'ce-time': r.timeFinalized,
         'ce-bucket': r.bucket,
       };
@@ -373,8 +397,8 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
     const m = /^\/(upload\/|download\/)?storage\/v1\/b(?:\/([^/]+)(?:\/o(?:\/(.+))?)?)?\/?$/.exec(url.pathname);
     if (!m) throw new GcsError(404, 'notFound', `Not Found: ${req.method} ${url.pathname}`);
     const [, api, rawBucket, rawObject] = m;
-    const bucket = rawBucket === undefined ? undefined : decodeURIComponent(rawBucket);
-    const name = rawObject === undefined ? undefined : decodeURIComponent(rawObject);
+    const bucket = rawBucket === undefined ? undefined : decodePathSegment(rawBucket, 'bucket');
+    const name = rawObject === undefined ? undefined : decodePathSegment(rawObject, 'object');
     const method = req.method ?? 'GET';
     const isObjectList = bucket !== undefined && name === undefined && /\/o\/?$/.test(url.pathname);
 

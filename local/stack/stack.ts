@@ -5,7 +5,7 @@
  *
  * `startLocalStack` is what `npm run local` (run-local.ts) and the end-to-end test both use.
  */
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -101,20 +101,43 @@ export interface StackState {
   workflowPath: string;
   dataBucket: string;
   modelsBucket: string;
-  serviceUrl: string;
+  serviceUrl: string | null;
   pubsubHost: string;
   project: string;
   pg: { host: string; port: number; user: string; database: string };
+  /** The process that runs the stack (`npm run local`); the file is stale once it is gone. */
+  pid: number;
 }
 
-/** The running stack's state (`--data-dir` of `npm run local`, default .local-data); throws when none runs. */
+/** True while process `pid` exists (signal 0 checks without signalling; EPERM means it exists as another user). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The running stack's state (`--data-dir` of `npm run local`, default .local-data); throws when none runs,
+ * including when the file was left by a stack whose process is gone (killed before it could remove it).
+ */
 export function readStackState(dataDir?: string): StackState {
   const file = dataDir ? path.join(dataDir, 'stack.json') : STATE_FILE;
+  let state: Partial<StackState>;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as StackState;
+    state = JSON.parse(readFileSync(file, 'utf8')) as Partial<StackState>;
   } catch {
     throw new Error(`no local stack is running (no ${file}): start it with \`npm run local\` first`);
   }
+  if (typeof state.pid !== 'number' || !processRuns(state.pid)) {
+    throw new Error(
+      `${file} is stale: the stack that wrote it (process ${state.pid ?? 'unknown'}) is no longer running; ` +
+        `start it with \`npm run local\`${dataDir ? ` --data-dir ${dataDir}` : ''}, or delete the file`,
+    );
+  }
+  return state as StackState;
 }
 
 async function ensureDatabase(cfg: { host: string; port: number; user: string; database: string }): Promise<void> {
@@ -154,6 +177,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dataDir = path.resolve(options.dataDir ?? path.join(ROOT, '.local-data'));
   const logDir = path.join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
+  if (existsSync(path.join(dataDir, 'stack.json'))) {
+    let running: StackState | undefined;
+    try {
+      running = readStackState(dataDir);
+    } catch {
+      // a stale file from a stack that is gone: this stack replaces it
+    }
+    if (running) {
+      throw new Error(
+        `a stack already runs with the data directory ${dataDir} (process ${running.pid}); stop it first`,
+      );
+    }
+  }
   const pgCfg = options.pg ?? { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'survival_local' };
   const redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
   const project = options.project ?? 'local-project';
@@ -328,24 +364,29 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       processes: () => processes.map((p) => ({ name: p.name, pid: p.child.pid })),
       close,
     };
-    writeFileSync(
-      path.join(dataDir, 'stack.json'),
-      JSON.stringify(
-        {
-          gcsUrl,
-          workflowsUrl: stack.workflowsUrl,
-          workflowPath,
-          dataBucket,
-          modelsBucket,
-          serviceUrl,
-          pubsubHost: pubsub.host,
-          project,
-          pg: pgCfg,
-        },
-        null,
-        2,
-      ),
-    );
+    const stateFile = path.join(dataDir, 'stack.json');
+    const state: StackState = {
+      gcsUrl,
+      workflowsUrl: stack.workflowsUrl,
+      workflowPath,
+      dataBucket,
+      modelsBucket,
+      serviceUrl,
+      pubsubHost: pubsub.host,
+      project,
+      pg: pgCfg,
+      pid: process.pid,
+    };
+    writeFileSync(stateFile, JSON.stringify(state, null, 2));
+    // Removed first on close (closers run in reverse), and only while it is still this stack's file.
+    closers.push(async () => {
+      try {
+        const onDisk = JSON.parse(readFileSync(stateFile, 'utf8')) as Partial<StackState>;
+        if (onDisk.pid === process.pid && onDisk.gcsUrl === gcsUrl) rmSync(stateFile, { force: true });
+      } catch {
+        // already gone
+      }
+    });
     return stack;
   } catch (err) {
     await close();

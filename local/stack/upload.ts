@@ -28,6 +28,22 @@ const { values, positionals } = parseArgs({
   },
 });
 
+/** The message of a failure, whatever shape the client rejected with (a resumable upload rejects with a plain object). */
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  const message = (err as { message?: unknown } | null)?.message;
+  if (typeof message === 'string') return message;
+  return typeof err === 'string' ? err : JSON.stringify(err);
+}
+
+/** Cloud Storage's naming rules an upload can break; null when `name` is a valid object name. */
+function objectNameProblem(name: string): string | null {
+  if (name.length === 0 || Buffer.byteLength(name, 'utf8') > 1024) return 'must be 1 to 1024 bytes of UTF-8';
+  if (/[\r\n]/.test(name)) return 'cannot contain a carriage return or a line feed';
+  if (name === '.' || name === '..') return 'cannot be "." or ".."';
+  return null;
+}
+
 function fail(message: string, code = 2): never {
   process.stderr.write(`npm run upload: ${message}\n`);
   process.stdout.write(`${JSON.stringify({ error: message })}\n`);
@@ -39,6 +55,8 @@ async function main(): Promise<void> {
   if (!file) fail('usage: npm run upload -- <file.csv> [--name uploads/x.csv] [--bucket B --workflow W]');
   if (!existsSync(file)) fail(`no such file: ${file}`);
   const name = values.name ?? `uploads/${path.basename(file)}`;
+  const problem = objectNameProblem(name);
+  if (problem) fail(`the object name ${JSON.stringify(name)} ${problem}`);
 
   let storage: Storage;
   let bucket: string;
@@ -66,7 +84,7 @@ async function main(): Promise<void> {
     .bucket(bucket)
     .upload(file, { destination: name })
     .catch((err: unknown) => {
-      fail(`upload to gs://${bucket}/${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      fail(`upload to gs://${bucket}/${name} failed: ${messageOf(err)}`);
     });
   const generation = String(uploaded.metadata.generation);
   process.stderr.write(`uploaded gs://${bucket}/${name} (generation ${generation})\n`);
@@ -92,4 +110,4 @@ async function main(): Promise<void> {
   process.exit(1);
 }
 
-main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));
+main().catch((err: unknown) => fail(messageOf(err), 1));

@@ -88,6 +88,11 @@ export class PlainCsvScanner {
   private first = 0;
   /** The last bytes of the previous chunk, to find a U+FFFD split across two chunks. */
   private tail = Buffer.alloc(0);
+  /** Where rows start in the chunk last scanned, and how many do. */
+  private starts = new Int32Array(1024);
+  private nStarts = 0;
+  /** The line of the next row to start: the header is line 1, and a plain row is one line. */
+  private nextLine = 2;
 
   constructor(header: PlainHeader) {
     this.kinds = Uint8Array.from(header.columns, (c) => KIND[c]);
@@ -120,6 +125,8 @@ export class PlainCsvScanner {
     let carried = this.rowBytes;
     let rowStart = 0;
     const n = chunk.length;
+    this.nStarts = 0;
+    if (carried === 0 && n > 0) this.#rowStartsAt(0);
     let reason: string | null = null;
     for (let i = 0; i < n; i++) {
       const c = chunk[i] as number;
@@ -189,6 +196,7 @@ export class PlainCsvScanner {
             field = 0;
             carried = 0;
             rowStart = i + 1;
+            if (rowStart < n) this.#rowStartsAt(rowStart);
           } else if (field === width) {
             reason = 'a row of another width';
             break;
@@ -237,6 +245,43 @@ export class PlainCsvScanner {
     this.first = first;
     this.rowBytes = carried + (n - rowStart);
     return reason;
+  }
+
+  /**
+   * The chunk last scanned (and found plain) with each row's line number put before it as a first field, so COPY
+   * can store it (`COPY t (line, ...)`): cheaper here than a sequence default evaluated by Postgres for every row.
+   */
+  withLines(chunk: Buffer): Buffer {
+    const n = this.nStarts;
+    if (n === 0) return chunk;
+    const out = Buffer.allocUnsafe(chunk.length + n * 11);
+    let pos = 0;
+    let from = 0;
+    for (let k = 0; k < n; k++) {
+      const at = this.starts[k] as number;
+      pos += chunk.copy(out, pos, from, at);
+      let line = this.nextLine++;
+      let digits = 1;
+      for (let v = line; v >= 10; v = Math.floor(v / 10)) digits++;
+      for (let d = digits - 1; d >= 0; d--) {
+        out[pos + d] = 48 + (line % 10);
+        line = Math.floor(line / 10);
+      }
+      out[pos + digits] = COMMA;
+      pos += digits + 1;
+      from = at;
+    }
+    pos += chunk.copy(out, pos, from, chunk.length);
+    return out.subarray(0, pos);
+  }
+
+  #rowStartsAt(at: number): void {
+    if (this.nStarts === this.starts.length) {
+      const grown = new Int32Array(this.starts.length * 2);
+      grown.set(this.starts);
+      this.starts = grown;
+    }
+    this.starts[this.nStarts++] = at;
   }
 
   finish(): string | null {

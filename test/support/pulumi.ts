@@ -87,6 +87,8 @@ function computedState(type: string, name: string, inputs: Json): Json {
       return { result: 'mock-generated-password' };
     case 'gcp:pubsub/topic:Topic':
       return { id: `projects/${PROJECT}/topics/${inputs.name}` };
+    case 'gcp:projects/iAMCustomRole:IAMCustomRole':
+      return { name: `projects/${PROJECT}/roles/${inputs.roleId}` };
     default:
       return {};
   }

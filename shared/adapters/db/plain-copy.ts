@@ -54,12 +54,8 @@ export async function copyPlainCsv(
       header = read;
     }
     const scanner = new PlainCsvScanner(header);
-    // Each row's line is its place in the file: the header is line 1, and a plain row is one line.
-    await client.query(
-      `CREATE SEQUENCE ${table}_line START 2 CACHE 10000;
-       ALTER TABLE ${table} ALTER COLUMN line SET DEFAULT nextval('${table}_line');`,
-    );
-    const columns = header.columns.map((c) => DB_COLUMN[c]).join(', ');
+    // Each row goes with its line number in front (`PlainCsvScanner.withLines`).
+    const columns = ['line', ...header.columns.map((c) => DB_COLUMN[c])].join(', ');
     const copy = client.query(
       copyStreams.from(
         `COPY ${table} (${columns}) FROM STDIN (FORMAT csv, FREEZE, FORCE_NULL (age, fare, cabin, embarked), FORCE_NOT_NULL (name, ticket))`,
@@ -83,7 +79,7 @@ export async function copyPlainCsv(
       const reason = scanner.scan(chunk);
       if (reason !== null) return reason;
       if (copyError) throw copyError;
-      if (!copy.write(chunk)) await Promise.race([once(copy, 'drain'), finished]);
+      if (!copy.write(scanner.withLines(chunk))) await Promise.race([once(copy, 'drain'), finished]);
       return null;
     };
     try {
@@ -106,9 +102,7 @@ export async function copyPlainCsv(
     }
     // One index build, sorted in memory, becomes the partition's primary key; a repeated PassengerId fails it.
     await client.query(
-      `ALTER TABLE ${table} ALTER COLUMN line DROP DEFAULT;
-       DROP SEQUENCE ${table}_line;
-       SET LOCAL maintenance_work_mem = '256MB';
+      `SET LOCAL maintenance_work_mem = '256MB';
        ALTER TABLE ${table} ADD CONSTRAINT ${table}_pkey PRIMARY KEY (dataset_id, passenger_id);`,
     );
     return { rows: scanner.rows };

@@ -62,7 +62,7 @@ afterEach(async () => {
 afterAll(async () => {
   await redis.quit();
 });
-const store = (opts: { keep?: number; now?: () => Date } = {}) => {
+const store = (opts: { keep?: number; now?: () => Date; pruneGraceMs?: number } = {}) => {
   prefix = uniquePrefix('fs-test');
   return createFeatureStore(redis, { prefix, ...opts });
 };
@@ -143,7 +143,7 @@ describe('feature store contract', () => {
       t += 1000;
       return new Date(t);
     };
-    const fs = store({ keep: 2, now: tick });
+    const fs = store({ keep: 2, now: tick, pruneGraceMs: 0 });
     await fs.writeFeatureSet(input('v1'));
     // The drift key that earlier versions of the format wrote goes with its version too.
     await redis.set(`${prefix}:v1:drift`, Buffer.alloc(8));
@@ -153,6 +153,24 @@ describe('feature store contract', () => {
     expect(await countByPrefix(redis, `${prefix}:v2:*`)).toBe(0);
     expect(await countByPrefix(redis, `${prefix}:v3:*`)).toBe(52 + 9); // entities + meta, recipe, ids, six matrices
     expect(await fs.currentVersion()).toBe('v4');
+  });
+
+  it('keeps a set younger than the grace period beyond the last N, so a pipeline still running finds its set', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const clock = (): Date => new Date(t);
+    const fs = store({ keep: 2, now: clock, pruneGraceMs: 60 * 60 * 1000 });
+    // Five pipelines write within ten minutes (uploads at the same moment): none is pruned yet.
+    for (const v of ['v1', 'v2', 'v3', 'v4', 'v5']) {
+      await fs.writeFeatureSet(input(v));
+      t += 2 * 60 * 1000;
+    }
+    expect(await redis.zrevrange(`${prefix}:versions`, 0, -1)).toEqual(['v5', 'v4', 'v3', 'v2', 'v1']);
+    expect(await fs.readMatrices('v1')).not.toBeNull();
+    // An hour later, the next write prunes everything beyond the newest two.
+    t += 60 * 60 * 1000;
+    const out = await fs.writeFeatureSet(input('v6'));
+    expect(out.pruned.sort()).toEqual(['v1', 'v2', 'v3', 'v4']);
+    expect(await redis.zrevrange(`${prefix}:versions`, 0, -1)).toEqual(['v6', 'v5']);
   });
 
   it('rejects a malformed version name', async () => {

@@ -118,15 +118,24 @@ export interface FeatureStoreOptions {
   prefix?: string;
   /** How many feature sets to keep (FEATURE_SETS_KEEP); the current one is always kept. */
   keep?: number;
+  /**
+   * A feature set younger than this is never pruned, however many newer ones exist: a pipeline that wrote it may
+   * not have trained on it yet (ten uploads at once would otherwise delete each other's sets before `train` reads
+   * them). Default 2 hours, longer than a whole training workflow (its steps time out after 1 hour in all).
+   */
+  pruneGraceMs?: number;
   /** Entities per pipelined batch. */
   chunkSize?: number;
   /** Clock for `createdAt` (tests pass their own). */
   now?: () => Date;
 }
 
+export const DEFAULT_PRUNE_GRACE_MS = 2 * 60 * 60 * 1000;
+
 export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = {}): FeatureStore {
   const prefix = options.prefix ?? 'fs';
   const keep = options.keep ?? 3;
+  const pruneGraceMs = options.pruneGraceMs ?? DEFAULT_PRUNE_GRACE_MS;
   const chunkSize = options.chunkSize ?? 1_000;
   const now = options.now ?? (() => new Date());
   const currentKey = `${prefix}:current`;
@@ -271,10 +280,18 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     return { current, pruned: await prune(current) };
   }
 
-  /** Deletes every version beyond the newest `keep` (by creation time), never the current one. */
+  /**
+   * Deletes every version beyond the newest `keep` (by creation time), never the current one, and never one
+   * created less than `pruneGraceMs` ago.
+   */
   async function prune(current: string): Promise<string[]> {
-    const newestFirst = await redis.zrevrange(versionsKey, 0, -1);
-    const doomed = newestFirst.slice(keep).filter((v) => v !== current);
+    const flat = await redis.zrevrange(versionsKey, 0, -1, 'WITHSCORES');
+    const cutoff = now().getTime() - pruneGraceMs;
+    const doomed: string[] = [];
+    for (let i = 2 * keep; i + 1 < flat.length; i += 2) {
+      const version = flat[i]!;
+      if (version !== current && Number(flat[i + 1]) < cutoff) doomed.push(version);
+    }
     for (const version of doomed) await deleteFeatureSet(version);
     return doomed;
   }
