@@ -84,6 +84,8 @@ export const ENV_NAMES = [
   'DRIFT_WINDOW',
   'DRIFT_ROWS_PER_REQUEST',
   'DRIFT_ALERT_MIN_INTERVAL_SECONDS',
+  'PUBLIC_MODE',
+  'RATE_LIMIT_PER_MINUTE',
 ] as const;
 
 export type EnvName = (typeof ENV_NAMES)[number];
