@@ -16,7 +16,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
-import { resolveSearchOptions } from '../shared/core/pipeline.ts';
+import { FEATURE_SET_DEFAULTS, resolveSearchOptions } from '../shared/core/pipeline.ts';
 import { trainModel } from '../shared/core/training.ts';
 import { threadPoolRunner } from '../shared/runtime/search-pool.ts';
 import { loadTitanic } from '../test/support/titanic.ts';
@@ -52,7 +52,8 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const candidates = Number(values.candidates);
 
-const data = await loadTitanic(42);
+// the default feature recipe, as `npm run train` uses it (scikit-learn gets the same matrices)
+const data = await loadTitanic(42, FEATURE_SET_DEFAULTS.recipeVersion);
 const dir = mkdtempSync(join(tmpdir(), 'bench-train-'));
 const matricesPath = join(dir, 'matrices.json');
 writeFileSync(

@@ -58,4 +58,16 @@ describe('a public service', () => {
       `projects/${PROJECT}/locations/us-central1/workflows/titanic-training`,
     );
   });
+
+  it('runs the app in public mode: labels, lineage and /metrics hidden, each client address rate limited', () => {
+    const [service] = ofType(run, 'gcp:cloudrunv2/service:Service');
+    const env = Object.fromEntries(
+      (service?.inputs.template.containers[0].envs as Array<{ name: string; value?: string }>).map((e) => [
+        e.name,
+        e.value,
+      ]),
+    );
+    expect(env.PUBLIC_MODE).toBe('true');
+    expect(Number(env.RATE_LIMIT_PER_MINUTE)).toBeGreaterThan(0);
+  });
 });

@@ -376,6 +376,12 @@ describe('wiring', () => {
     );
   });
 
+  it('keeps a private service out of public mode', () => {
+    const envs = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs.template.containers[0]
+      .envs as Array<{ name: string }>;
+    expect(envs.map((e) => e.name)).not.toContain('PUBLIC_MODE');
+  });
+
   it('runs the Managed Prometheus sidecar scraping the app container port at /metrics', () => {
     const template = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs.template;
     const [app, collector] = template.containers;

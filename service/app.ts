@@ -9,12 +9,14 @@
  */
 import http from 'node:http';
 import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJsonParse from 'secure-json-parse';
 import type { EntityReader } from '../shared/adapters/feature-store/store.ts';
 import { isInvalidInput } from '../shared/core/invalid-input.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 import { type Logger, traceFields } from '../shared/log.ts';
+import { clientAddress } from './callers.ts';
 import type { AppContext, AppOptions, ModelProvider } from './context.ts';
 import { type AlertPublisher, createDriftMonitor } from './drift-monitor.ts';
 import { createMetrics } from './metrics.ts';
@@ -52,6 +54,8 @@ export const DEFAULT_OPTIONS: AppOptions = {
   // A full batch is at most maxBatch KiB (the body limit): 1 MiB at 64 kB/s takes 16 s, so 30 s leaves room for a
   // slow legitimate client while a body trickled in byte by byte loses its connection after 30 s.
   requestTimeoutMs: 30_000,
+  publicMode: false,
+  rateLimitPerMinute: 120,
   driftAlertMinIntervalSeconds: 300,
 };
 
@@ -79,6 +83,8 @@ function parseJsonBody(text: string): unknown {
     throw new AppError('BAD_REQUEST', `the body is not valid JSON: ${why}`, { field: 'body' });
   }
 }
+
+const NOT_RATE_LIMITED = new Set(['/healthz', '/readyz', '/events/model-published']);
 
 const HTML_ROUTES = new Set(['/', '/predict', '/model', '/drift']);
 
@@ -183,6 +189,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   };
 
   app.register(formbody, { bodyLimit });
+  if (options.publicMode) {
+    app.register(rateLimit, {
+      max: options.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: clientAddress,
+      // Probes and the authenticated push are not the public's requests.
+      allowList: (request) => NOT_RATE_LIMITED.has(request.routeOptions.url ?? ''),
+      errorResponseBuilder: (_request, context) =>
+        new AppError('RATE_LIMITED', `more than ${context.max} requests a minute from this address; retry later`),
+    });
+  }
 
   app.setErrorHandler((err, request, reply) => {
     const { error, internal } = requestError(err, bodyLimit);

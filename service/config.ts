@@ -21,6 +21,10 @@ export interface ServiceConfig {
   maxBatch: number;
   /** REQUEST_TIMEOUT_MS: the whole request, body included, must arrive within this. */
   requestTimeoutMs: number;
+  /** PUBLIC_MODE: anyone may call the service; labels, lineage and /metrics are hidden, clients rate limited. */
+  publicMode: boolean;
+  /** RATE_LIMIT_PER_MINUTE: per client address, in public mode. */
+  rateLimitPerMinute: number;
   /** Rows in the drift window. */
   driftWindow: number;
   /** Requests between two window evaluations. */
@@ -77,6 +81,8 @@ export function parseServiceConfig(env: Env = process.env): ServiceConfig {
       },
       maxBatch: r.int('MAX_BATCH', { default: 1000, min: 1, max: 100_000 }),
       requestTimeoutMs: r.int('REQUEST_TIMEOUT_MS', { default: 30_000, min: 1_000, max: 300_000 }),
+      publicMode: r.bool('PUBLIC_MODE', { default: false }),
+      rateLimitPerMinute: r.int('RATE_LIMIT_PER_MINUTE', { default: 120, min: 1 }),
       driftWindow: r.int('DRIFT_WINDOW', { default: 200, min: 2 }),
       driftEvery: r.int('DRIFT_EVERY', { default: 10, min: 1 }),
       driftErt: r.number('DRIFT_ERT', { default: 1_000_000, min: 100 }),

@@ -29,6 +29,13 @@ export interface AppOptions {
   featureStoreTimeoutMs: number;
   /** The whole request, body included, must arrive within this (REQUEST_TIMEOUT_MS); slower clients get 408. */
   requestTimeoutMs: number;
+  /**
+   * PUBLIC_MODE: anyone may call the service (servicePublic). Training labels, lineage and /metrics are then not
+   * shown (metrics only to the monitoring sidecar, on loopback), and each client address is rate limited.
+   */
+  publicMode: boolean;
+  /** RATE_LIMIT_PER_MINUTE: requests per minute per client address in public mode. */
+  rateLimitPerMinute: number;
   /** Minimum time between two drift-alerts events. */
   driftAlertMinIntervalSeconds: number;
 }

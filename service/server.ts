@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     options: {
       maxBatch: config.maxBatch,
       requestTimeoutMs: config.requestTimeoutMs,
+      publicMode: config.publicMode,
+      rateLimitPerMinute: config.rateLimitPerMinute,
       predictRoute: config.predictRoute,
       healthRoute: config.healthRoute,
       projectId: config.projectId,

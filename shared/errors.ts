@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   DATASET_NOT_FOUND: { status: 404, retryable: false, message: 'dataset not found' },
   FEATURE_SET_NOT_FOUND: { status: 404, retryable: false, message: 'feature set not found' },
   UNAVAILABLE: { status: 503, retryable: true, message: 'a backing service is unavailable' },
+  RATE_LIMITED: { status: 429, retryable: true, message: 'too many requests; slow down' },
   INTERNAL: { status: 500, retryable: false, message: 'internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
 

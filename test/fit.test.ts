@@ -20,6 +20,7 @@ import { createFeatureStore, type FeatureStore } from '../shared/adapters/featur
 import { readJson } from '../shared/adapters/storage.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
+import { foldViewFor } from '../shared/core/pipeline.ts';
 import { randomizedSearch } from '../shared/core/search.ts';
 import { trainModel } from '../shared/core/training.ts';
 import { type DataPlaneEnv, MODELS_BUCKET, post, startDataPlane } from './support/data-plane.ts';
@@ -104,7 +105,9 @@ describe('fanned-out search', () => {
   it('scores each candidate on every fold exactly as the single-call search does, whatever the candidate', async () => {
     const matrices = await featureStore.readMatrices(featureSetVersion);
     const train = unpackRows(matrices!.train);
-    const single = await randomizedSearch(train.X, train.y, search);
+    // recipe v2 (the default): each fold's group features from its training rows, in both searches
+    const foldView = foldViewFor(matrices!.recipe, matrices!.trainIds, train.X);
+    const single = await randomizedSearch(train.X, train.y, { ...search, ...(foldView ? { foldView } : {}) });
     const scores = await fanOut();
     expect(Object.keys(scores)).toEqual(['0', '1', '2', '3']);
     single.candidates.forEach((c, i) => {
@@ -127,6 +130,7 @@ describe('fanned-out search', () => {
         train: unpackRows(m!.train),
         synthetic: unpackRows(m!.synthetic),
         test: unpackRows(m!.test),
+        ...(m!.recipe.version === 2 ? { foldView: foldViewFor(m!.recipe, m!.trainIds, unpackRows(m!.train).X)! } : {}),
       },
       search,
     );

@@ -11,7 +11,8 @@ import { loadDataset } from '../shared/adapters/db/datasets.ts';
 import { createRedis } from '../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
-import { FEATURE_NAMES } from '../shared/core/schema.ts';
+import { FEATURE_SET_DEFAULTS } from '../shared/core/pipeline.ts';
+import { RECIPE_FEATURES } from '../shared/core/schema.ts';
 import { type DataPlaneEnv, post, startDataPlane } from './support/data-plane.ts';
 import { connect, countByPrefix, deleteByPrefix, startCuttingProxy, uniquePrefix } from './support/redis.ts';
 
@@ -55,7 +56,8 @@ describe('process', () => {
     expect(await store().currentVersion()).toBe(version);
     const m = await store().readMatrices(version);
     expect(m!.meta).toMatchObject({ datasetId, trainRows: 712, testRows: 179, syntheticRows: 166, entities: 891 });
-    expect(m!.meta.featureNames).toEqual([...FEATURE_NAMES]);
+    // the default recipe (v2: wins on repeated CV, docs/training.md)
+    expect(m!.meta.featureNames).toEqual([...RECIPE_FEATURES[FEATURE_SET_DEFAULTS.recipeVersion]]);
     // SMOTE balances the training split: as many survivors (real + synthetic) as non-survivors.
     const trainSurvivors = m!.train.y.reduce((a, b) => a + b, 0);
     expect(trainSurvivors + m!.synthetic.y.length).toBe(712 - trainSurvivors);

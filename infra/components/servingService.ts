@@ -74,6 +74,8 @@ export class ServingService extends pulumi.ComponentResource {
       DRIFT_ALERTS_TOPIC: args.driftAlertsTopic.name,
       REDIS_URL: args.cache.url,
       FEATURE_STORE_PREFIX: 'fs',
+      // allUsers may call it: the app hides labels, lineage and /metrics and rate limits each client address.
+      ...(args.public ? { PUBLIC_MODE: 'true', RATE_LIMIT_PER_MINUTE: '120' } : {}),
     };
     const secretEnv: Record<string, StoredSecret> = {
       REDIS_PASSWORD: args.cache.authString,

@@ -12,7 +12,8 @@ export function modelRoutes(app: FastifyInstance, ctx: AppContext): void {
       formatVersion: a.formatVersion,
       createdAt: a.createdAt,
       loadedAt: served.loadedAt,
-      lineage: a.lineage,
+      // Which dataset trained the model is not for the public (PUBLIC_MODE).
+      lineage: ctx.options.publicMode ? null : a.lineage,
       featureNames: a.recipe.featureNames,
       recipe: a.recipe,
       params: a.params,

@@ -55,11 +55,12 @@ export function passengerRoutes(app: FastifyInstance, ctx: AppContext): void {
       });
     }
     const probability = served.probabilityOfFeatures(entity.values);
+    // A training passenger's true label (and which split it was in) is shown to private deployments only.
+    const labels = ctx.options.publicMode ? {} : { split: entity.split, survivedActual: entity.label === 1 };
     return {
       passengerId,
       featureSetVersion: version,
-      split: entity.split,
-      survivedActual: entity.label === 1,
+      ...labels,
       features: entity.features,
       prediction: { survived: predictedLabel(probability) === 1, probability },
       modelVersion: served.version,

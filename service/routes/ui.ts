@@ -212,7 +212,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
         version: served.version,
         createdAt: a.createdAt,
         loadedAt: served.loadedAt,
-        lineage: a.lineage,
+        lineage: ctx.options.publicMode ? { datasetId: null, featureSetVersion: null } : a.lineage,
         metrics: a.metrics,
         cv: selectionOf(a),
         recipeVersion: a.recipe.version,

@@ -32,7 +32,7 @@ export interface FeatureSetOptions {
 export type ResolvedFeatureSetOptions = Required<FeatureSetOptions>;
 
 export const FEATURE_SET_DEFAULTS: Readonly<ResolvedFeatureSetOptions> = {
-  recipeVersion: 1,
+  recipeVersion: 2,
   testSize: 0.2,
   splitSeed: 42,
   smoteK: 5,
