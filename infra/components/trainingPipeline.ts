@@ -82,14 +82,14 @@ export class TrainingPipeline extends pulumi.ComponentResource {
       { parent: this },
     );
     const common: EnvVars<pulumi.Input<string>> = { GOOGLE_CLOUD_PROJECT: project, LOG_LEVEL: cfg.logLevel };
-    // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY); node-postgres reads PGSSLMODE, `no-verify` encrypts
-    // without checking the instance's self-signed certificate, inside the VPC.
+    // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY). The functions verify the server's certificate against the
+    // instance's own server CA (PG_TLS_CA, public, not a secret); see docs/deploy.md for exactly what is checked.
     const pg: EnvVars<pulumi.Input<string>> = {
       PGHOST: db.host,
       PGPORT: '5432',
       PGUSER: db.userName,
       PGDATABASE: db.databaseName,
-      PGSSLMODE: 'no-verify',
+      PG_TLS_CA: db.serverCa,
     };
     const redis: EnvVars<pulumi.Input<string>> = {
       REDIS_URL: cache.url,

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readPassengerCsv } from './csv-stream.ts';
-import { extractTitle, featurize, fitRecipe, median, transform } from './features.ts';
-import { FEATURE_NAMES, type Passenger } from './schema.ts';
+import { excludeMembers, extractTitle, featurize, fitRecipe, median, transform } from './features.ts';
+import { FEATURE_NAMES, type LabelledPassenger, type Passenger } from './schema.ts';
 
 const { rows } = await readPassengerCsv(readFileSync(new URL('../../data/titanic.csv', import.meta.url)), {
   requireSurvived: true,
@@ -169,5 +169,78 @@ describe('extractTitle', () => {
 
   it('does not let a title named like an Object property reach the encoder table', () => {
     expect(featurize(fitRecipe([passenger({})]), passenger({ name: 'X, constructor. Y' }))[8]).toBe(4);
+  });
+});
+
+describe('recipe v2', () => {
+  const member = (overrides: Partial<LabelledPassenger>): LabelledPassenger => ({
+    ...passenger({ ticket: 'PC 100', fare: 80, pclass: 1 }),
+    survived: 1,
+    ...overrides,
+  });
+  // one family on ticket PC 100: a mother who survived, a boy who died, the father (an adult man: not counted)
+  const family = [
+    member({ passengerId: 1, name: 'Smith, Mrs. Anne', sex: 'female', survived: 1 }),
+    member({ passengerId: 2, name: 'Smith, Master. Tom', sex: 'male', age: 5, survived: 0 }),
+    member({ passengerId: 3, name: 'Smith, Mr. John', sex: 'male', survived: 0 }),
+    member({ passengerId: 4, name: 'Jones, Miss. Ada', sex: 'female', ticket: 'A 7', fare: 7, pclass: 3, survived: 1 }),
+  ];
+  const recipe = fitRecipe(family, 2);
+  const column = (name: string) => recipe.featureNames.indexOf(name as never);
+  const features = (p: Passenger, exclude?: ReadonlySet<number>) => {
+    const row = featurize(recipe, p, exclude);
+    return Object.fromEntries(recipe.featureNames.map((n, j) => [n, row[j]]));
+  };
+
+  it('never lets a training row count its own label (leave one out)', () => {
+    // the mother sees only the boy, who died; the boy sees only the mother, who survived
+    expect(features(family[0]!)).toMatchObject({ TicketSize: 3, GroupWcOutcome: 0 });
+    expect(features(family[1]!)).toMatchObject({ TicketSize: 3, GroupWcOutcome: 2 });
+    // the father sees both: mixed
+    expect(features(family[2]!)).toMatchObject({ TicketSize: 3, GroupWcOutcome: 1, FarePerPerson: 80 / 3 });
+  });
+
+  it('lets an unseen passenger join the group of its training members, counting itself in the size', () => {
+    const sister = passenger({
+      passengerId: 900,
+      name: 'Smith, Miss. May',
+      sex: 'female',
+      ticket: 'PC 100',
+      fare: 80,
+      pclass: 1,
+    });
+    expect(features(sister)).toMatchObject({ TicketSize: 4, FarePerPerson: 20, GroupWcOutcome: 1 });
+  });
+
+  it('hides excluded members, as a cross-validation fold hides its held-out rows', () => {
+    expect(features(family[2]!, new Set([2]))).toMatchObject({ TicketSize: 2, GroupWcOutcome: 2 });
+    expect(excludeMembers(recipe, [1, 2, 3, 4], transform(recipe, family), new Set([2]))[2]).toEqual(
+      featurize(recipe, family[2]!, new Set([2])),
+    );
+  });
+
+  it('treats an odd ticket or an unknown surname as an ordinary passenger with an unseen group', () => {
+    for (const odd of [
+      passenger({ passengerId: 901, ticket: '', name: 'Nobody' }),
+      passenger({ passengerId: 902, ticket: '__proto__', name: 'constructor, Mr. X' }),
+      passenger({ passengerId: 903, ticket: '  LINE  ', name: ', Mr. Y', fare: null, cabin: 'ZZ' }),
+    ]) {
+      const f = features(odd);
+      expect(f).toMatchObject({ TicketSize: 1, GroupWcOutcome: 1, Deck: 0 });
+      expect(Object.values(f).every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  it('refines titles (Mlle, Ms -> Miss; Mme -> Mrs; rare titles by sex) and reads the deck from the cabin letter', () => {
+    const title = (name: string, sex: 'male' | 'female') =>
+      featurize(recipe, passenger({ name, sex }))[column('Title')];
+    expect(title('A, Mlle. B', 'female')).toBe(1);
+    expect(title('A, Ms. B', 'female')).toBe(1);
+    expect(title('A, Mme. B', 'female')).toBe(2);
+    expect(title('A, Rev. B', 'male')).toBe(4);
+    expect(title('A, Countess. B', 'female')).toBe(5);
+    expect(featurize(recipe, passenger({ cabin: 'C85' }))[column('Deck')]).toBe(3);
+    // v1 is unchanged by all this: the seed's codes
+    expect(featurize(fitRecipe(family), passenger({ name: 'A, Mlle. B', sex: 'female' }))[8]).toBe(4);
   });
 });
