@@ -80,14 +80,14 @@ export class TrainingPipeline extends pulumi.ComponentResource {
       { parent: this },
     );
     const common = { GOOGLE_CLOUD_PROJECT: project, LOG_LEVEL: cfg.logLevel };
-    // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY); node-postgres reads PGSSLMODE, `no-verify` encrypts
-    // without checking the instance's self-signed certificate, inside the VPC.
+    // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY). The functions verify the server's certificate against the
+    // instance's own server CA (PG_TLS_CA, public, not a secret); see docs/deploy.md for exactly what is checked.
     const pg = {
       PGHOST: db.host,
       PGPORT: '5432',
       PGUSER: db.userName,
       PGDATABASE: db.databaseName,
-      PGSSLMODE: 'no-verify',
+      PG_TLS_CA: db.serverCa,
     };
     const redis = { REDIS_URL: cache.url, FEATURE_STORE_PREFIX: 'fs', FEATURE_SETS_KEEP: '3' };
     const pgSecret = { PGPASSWORD: db.password };
