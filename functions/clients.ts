@@ -20,6 +20,7 @@ export function readPgConfig(r: EnvReader): PgConfig {
     statementTimeoutMs: r.int('PG_STATEMENT_TIMEOUT_MS', { default: DB_TIMEOUTS.statementTimeoutMs, min: 1 }),
     lockTimeoutMs: r.int('PG_LOCK_TIMEOUT_MS', { default: DB_TIMEOUTS.lockTimeoutMs, min: 1 }),
     connectTimeoutMs: r.int('PG_CONNECT_TIMEOUT_MS', { default: DB_TIMEOUTS.connectTimeoutMs, min: 1 }),
+    tlsCa: r.optionalString('PG_TLS_CA'),
   };
 }
 

@@ -118,6 +118,14 @@ describe('security', () => {
     expect(ip.sslMode).toBe('ENCRYPTED_ONLY');
   });
 
+  it("makes every function that talks to Postgres verify the server's certificate against the instance's server CA", () => {
+    for (const fn of ['load', 'process', 'train']) {
+      const env = fnNamed(fn).inputs.serviceConfig.environmentVariables;
+      expect(env.PG_TLS_CA, fn).toBe('MOCK-SQL-SERVER-CA-PEM');
+      expect(env.PGSSLMODE, fn).toBeUndefined();
+    }
+  });
+
   it('turns on Redis AUTH and in-transit encryption, on private service access, and clients use rediss://', () => {
     const [redis] = ofType(run, 'gcp:redis/instance:Instance');
     expect(redis?.inputs).toMatchObject({
@@ -440,7 +448,7 @@ describe('wiring', () => {
       'PGPORT',
       'PGUSER',
       'PGDATABASE',
-      'PGSSLMODE',
+      'PG_TLS_CA',
       'REDIS_URL',
       'FEATURE_STORE_PREFIX',
       'FEATURE_SETS_KEEP',

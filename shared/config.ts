@@ -8,6 +8,8 @@
  *     port: env.int('PORT', { default: 8080, min: 1, max: 65535 }),
  *   }));
  */
+
+import type { EnvName } from './env.ts';
 import { ConfigError } from './errors.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -19,13 +21,14 @@ interface NumberOpts {
 }
 
 export interface EnvReader {
-  string(name: string, opts?: { default?: string }): string;
-  optionalString(name: string): string | undefined;
-  int(name: string, opts?: NumberOpts): number;
-  number(name: string, opts?: NumberOpts): number;
-  bool(name: string, opts?: { default?: boolean }): boolean;
-  url(name: string, opts?: { default?: string }): string;
-  oneOf<T extends string>(name: string, values: readonly T[], opts?: { default?: T }): T;
+  /** `emptyAllowed`: a set but empty value is kept as '' (otherwise empty counts as unset). */
+  string(name: EnvName, opts?: { default?: string; emptyAllowed?: boolean }): string;
+  optionalString(name: EnvName): string | undefined;
+  int(name: EnvName, opts?: NumberOpts): number;
+  number(name: EnvName, opts?: NumberOpts): number;
+  bool(name: EnvName, opts?: { default?: boolean }): boolean;
+  url(name: EnvName, opts?: { default?: string }): string;
+  oneOf<T extends string>(name: EnvName, values: readonly T[], opts?: { default?: T }): T;
 }
 
 export function parseConfig<T>(env: Env, build: (reader: EnvReader) => T): T {
@@ -51,7 +54,8 @@ export function parseConfig<T>(env: Env, build: (reader: EnvReader) => T): T {
     return n;
   };
   const reader: EnvReader = {
-    string: (name, opts = {}) => raw(name) ?? opts.default ?? missing(name),
+    string: (name, opts = {}) =>
+      raw(name) ?? (opts.emptyAllowed && env[name] !== undefined ? '' : undefined) ?? opts.default ?? missing(name),
     optionalString: (name) => raw(name),
     int: (name, opts) => num(name, true, opts),
     number: (name, opts) => num(name, false, opts),

@@ -19,7 +19,7 @@ export interface TriggerConfig {
 export function parseTriggerConfig(env: Env): TriggerConfig {
   return parseConfig(env, (r) => ({
     dataBucket: r.string('DATA_BUCKET'),
-    uploadPrefix: env.UPLOAD_PREFIX?.trim() ?? 'uploads/',
+    uploadPrefix: r.string('UPLOAD_PREFIX', { default: 'uploads/', emptyAllowed: true }),
     maxUploadBytes: r.int('MAX_UPLOAD_BYTES', { default: 104_857_600, min: 1 }),
     workflowName: r.string('WORKFLOW_NAME'),
     workflowsApiEndpoint: r.optionalString('WORKFLOWS_API_ENDPOINT'),

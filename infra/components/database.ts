@@ -27,6 +27,8 @@ export class Database extends pulumi.ComponentResource {
   readonly databaseName: pulumi.Output<string>;
   readonly userName: pulumi.Output<string>;
   readonly password: StoredSecret;
+  /** PEM of the instance's server CA, which clients verify the server's certificate against. */
+  readonly serverCa: pulumi.Output<string>;
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super('survival:infra:Database', name, {}, opts);
@@ -76,6 +78,11 @@ export class Database extends pulumi.ComponentResource {
       this,
     );
     this.host = this.instance.privateIpAddress;
+    this.serverCa = this.instance.serverCaCerts.apply((certs) => {
+      const pem = certs[0]?.cert;
+      if (!pem) throw new Error('the Cloud SQL instance reports no server CA certificate');
+      return pem;
+    });
     this.databaseName = database.name;
     this.userName = user.name;
     this.registerOutputs({ host: this.host, database: this.databaseName, user: this.userName });

@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import type { EnvVars } from '../../shared/env.ts';
 import type { FunctionBundle } from '../bundle.ts';
 import type { Network } from './network.ts';
 import { allowSecretAccess, type StoredSecret } from './secret.ts';
@@ -21,9 +22,9 @@ export interface PipelineFunctionArgs {
   bundle: FunctionBundle;
   sourcesBucket: gcp.storage.Bucket;
   buildServiceAccount: pulumi.Input<string>;
-  env: Record<string, pulumi.Input<string>>;
+  env: EnvVars<pulumi.Input<string>>;
   /** Environment variables whose values come from Secret Manager (the function's account may read only these). */
-  secretEnv?: Record<string, StoredSecret>;
+  secretEnv?: EnvVars<StoredSecret>;
   memory: string;
   cpu: string;
   timeoutSeconds: number;

@@ -1,5 +1,6 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
+import type { EnvVars } from '../../shared/env.ts';
 import type { Settings } from '../settings.ts';
 import type { Cache } from './cache.ts';
 import { DeadLetter } from './deadLetter.ts';
@@ -66,7 +67,7 @@ export class ServingService extends pulumi.ComponentResource {
       },
       this,
     );
-    const plainEnv: Record<string, pulumi.Input<string>> = {
+    const plainEnv: EnvVars<pulumi.Input<string>> = {
       GOOGLE_CLOUD_PROJECT: args.project,
       LOG_LEVEL: args.logLevel,
       MODELS_BUCKET: args.modelsBucket.name,
@@ -77,7 +78,7 @@ export class ServingService extends pulumi.ComponentResource {
       // allUsers may call it: the app hides labels, lineage and /metrics and rate limits each client address.
       ...(args.public ? { PUBLIC_MODE: 'true', RATE_LIMIT_PER_MINUTE: '120' } : {}),
     };
-    const secretEnv: Record<string, StoredSecret> = {
+    const secretEnv: EnvVars<StoredSecret> = {
       REDIS_PASSWORD: args.cache.authString,
       REDIS_TLS_CA: args.cache.caCert,
     };

@@ -1,6 +1,7 @@
 import type * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import { MODEL_POINTER_OBJECT, MODELS_PREFIX } from '../../shared/adapters/model-store.ts';
+import type { EnvVars } from '../../shared/env.ts';
 import type { FunctionBundle } from '../bundle.ts';
 import type { Settings } from '../settings.ts';
 import type { Buckets } from './buckets.ts';
@@ -8,6 +9,7 @@ import type { Cache } from './cache.ts';
 import type { Database } from './database.ts';
 import type { Network } from './network.ts';
 import { FunctionBuildAccount, PipelineFunction, type PipelineFunctionArgs } from './pipelineFunction.ts';
+import type { StoredSecret } from './secret.ts';
 import type { Topics } from './topics.ts';
 import { TrainingWorkflow } from './trainingWorkflow.ts';
 
@@ -79,19 +81,23 @@ export class TrainingPipeline extends pulumi.ComponentResource {
       { project, accountId: `${prefix}-fn-build`, sourcesBucket: buckets.sources },
       { parent: this },
     );
-    const common = { GOOGLE_CLOUD_PROJECT: project, LOG_LEVEL: cfg.logLevel };
-    // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY); node-postgres reads PGSSLMODE, `no-verify` encrypts
-    // without checking the instance's self-signed certificate, inside the VPC.
-    const pg = {
+    const common: EnvVars<pulumi.Input<string>> = { GOOGLE_CLOUD_PROJECT: project, LOG_LEVEL: cfg.logLevel };
+    // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY). The functions verify the server's certificate against the
+    // instance's own server CA (PG_TLS_CA, public, not a secret); see docs/deploy.md for exactly what is checked.
+    const pg: EnvVars<pulumi.Input<string>> = {
       PGHOST: db.host,
       PGPORT: '5432',
       PGUSER: db.userName,
       PGDATABASE: db.databaseName,
-      PGSSLMODE: 'no-verify',
+      PG_TLS_CA: db.serverCa,
     };
-    const redis = { REDIS_URL: cache.url, FEATURE_STORE_PREFIX: 'fs', FEATURE_SETS_KEEP: '3' };
-    const pgSecret = { PGPASSWORD: db.password };
-    const redisSecrets = { REDIS_PASSWORD: cache.authString, REDIS_TLS_CA: cache.caCert };
+    const redis: EnvVars<pulumi.Input<string>> = {
+      REDIS_URL: cache.url,
+      FEATURE_STORE_PREFIX: 'fs',
+      FEATURE_SETS_KEEP: '3',
+    };
+    const pgSecret: EnvVars<StoredSecret> = { PGPASSWORD: db.password };
+    const redisSecrets: EnvVars<StoredSecret> = { REDIS_PASSWORD: cache.authString, REDIS_TLS_CA: cache.caCert };
     const maxUploadBytes = `${cfg.maxUploadBytes}`;
 
     const fn = (

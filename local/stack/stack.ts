@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import type { EnvVars } from '../../shared/env.ts';
 import { startGcsEmulator } from '../gcs/gcs-emulator.ts';
 import { localPubSubClient, startPubSubEmulator } from '../pubsub/pubsub-emulator.ts';
 import { type EngineStepEvent, startWorkflowsEngine } from '../workflows-engine/index.ts';
@@ -227,7 +228,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!exists) await pubsubClient.createTopic(topic);
     }
 
-    const common: Record<string, string> = {
+    const common: EnvVars<string> = {
       GOOGLE_CLOUD_PROJECT: project,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'INFO',
       PGHOST: pgCfg.host,
@@ -244,7 +245,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       METADATA_SERVER_DETECTION: 'none',
     };
     const fnUrl = (port: number): string => `http://${host}:${port}`;
-    const functionEnv: Record<string, Record<string, string>> = {
+    const functionEnv: Record<string, EnvVars<string>> = {
       load: {},
       process: {},
       train: {
@@ -255,7 +256,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     const searchCandidates = String(options.searchCandidates ?? 10);
     const fitInstances = options.fitInstances ?? 1;
-    const fitEnv = {
+    const fitEnv: EnvVars<string> = {
       ...common,
       SEARCH_CANDIDATES: searchCandidates,
       ...(options.fitWorkers !== undefined ? { TRAIN_WORKERS: String(options.fitWorkers) } : {}),

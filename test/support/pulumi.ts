@@ -71,6 +71,7 @@ function computedState(type: string, name: string, inputs: Json): Json {
         name: `${name}-instance`,
         privateIpAddress: '10.20.0.3',
         connectionName: `${PROJECT}:${REGION}:${name}`,
+        serverCaCerts: [{ cert: 'MOCK-SQL-SERVER-CA-PEM' }],
       };
     case 'gcp:redis/instance:Instance':
       return {

@@ -30,14 +30,16 @@ const DB_COLUMN: Record<RawColumn, string> = {
 const DATA_ERROR = /^(22|23)/;
 
 /**
- * COPYs the file into `table` (created in the current subtransaction, so the rows are written frozen) and builds
- * its primary key. Returns the row count, or why the file is not plain; then the caller must roll back to a
+ * COPYs the file into `table` (created in the current subtransaction, so the rows are written frozen), runs
+ * `afterCopy` and builds its primary key. Returns the row count, or why the file is not plain; then the caller must roll back to a
  * savepoint taken before `table` was created. A failure of the connection or the source is thrown.
  */
 export async function copyPlainCsv(
   client: pg.PoolClient,
   table: string,
   bytes: AsyncIterable<Buffer>,
+  /** SQL run once the rows are in, before the primary key is built (the table's CHECK constraints). */
+  afterCopy: string,
 ): Promise<{ rows: number } | { notPlain: string }> {
   const source = bytes[Symbol.asyncIterator]();
   try {
@@ -102,7 +104,8 @@ export async function copyPlainCsv(
     }
     // One index build, sorted in memory, becomes the partition's primary key; a repeated PassengerId fails it.
     await client.query(
-      `SET LOCAL maintenance_work_mem = '256MB';
+      `${afterCopy};
+       SET LOCAL maintenance_work_mem = '256MB';
        ALTER TABLE ${table} ADD CONSTRAINT ${table}_pkey PRIMARY KEY (dataset_id, passenger_id);`,
     );
     return { rows: scanner.rows };

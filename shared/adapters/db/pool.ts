@@ -20,6 +20,12 @@ export interface PgConfig {
   lockTimeoutMs?: number | undefined;
   /** The wait for a connection to be established and to answer its startup (a server that accepts and hangs). */
   connectTimeoutMs?: number | undefined;
+  /**
+   * PEM of the server's CA (Cloud SQL's instance server CA). When set, the connection is TLS and the server's
+   * certificate must chain to this CA; its name is not compared with the host, because Cloud SQL's certificate
+   * names the instance (`project:instance`), not the private IP the functions connect to.
+   */
+  tlsCa?: string | undefined;
 }
 
 /**
@@ -44,6 +50,9 @@ export function createPool(config: PgConfig): pg.Pool {
     // A transaction left open by a crashed instance must not hold its locks for long.
     idle_in_transaction_session_timeout: 60_000,
     keepAlive: true,
+    ...(config.tlsCa
+      ? { ssl: { ca: config.tlsCa, rejectUnauthorized: true, checkServerIdentity: () => undefined } }
+      : {}),
   });
 }
 
