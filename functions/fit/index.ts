@@ -3,6 +3,7 @@ import os from 'node:os';
 import { http } from '@google-cloud/functions-framework';
 import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
+import { SEARCH_DEFAULTS } from '../../shared/core/pipeline.ts';
 import { functionLogger, loadFunctionConfig, readCommon, readRedisConfig } from '../clients.ts';
 import { makeFitHandler } from './handler.ts';
 
@@ -10,8 +11,8 @@ const config = loadFunctionConfig('fit', process.env, (r) => ({
   ...readCommon(r),
   redis: readRedisConfig(r),
   fit: {
-    candidates: r.int('SEARCH_CANDIDATES', { default: 10, min: 1 }),
-    seed: r.int('SEARCH_SEED', { default: 42 }),
+    candidates: r.int('SEARCH_CANDIDATES', { default: SEARCH_DEFAULTS.candidates, min: 1 }),
+    seed: r.int('SEARCH_SEED', { default: SEARCH_DEFAULTS.seed }),
     workers: r.int('TRAIN_WORKERS', { default: os.availableParallelism(), min: 0 }),
   },
 }));
