@@ -2,7 +2,7 @@
  * `npm run bench:recipe-cv [-- --repeats 10 --folds 5 --seed 2026 --permute]`: repeated stratified k-fold
  * cross-validation of each feature recipe on data/titanic.csv, with the same folds for every recipe.
  *
- * `crossValidateRecipe` (shared/core/cross-validation.ts): each fold fits the recipe on its training rows only,
+ * `crossValidateRecipe` (test/support/cross-validation.ts): each fold fits the recipe on its training rows only,
  * and a forest with fixed parameters (`--trees`, `--depth`, `--features`: columns per tree, default 60% of the
  * recipe's). Prints, per
  * recipe, the mean and sd of the per-repeat accuracies, the paired difference of v2 - v1 per repeat, and a
@@ -11,12 +11,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { crossValidateRecipe } from '../shared/core/cross-validation.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { mean, standardDeviation } from '../shared/core/evaluation.ts';
 import type { ForestParams } from '../shared/core/forest.ts';
 import { createRng } from '../shared/core/rng.ts';
 import { type LabelledPassenger, RECIPE_FEATURES, type RecipeVersion } from '../shared/core/schema.ts';
+import { crossValidateRecipe } from '../test/support/cross-validation.ts';
 
 const { values } = parseArgs({
   options: {

@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { crossValidateRecipe } from '../../test/support/cross-validation.ts';
 import { compileForest } from './compiled-forest.ts';
-import { crossValidateRecipe } from './cross-validation.ts';
 import { readPassengerCsv } from './csv-stream.ts';
 import { accuracy, mean, predictedLabel } from './evaluation.ts';
 import { fitRecipe, transform } from './features.ts';

@@ -7,13 +7,13 @@
  * SMOTE rows, fit a forest; the held-out rows are featurized with that fold's recipe (outsiders to its groups) and
  * scored. Nothing of a held-out row but its raw fields reaches the model.
  */
-import { compileForest } from './compiled-forest.ts';
-import { accuracy, mean, predictedLabel, standardDeviation } from './evaluation.ts';
-import { fitRecipe, transform } from './features.ts';
-import { type ForestParams, trainForest } from './forest.ts';
-import type { LabelledPassenger, RecipeVersion } from './schema.ts';
-import { smote } from './smote.ts';
-import { stratifiedKFold } from './split.ts';
+import { compileForest } from '../../shared/core/compiled-forest.ts';
+import { accuracy, mean, predictedLabel, standardDeviation } from '../../shared/core/evaluation.ts';
+import { fitRecipe, transform } from '../../shared/core/features.ts';
+import { type ForestParams, trainForest } from '../../shared/core/forest.ts';
+import type { LabelledPassenger, RecipeVersion } from '../../shared/core/schema.ts';
+import { smote } from '../../shared/core/smote.ts';
+import { stratifiedKFold } from '../../shared/core/split.ts';
 
 export interface RecipeCvOptions {
   recipeVersion: RecipeVersion;
