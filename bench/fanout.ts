@@ -128,12 +128,13 @@ try {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
+      if (req.url !== '/load' && req.url !== '/process') trained = JSON.parse(body).foldScores;
       const answer =
         req.url === '/load'
           ? { datasetId: 'ds-bench' }
           : req.url === '/process'
             ? { featureSetVersion: version, trainRows: prepared.train.X.length }
-            : ((trained = JSON.parse(body).foldScores), { modelVersion: 'm-bench', metrics: {}, promoted: true });
+            : { modelVersion: 'm-bench', metrics: {}, promoted: true };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
   });
@@ -172,7 +173,8 @@ try {
       const step = events.find((e) => e.type === 'step-end' && e.step === 'fit_candidates');
       if (step?.type !== 'step-end') throw new Error('no fit_candidates step');
       thisRun[k] = step.durationMs / 1000;
-      (wall[k] ??= []).push(thisRun[k]);
+      wall[k] ??= [];
+      wall[k].push(thisRun[k]);
       if (reference === null) reference = trained;
       else if (!isDeepStrictEqual(reference, trained)) throw new Error(`k=${k}: the fold scores differ between runs`);
       if (k === 1)
@@ -182,7 +184,10 @@ try {
             fitsAtOne.push({ compute: body.seconds, call: e.durationMs / 1000 });
           }
     }
-    for (const k of counts) (ratios[k] ??= []).push((thisRun[k] as number) / (thisRun[1] as number));
+    for (const k of counts) {
+      ratios[k] ??= [];
+      ratios[k].push((thisRun[k] as number) / (thisRun[1] as number));
+    }
     say(
       `run ${run + 1} (load average ${load()}): ${counts.map((k) => `${k} instance(s) ${(thisRun[k] as number).toFixed(2)} s`).join(', ')}`,
     );

@@ -62,7 +62,7 @@ describe('a public service', () => {
   it('runs the app in public mode: labels, lineage and /metrics hidden, each client address rate limited', () => {
     const [service] = ofType(run, 'gcp:cloudrunv2/service:Service');
     const env = Object.fromEntries(
-      (service?.inputs.template.containers[0].envs as Array<{ name: string; value?: string }>).map((e) => [
+      (service!.inputs.template.containers[0].envs as Array<{ name: string; value?: string }>).map((e) => [
         e.name,
         e.value,
       ]),
