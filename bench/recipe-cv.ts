@@ -3,11 +3,11 @@
  * cross-validation of each feature recipe on data/titanic.csv, with the same folds for every recipe.
  *
  * `crossValidateRecipe` (test/support/cross-validation.ts): each fold fits the recipe on its training rows only,
- * and a forest with fixed parameters (`--trees`, `--depth`, `--features`: columns per tree, default 60% of the
- * recipe's). Prints, per
- * recipe, the mean and sd of the per-repeat accuracies, the paired difference of v2 - v1 per repeat, and a
- * drop-one ablation of v2's added features. `--permute` shuffles the labels first (the leakage check: a
- * leak-free recipe then scores near the majority-class rate).
+ * and a forest with fixed parameters (`--trees`, `--depth`, `--features`: columns per tree, default 9, clipped to
+ * the recipe's width; `--min-samples`, `--gain`). Prints, per recipe, the mean and sd of the per-repeat accuracies,
+ * the per-repeat accuracies themselves (`perRepeat`, to pair two runs on the same folds), the paired difference of
+ * v2 - v1 per repeat, and a drop-one ablation of v2's added features. `--permute` shuffles the labels first (the
+ * leakage check: a leak-free recipe then scores near the majority-class rate).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '2026' },
     trees: { type: 'string', default: '100' },
     depth: { type: 'string', default: '8' },
+    'min-samples': { type: 'string', default: '3' },
+    gain: { type: 'string', default: '0' },
     features: { type: 'string', default: '9' },
     permute: { type: 'boolean', default: false },
     ablate: { type: 'boolean', default: false },
@@ -67,8 +69,8 @@ function params(nFeatures: number): ForestParams {
     nEstimators: Number(values.trees),
     maxFeatures: Math.min(maxFeatures, nFeatures),
     maxDepth: Number(values.depth),
-    minNumSamples: 3,
-    gainThreshold: 0,
+    minNumSamples: Number(values['min-samples']),
+    gainThreshold: Number(values.gain),
     seed: 42,
   };
 }
@@ -94,6 +96,7 @@ for (const [name, accs] of perRepeat) {
   out[name] = {
     mean: mean(accs),
     sd: standardDeviation(accs),
+    perRepeat: accs,
     pairedVsV1: { mean: mean(diffs), sd: standardDeviation(diffs) },
   };
   process.stderr.write(
