@@ -6,13 +6,12 @@
  * `Survived`. Invalid rows are handled as `npm run predict` handles them: reported on stderr with their line
  * numbers, and unless `--skip-invalid` is given any invalid row makes the run fail (exit code 1, nothing on stdout).
  */
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { evaluate } from '../shared/core/evaluation.ts';
 import { loadModel } from '../shared/core/model.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
+import { readPassengerFile } from './passenger-file.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE = 'usage: npm run evaluate -- --model model.json <labelled.csv> [--skip-invalid] [--json]';
@@ -36,16 +35,9 @@ export async function main(argv: string[]): Promise<number> {
   if (values.model === undefined || csvPath === undefined || extra.length > 0) throw new UsageError(USAGE);
 
   const model = loadModel(await readFile(values.model));
-  const passengers: LabelledPassenger[] = [];
-  let invalid = 0;
-  for await (const record of validatePassengerCsv(createReadStream(csvPath), { requireSurvived: true })) {
-    if (record.kind === 'row') {
-      passengers.push(record.passenger as LabelledPassenger);
-    } else {
-      invalid++;
-      process.stderr.write(`${csvPath}:${record.line}: invalid row: ${record.reason}\n`);
-    }
-  }
+  const read = await readPassengerFile(csvPath, true);
+  const passengers = read.passengers as LabelledPassenger[];
+  const { invalid } = read;
   if (invalid > 0 && !values['skip-invalid']) {
     process.stderr.write(`${invalid} invalid row(s); nothing evaluated (use --skip-invalid to evaluate the others)\n`);
     return 1;

@@ -8,12 +8,11 @@
  * `--skip-invalid` is given, any invalid row makes the run fail (exit code 1) and nothing is written to stdout,
  * so a partial submission is never produced by accident.
  */
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { loadModel } from '../shared/core/model.ts';
 import type { Passenger } from '../shared/core/schema.ts';
+import { readPassengerFile } from './passenger-file.ts';
 import { runCli, UsageError } from './run.ts';
 
 const USAGE = 'usage: npm run predict -- --model model.json <csv> [--skip-invalid] [--explain]';
@@ -37,16 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   if (values.model === undefined || csvPath === undefined || extra.length > 0) throw new UsageError(USAGE);
 
   const model = loadModel(await readFile(values.model));
-  const passengers: Passenger[] = [];
-  let invalid = 0;
-  for await (const record of validatePassengerCsv(createReadStream(csvPath), { requireSurvived: false })) {
-    if (record.kind === 'row') {
-      passengers.push(record.passenger);
-    } else {
-      invalid++;
-      process.stderr.write(`${csvPath}:${record.line}: invalid row: ${record.reason}\n`);
-    }
-  }
+  const { passengers, invalid } = await readPassengerFile(csvPath, false);
   if (invalid > 0 && !values['skip-invalid']) {
     process.stderr.write(`${invalid} invalid row(s); nothing written (use --skip-invalid to predict the others)\n`);
     return 1;
