@@ -98,6 +98,62 @@ CREATE TABLE promotions (
 CREATE INDEX promotions_at_idx ON promotions (at);
 `,
   },
+  {
+    version: 3,
+    name: 'function_roles_and_grants',
+    sql: `
+-- One role per function, holding only what that function does; the migrations' owner keeps every table.
+-- In the cloud the LOGIN users of the same names are created by the Pulumi program before a migration runs;
+-- where they do not exist (a local database) they are created here without LOGIN, so the grants stay the same
+-- everywhere. Roles are cluster-wide: two databases migrating at once may race, and the loser's duplicate is
+-- harmless.
+DO $roles$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['pipeline_load', 'pipeline_process', 'pipeline_train', 'pipeline_partitions'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+      BEGIN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;
+      END;
+    END IF;
+  END LOOP;
+  -- load is a member of the role that owns passengers (below); so is the migrating user, which must be to give
+  -- the table away.
+  FOREACH r IN ARRAY ARRAY['pipeline_load', CURRENT_USER] LOOP
+    IF NOT pg_has_role(r, 'pipeline_partitions', 'MEMBER') THEN
+      BEGIN
+        EXECUTE format('GRANT pipeline_partitions TO %I', r);
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN
+        NULL;
+      END;
+    END IF;
+  END LOOP;
+END
+$roles$;
+
+-- load: registers a dataset, its rejected rows, and its passenger partition. ATTACH PARTITION needs ownership
+-- of the parent, so passengers is owned by a NOLOGIN role that load is a member of, and load may create its
+-- staging table in the schema.
+ALTER TABLE passengers OWNER TO pipeline_partitions;
+GRANT CREATE ON SCHEMA public TO pipeline_load;
+GRANT SELECT, INSERT ON datasets, rejected_rows TO pipeline_load;
+
+-- process: reads a dataset and its passengers.
+GRANT SELECT ON datasets, passengers TO pipeline_process;
+
+-- train: reads a dataset and its passengers, marks a dataset suspect, registers and promotes models.
+GRANT SELECT ON datasets, passengers TO pipeline_train;
+GRANT UPDATE (suspect, suspect_reasons) ON datasets TO pipeline_train;
+GRANT SELECT, INSERT, UPDATE ON models TO pipeline_train;
+GRANT SELECT, INSERT ON promotions TO pipeline_train;
+GRANT USAGE ON SEQUENCE promotions_id_seq TO pipeline_train;
+
+-- Every function may see which migrations are applied (it checks at start), and none may change them.
+GRANT SELECT ON schema_migrations TO pipeline_load, pipeline_process, pipeline_train;
+`,
+  },
 ];
 
 /** A fixed advisory-lock key (the ASCII of "schemamg") serialising migrations across instances. */
@@ -114,10 +170,16 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS schema_migrations (
-           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      // A function's role may not create tables: once the owner has applied every migration, the check below
+      // needs nothing but SELECT on schema_migrations.
+      const { rows: exists } = await client.query<{ t: string | null }>(
+        `SELECT to_regclass('schema_migrations')::text AS t`,
       );
+      if (exists[0]?.t == null)
+        await client.query(
+          `CREATE TABLE IF NOT EXISTS schema_migrations (
+           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
       const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
       const done = new Set(rows.map((r) => r.version));
       const applied: number[] = [];
