@@ -212,7 +212,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
 
-  const metrics = createMetrics({ current: () => deps.models.current() });
+  const metrics = createMetrics({
+    current: () => deps.models.current(),
+    sourceHealth: () => deps.models.sourceHealth?.(),
+  });
   const driftMonitor = createDriftMonitor({
     metrics,
     logger: deps.logger,
