@@ -105,6 +105,7 @@ export async function fitCandidate(deps: FitDeps, req: FitRequest): Promise<FitR
   const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
   const { params, scores } = await scoreOneCandidate(train.X, train.y, req.candidate, {
     ...search,
+    featureNames: m.meta.featureNames,
     ...(foldView === undefined ? {} : { foldView }),
     runner: threadPoolRunner(config.workers),
   });

@@ -135,9 +135,12 @@ function sampleOf(metadata: Record<string, string>): { sample?: TrainingSample }
 }
 
 /** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
-function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+function searchFromFanOut(config: TrainConfig, featureNames: readonly string[], foldScores: number[][]) {
   try {
-    return searchFromScores(nFeatures, foldScores, resolveSearchOptions(searchSettings(config)));
+    return searchFromScores(featureNames.length, foldScores, {
+      ...resolveSearchOptions(searchSettings(config)),
+      featureNames,
+    });
   } catch (err) {
     if (err instanceof RangeError)
       throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
@@ -185,7 +188,7 @@ async function obtainArtifact(
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
   const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
-  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
+  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames, foldScores);
   const training = await trainModel(
     {
       featureNames: m.meta.featureNames,

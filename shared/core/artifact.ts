@@ -118,6 +118,7 @@ const forestParams = {
     minNumSamples: { type: 'number', minimum: 0 },
     gainThreshold: { type: 'number', minimum: 0 },
     seed: { type: 'integer' },
+    columns: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2 },
   },
 } as const;
 

@@ -64,6 +64,7 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions): P
     input.search ??
     (await randomizedSearch(train.X, train.y, {
       ...opts,
+      featureNames,
       ...(input.foldView === undefined ? {} : { foldView: input.foldView }),
       onProgress: (done, total) => {
         searchTotal = total;
