@@ -82,6 +82,16 @@ describe('sampleCandidates', () => {
     const one: SearchSpace = { ...SMALL, columnSets: [['Sex']] };
     expect(() => sampleCandidates(one, 10, 1, V2_NAMES.length, V2_NAMES)).toThrow(/at least 2 columns/);
   });
+
+  it('draws the same candidates from a space with an empty per-split axis, and clips that axis to maxFeatures', () => {
+    const a = sampleCandidates(SMALL, 10, 1, 11);
+    expect(sampleCandidates({ ...SMALL, maxFeaturesPerSplit: [] }, 10, 1, 11)).toStrictEqual(a);
+    for (const c of a) expect('maxFeaturesPerSplit' in c).toBe(false);
+    const split = sampleCandidates({ ...SMALL, maxFeaturesPerSplit: [3, 5] }, 1000, 1, 11);
+    expect(split).toHaveLength(2 * 3 * 2 * 2 * 2 * 2);
+    for (const c of split) expect(c.maxFeaturesPerSplit).toBe(Math.min(c.maxFeatures, c.maxFeaturesPerSplit as number));
+    expect(new Set(split.map((c) => c.maxFeaturesPerSplit))).toEqual(new Set([3, 4, 5]));
+  });
 });
 
 describe('randomizedSearch', () => {

@@ -30,6 +30,11 @@ export interface SearchSpace {
    * feature the recipe does not have is not drawn (recipe v1 has no group columns). Absent: every column only.
    */
   columnSets?: readonly (readonly string[] | null)[];
+  /**
+   * Optional axis: columns each split considers (`ForestParams.maxFeaturesPerSplit`), clipped to the candidate's
+   * `maxFeatures`. Absent (or empty): no per-split draw, and the same candidates as a space without the axis.
+   */
+  maxFeaturesPerSplit?: readonly number[];
 }
 
 /**
@@ -174,8 +179,10 @@ export function sampleCandidates(
 ): ForestParams[] {
   const maxFeatures = [...new Set(space.maxFeatures.map((m) => Math.min(Math.max(2, m), nFeatures)))];
   const columnSets = resolveColumnSets(space, nFeatures, featureNames);
+  const perSplit = space.maxFeaturesPerSplit ?? [];
   const axes = [space.nEstimators, maxFeatures, space.maxDepth, space.minNumSamples, space.gainThreshold];
-  // the column-set axis comes last, so a space with one set decodes every code as a space without the axis did
+  // the optional axes come last (per-split, then column sets), so a space without them decodes its codes as before
+  if (perSplit.length > 0) axes.push(perSplit);
   const size = axes.reduce((n, axis) => n * axis.length, 1) * columnSets.length;
   const rng = createRng(seed);
   const picked = new Set<number>();
@@ -190,13 +197,21 @@ export function sampleCandidates(
       rest = Math.floor(rest / axis.length);
       return v;
     });
-    const [nEstimators, mf, maxDepth, minNumSamples, gainThreshold] = at as [number, number, number, number, number];
+    const [nEstimators, mf, maxDepth, minNumSamples, gainThreshold, split] = at as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number | undefined,
+    ];
     const columns = columnSets[rest % columnSets.length];
     const params: ForestParams = { nEstimators, maxFeatures: mf, maxDepth, minNumSamples, gainThreshold, seed };
     if (columns !== undefined) {
       params.maxFeatures = Math.min(mf, columns.length);
       params.columns = columns;
     }
+    if (split !== undefined) params.maxFeaturesPerSplit = Math.min(Math.max(1, split), params.maxFeatures);
     out.push(params);
   }
   return out;
