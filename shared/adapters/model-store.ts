@@ -39,8 +39,19 @@ export interface PromotionRecord {
 
 /** What `train` learned about the data and the comparison; travels with the pointer for the model card. */
 export interface PromotionEvidence {
-  /** The training dataset: id, rows, label share, and whether it passed validation. */
-  dataset?: { datasetId: string | null; rows: number; labelShare: number; validation: unknown } | undefined;
+  /**
+   * The training dataset: id, rows, label share, and whether it passed validation; `validationSample` when the
+   * validation and the comparison read a sample of a dataset larger than VALIDATION_MAX_ROWS.
+   */
+  dataset?:
+    | {
+        datasetId: string | null;
+        rows: number;
+        labelShare: number;
+        validation: unknown;
+        validationSample?: unknown;
+      }
+    | undefined;
   /** Champion against challenger on rows neither trained on. */
   comparison?: unknown;
   decision?: unknown;

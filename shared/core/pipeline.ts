@@ -113,14 +113,20 @@ export function featureSetVersionFor(
   return `fs-${datasetId}-r${recipeVersion}-${shortHash(hashed, 8)}`;
 }
 
-/** `m-<hash of the feature set and the resolved search options, space included>`. */
+/**
+ * `m-<hash of the feature set and the resolved search options, space included>`; `searchCap` is the search sample's
+ * size when the search ran on a sample of the training split (search-sample.ts), hashed only then, so a split within
+ * the cap keeps the version it always had.
+ */
 export function modelVersionFor(
   featureSetVersion: string,
   options: SearchSettings = {},
   defaults?: Readonly<ResolvedSearchSettings>,
+  searchCap: number | null = null,
 ): string {
   const { candidates, folds, repeats, seed, space } = resolveSearchOptions(options, defaults);
-  return `m-${shortHash({ featureSetVersion, candidates, folds, repeats, seed, space }, 16)}`;
+  const hashed = { featureSetVersion, candidates, folds, repeats, seed, space };
+  return `m-${shortHash(searchCap === null ? hashed : { ...hashed, searchCap }, 16)}`;
 }
 
 // ---------------------------------------------------------------------------------------------- the sequence

@@ -99,9 +99,11 @@ export interface FeatureSetWriter {
   activate(version: string): Promise<{ current: string; pruned: string[] }>;
 }
 
-/** What the `train` function needs: one bulk read of a complete feature set. */
+/** What the `train` function needs: one bulk read of a complete feature set, and its metadata alone. */
 export interface TrainingReader {
   readMatrices(version: string): Promise<FeatureSetMatrices | null>;
+  /** The metadata of a complete version, or null when it is absent or incomplete. */
+  readMeta(version: string): Promise<FeatureSetMeta | null>;
 }
 
 /** What a serving instance needs: the current version and one passenger's online record. */
