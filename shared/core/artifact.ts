@@ -119,6 +119,7 @@ const forestParams = {
   properties: {
     nEstimators: { type: 'integer', minimum: 1 },
     maxFeatures: { type: 'integer', minimum: 2 },
+    maxFeaturesPerSplit: { type: 'integer', minimum: 1 },
     maxDepth: { type: 'number', minimum: 0 },
     minNumSamples: { type: 'number', minimum: 0 },
     gainThreshold: { type: 'number', minimum: 0 },

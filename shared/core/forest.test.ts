@@ -19,6 +19,16 @@ describe('forestOptions', () => {
     expect(() => forestOptions({ ...params, maxFeatures: 12 }, 11)).toThrow(RangeError);
   });
 
+  it('passes a per-split column count to the trees only when given, within [1, maxFeatures]', () => {
+    expect('maxFeaturesPerSplit' in (forestOptions(params, 11).treeOptions ?? {})).toBe(false);
+    expect(forestOptions({ ...params, maxFeaturesPerSplit: 3 }, 11).treeOptions).toMatchObject({
+      maxFeaturesPerSplit: 3,
+    });
+    for (const k of [0, 6, 2.5]) {
+      expect(() => forestOptions({ ...params, maxFeaturesPerSplit: k }, 11)).toThrow(/maxFeaturesPerSplit/);
+    }
+  });
+
   it('gives every tree exactly maxFeatures distinct columns', () => {
     const json = trainForest(data.fit.X, data.fit.y, params) as { baseModel: { indexes: number[][] } };
     for (const columns of json.baseModel.indexes) {

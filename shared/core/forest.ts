@@ -8,6 +8,8 @@
  * - `maxFeatures: 1` means "all columns", and columns are drawn once per tree (not per split), with
  *   replacement by default, so a tree could get the same column twice. `ForestParams.maxFeatures` is
  *   therefore a column count in [2, nFeatures], and the columns are drawn without replacement.
+ *   `ForestParams.maxFeaturesPerSplit` (optional) adds scikit-learn's per-split draw, which the patched
+ *   `ml-cart` implements (`treeOptions.maxFeaturesPerSplit`); without it the trees are the library's.
  * - `featureImportance()` can be negative and is NaN after `load`: importances are computed here, as the
  *   mean decrease in Gini impurity of the trees (see `impurityImportances`).
  * - The out-of-bag pass runs a prediction per tree at training time and nobody reads it: it is off.
@@ -19,6 +21,12 @@ export interface ForestParams {
   nEstimators: number;
   /** Number of distinct columns each tree sees, in [2, nFeatures] (drawn once per tree, without replacement). */
   maxFeatures: number;
+  /**
+   * Optional: number of the tree's columns each split considers, in [1, maxFeatures], drawn afresh at every
+   * split (scikit-learn's `max_features`; columns constant at the node do not count). Absent: every split
+   * considers all of the tree's columns, exactly as the published library.
+   */
+  maxFeaturesPerSplit?: number;
   /** Deepest split level of a tree (the root is depth 0). */
   maxDepth: number;
   /** A node with this many rows or fewer becomes a leaf. */
@@ -38,6 +46,10 @@ export function forestOptions(params: ForestParams, nFeatures: number): RandomFo
   if (!Number.isInteger(params.nEstimators) || params.nEstimators < 1) {
     throw new RangeError(`nEstimators must be a positive integer, got ${params.nEstimators}`);
   }
+  const perSplit = params.maxFeaturesPerSplit;
+  if (perSplit !== undefined && (!Number.isInteger(perSplit) || perSplit < 1 || perSplit > params.maxFeatures)) {
+    throw new RangeError(`maxFeaturesPerSplit must be an integer in [1, ${params.maxFeatures}], got ${perSplit}`);
+  }
   return {
     nEstimators: params.nEstimators,
     maxFeatures: params.maxFeatures,
@@ -51,6 +63,8 @@ export function forestOptions(params: ForestParams, nFeatures: number): RandomFo
       minNumSamples: params.minNumSamples,
       maxDepth: params.maxDepth,
       gainThreshold: params.gainThreshold,
+      // only when asked for: the default options (and the forest JSON) stay the library's
+      ...(perSplit !== undefined ? { maxFeaturesPerSplit: perSplit } : {}),
     },
   };
 }

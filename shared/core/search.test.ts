@@ -54,6 +54,16 @@ describe('sampleCandidates', () => {
     expect(sampleCandidates(SMALL, 10, 2, 11)).not.toEqual(a);
     expect(sampleCandidates(SMALL, 1000, 1, 11)).toHaveLength(2 * 3 * 2 * 2 * 2);
   });
+
+  it('draws the same candidates from a space with an empty per-split axis, and clips that axis to maxFeatures', () => {
+    const a = sampleCandidates(SMALL, 10, 1, 11);
+    expect(sampleCandidates({ ...SMALL, maxFeaturesPerSplit: [] }, 10, 1, 11)).toStrictEqual(a);
+    for (const c of a) expect('maxFeaturesPerSplit' in c).toBe(false);
+    const split = sampleCandidates({ ...SMALL, maxFeaturesPerSplit: [3, 5] }, 1000, 1, 11);
+    expect(split).toHaveLength(2 * 3 * 2 * 2 * 2 * 2);
+    for (const c of split) expect(c.maxFeaturesPerSplit).toBe(Math.min(c.maxFeatures, c.maxFeaturesPerSplit as number));
+    expect(new Set(split.map((c) => c.maxFeaturesPerSplit))).toEqual(new Set([3, 4, 5]));
+  });
 });
 
 describe('randomizedSearch', () => {

@@ -25,6 +25,11 @@ export interface SearchSpace {
   maxDepth: readonly number[];
   minNumSamples: readonly number[];
   gainThreshold: readonly number[];
+  /**
+   * Optional axis: columns each split considers (`ForestParams.maxFeaturesPerSplit`), clipped to the candidate's
+   * `maxFeatures`. Absent (or empty): no per-split draw, and the same candidates as a space without the axis.
+   */
+  maxFeaturesPerSplit?: readonly number[];
 }
 
 /**
@@ -129,7 +134,10 @@ export function planFolds(
 /** Draws `count` distinct parameter sets from the grid (all of it if smaller), seeded. */
 export function sampleCandidates(space: SearchSpace, count: number, seed: number, nFeatures: number): ForestParams[] {
   const maxFeatures = [...new Set(space.maxFeatures.map((m) => Math.min(Math.max(2, m), nFeatures)))];
+  const perSplit = space.maxFeaturesPerSplit ?? [];
   const axes = [space.nEstimators, maxFeatures, space.maxDepth, space.minNumSamples, space.gainThreshold];
+  // the per-split axis comes last, so a space without it decodes its codes exactly as before
+  if (perSplit.length > 0) axes.push(perSplit);
   const size = axes.reduce((n, axis) => n * axis.length, 1);
   const rng = createRng(seed);
   const picked = new Set<number>();
@@ -144,8 +152,17 @@ export function sampleCandidates(space: SearchSpace, count: number, seed: number
       rest = Math.floor(rest / axis.length);
       return v;
     });
-    const [nEstimators, mf, maxDepth, minNumSamples, gainThreshold] = at as [number, number, number, number, number];
-    out.push({ nEstimators, maxFeatures: mf, maxDepth, minNumSamples, gainThreshold, seed });
+    const [nEstimators, mf, maxDepth, minNumSamples, gainThreshold, split] = at as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number | undefined,
+    ];
+    const params: ForestParams = { nEstimators, maxFeatures: mf, maxDepth, minNumSamples, gainThreshold, seed };
+    if (split !== undefined) params.maxFeaturesPerSplit = Math.min(Math.max(1, split), mf);
+    out.push(params);
   }
   return out;
 }
