@@ -157,6 +157,15 @@ GRANT USAGE ON SEQUENCE promotions_id_seq TO pipeline_train;
 GRANT SELECT ON schema_migrations TO pipeline_load, pipeline_process, pipeline_train;
 `,
   },
+  {
+    version: 4,
+    name: 'process_reads_served_feature_sets',
+    sql: `
+-- process: learns which feature sets the promoted models were trained on, so that retention never deletes the
+-- set of the model being served. Only these three columns: not the metrics, the params or the decisions.
+GRANT SELECT (version, feature_set_version, promoted) ON models TO pipeline_process;
+`,
+  },
 ];
 
 /** A fixed advisory-lock key (the ASCII of "schemamg") serialising migrations across instances. */

@@ -7,7 +7,7 @@ import type { CsvRecord } from '../../core/csv-stream.ts';
 import { SCRAM_SECRET_PATTERN, scramSha256Secret } from '../../core/scram.ts';
 import { countDatasetLabels, datasetIdFor, getDataset, loadDataset, readDatasetPassengers } from './datasets.ts';
 import { migrate } from './migrations.ts';
-import { getModel, registerModel } from './model-records.ts';
+import { getModel, registerModel, servedFeatureSets } from './model-records.ts';
 import { markDatasetSuspect, recordPromotion, wasPromoted } from './promotions.ts';
 import { type DbFunction, enableFunctionLogins, FUNCTION_ROLES, parseLoginSecrets, roleProblems } from './roles.ts';
 
@@ -130,19 +130,28 @@ describe('function roles', () => {
     expect(await refusal(pools.train, 'CREATE TABLE t (x int)')).toBe(DENIED);
   });
 
+  it('process sees which feature sets the promoted models use, and nothing else of the models', async () => {
+    // m-1 was registered on fs-1 and promoted by train above.
+    expect(await servedFeatureSets(pools.process)).toEqual(['fs-1']);
+    expect(await refusal(pools.process, 'SELECT * FROM models')).toBe(DENIED);
+    expect(await refusal(pools.process, 'SELECT metrics FROM models')).toBe(DENIED);
+    expect(await refusal(pools.process, 'UPDATE models SET promoted = false')).toBe(DENIED);
+    expect(await refusal(pools.process, 'SELECT * FROM promotions')).toBe(DENIED);
+  });
+
   it('a function role starts against an up-to-date schema, and cannot apply a migration itself', async () => {
     for (const fn of ['load', 'process', 'train'] as const) expect(await migrate(pools[fn])).toEqual([]);
-    const next = { version: 4, name: 'next', sql: 'CREATE TABLE next_one (x int)' };
+    const next = { version: 99, name: 'next', sql: 'CREATE TABLE next_one (x int)' };
     const err = await migrate(pools.train, [next]).catch((e: { code?: string }) => e);
     expect((err as { code?: string }).code).toBe(DENIED);
-    const { rows } = await db.pool.query('SELECT version FROM schema_migrations WHERE version = 4');
+    const { rows } = await db.pool.query('SELECT version FROM schema_migrations WHERE version = 99');
     expect(rows).toHaveLength(0);
   });
 
   it('migrating again, in a second database while the roles already exist, applies the grants there too', async () => {
     const other = await createTestDatabase();
     try {
-      expect(await migrate(other.pool)).toEqual([1, 2, 3]);
+      expect(await migrate(other.pool)).toEqual([1, 2, 3, 4]);
       expect(await migrate(other.pool)).toEqual([]);
       const { rows } = await other.pool.query<{ ok: boolean }>(
         `SELECT has_table_privilege('pipeline_process', 'passengers', 'SELECT')
