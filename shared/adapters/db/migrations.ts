@@ -98,6 +98,9 @@ CREATE TABLE promotions (
 CREATE INDEX promotions_at_idx ON promotions (at);
 `,
   },
+  // The first comment of migration 3 predates the migrate step and is kept as shipped: in the cloud too the function
+  // roles are created here, by the owner (so they are not Cloud SQL API users, not members of cloudsqlsuperuser),
+  // and the migrate function gives them LOGIN and their passwords afterwards (roles.ts, docs/deploy.md).
   {
     version: 3,
     name: 'function_roles_and_grants',
