@@ -122,10 +122,12 @@ const forestParams = {
   properties: {
     nEstimators: { type: 'integer', minimum: 1 },
     maxFeatures: { type: 'integer', minimum: 2 },
+    maxFeaturesPerSplit: { type: 'integer', minimum: 1 },
     maxDepth: { type: 'number', minimum: 0 },
     minNumSamples: { type: 'number', minimum: 0 },
     gainThreshold: { type: 'number', minimum: 0 },
     seed: { type: 'integer' },
+    columns: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2 },
   },
 } as const;
 
