@@ -1,7 +1,7 @@
 /**
  * The whole product on one machine: real Postgres and Redis, the GCS and Pub/Sub emulators, the Workflows
- * engine running workflows/training.yaml, the four Cloud Functions under functions-framework (one process and
- * port each) and the serving service. Every URL and variable is wired here, as infra/ wires them in the cloud.
+ * engine running workflows/training.yaml, the Cloud Functions under functions-framework (one process and port
+ * each, and the fit function's instances behind one URL) and the serving service. Every URL and variable is wired here, as infra/ wires them in the cloud.
  *
  * `startLocalStack` is what `npm run local` (run-local.ts) and the end-to-end test both use.
  */
@@ -23,6 +23,7 @@ export interface LocalPorts {
   gcs: number;
   pubsub: number;
   workflows: number;
+  migrate: number;
   load: number;
   process: number;
   train: number;
@@ -36,6 +37,7 @@ export const DEFAULT_PORTS: LocalPorts = {
   gcs: 4443,
   pubsub: 8085,
   workflows: 8091,
+  migrate: 8106,
   load: 8101,
   process: 8102,
   train: 8103,
@@ -245,7 +247,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       METADATA_SERVER_DETECTION: 'none',
     };
     const fnUrl = (port: number): string => `http://${host}:${port}`;
+    // One local user for every function (a laptop's Postgres has no per-function logins): migrate applies the
+    // migrations as it, and the functions' start-up check finds them applied.
     const functionEnv: Record<string, EnvVars<string>> = {
+      migrate: {},
       load: {},
       process: {},
       train: {
@@ -273,6 +278,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       location,
       workflows: { training: readFileSync(path.join(ROOT, 'workflows', 'training.yaml'), 'utf8') },
       env: {
+        MIGRATE_URL: fnUrl(ports.migrate),
         LOAD_URL: fnUrl(ports.load),
         PROCESS_URL: fnUrl(ports.process),
         TRAIN_URL: fnUrl(ports.train),
@@ -287,7 +293,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(() => engine.close());
 
     const started = await Promise.all(
-      (['load', 'process', 'train', 'trigger'] as const).map((name) =>
+      (['migrate', 'load', 'process', 'train', 'trigger'] as const).map((name) =>
         spawnFunction(name, name === 'trigger' ? 'cloudevent' : 'http', {
           host,
           port: ports[name],

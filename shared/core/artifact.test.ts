@@ -11,6 +11,7 @@ import {
   scanJsonDepth,
 } from './artifact.ts';
 import { compileForest } from './compiled-forest.ts';
+import { libraryVotes } from './forest.ts';
 import { loadModel } from './model.ts';
 import { FEATURE_KINDS, FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
@@ -317,3 +318,45 @@ describe('recipe v2 artifacts (format 2: the group table travels in the recipe)'
     expectInvalid({ ...v2Artifact, recipe: { ...v2Artifact.recipe, featureNames: FEATURE_NAMES } }, /not recipe v2's/);
   });
 });
+
+describe('per-split column sampling in an artifact', () => {
+  it('leaves the default artifact as before: no per-split option in its params or its forest', () => {
+    expect('maxFeaturesPerSplit' in artifact.params).toBe(false);
+    const base = (artifact.forest as { baseModel: { treeOptions: object; estimators: { options: object }[] } })
+      .baseModel;
+    expect('maxFeaturesPerSplit' in base.treeOptions).toBe(false);
+    for (const tree of base.estimators) expect('splitSeed' in tree.options).toBe(false);
+  });
+
+  it('trains, round-trips, predicts the library votes and explains exactly with a per-split space', async () => {
+    const training = await trainModel(data.input, {
+      candidates: 1,
+      folds: 3,
+      repeats: 1,
+      seed: 1,
+      space: { ...TINY, maxFeatures: [11], maxFeaturesPerSplit: [3] },
+    });
+    expect(training.params).toMatchObject({ maxFeatures: 11, maxFeaturesPerSplit: 3 });
+    const built = buildArtifact({
+      modelVersion: 'm-split',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      lineage: { datasetId: 'd1', featureSetVersion: 'd1-v1' },
+      recipe: data.recipe,
+      training,
+      trainX: data.input.train.X,
+    });
+    const parsed = parseArtifact(JSON.stringify(built));
+    expect(parsed.params.maxFeaturesPerSplit).toBe(3);
+    expect(parsed.covers?.source).toBe('bootstrap');
+    const model = loadModel(JSON.stringify(built));
+    const rows = data.X.slice(0, 200);
+    const votes = libraryVotes(parsed.forest, rows);
+    model.predict(data.passengers.slice(0, 200)).forEach((p, i) => {
+      expect(p.probability).toBe((votes[i] as number) / 9);
+      const phi = model.explainer.contributions(p.features);
+      expect(Math.abs(model.explainer.baseValue + sum(phi) - p.probability)).toBeLessThan(1e-9);
+    });
+  });
+});
+
+const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);

@@ -16,6 +16,7 @@ import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
 import { FEATURE_KINDS, type FeatureKind, type FeatureName, RECIPE_FEATURES, type RecipeVersion } from './schema.ts';
 import type { SearchResult } from './search.ts';
+import type { SearchSample } from './search-sample.ts';
 import type { TrainingResult } from './training.ts';
 
 /**
@@ -58,6 +59,8 @@ export interface ModelArtifact {
   shapImportances?: Record<string, number>;
   /** Present when the dataset had more rows than the cap: the model trained on this stratified sample of it. */
   sample?: TrainingSample;
+  /** Present when the training split had more rows than SEARCH_MAX_ROWS: the search ran on this sample of it. */
+  searchSample?: SearchSample;
 }
 
 /** The cap on training rows and the stratified sample taken under it (optional: readers that predate it skip it). */
@@ -83,6 +86,7 @@ export interface BuildArtifactInput {
   /** The training split's real feature rows (row-major, before SMOTE): becomes the drift reference. */
   trainX: readonly (readonly number[])[];
   sample?: TrainingSample;
+  searchSample?: SearchSample;
 }
 
 export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
@@ -104,6 +108,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     featureSources: declareSources(input.recipe.version, names),
     shapImportances: input.training.shapImportances,
     ...(input.sample ? { sample: input.sample } : {}),
+    ...(input.searchSample ? { searchSample: input.searchSample } : {}),
   };
 }
 
@@ -114,10 +119,12 @@ const forestParams = {
   properties: {
     nEstimators: { type: 'integer', minimum: 1 },
     maxFeatures: { type: 'integer', minimum: 2 },
+    maxFeaturesPerSplit: { type: 'integer', minimum: 1 },
     maxDepth: { type: 'number', minimum: 0 },
     minNumSamples: { type: 'number', minimum: 0 },
     gainThreshold: { type: 'number', minimum: 0 },
     seed: { type: 'integer' },
+    columns: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2 },
   },
 } as const;
 
@@ -307,6 +314,18 @@ export const ARTIFACT_SCHEMA = {
         died: { type: 'integer', minimum: 0 },
         survived: { type: 'integer', minimum: 0 },
         seed: { type: 'integer' },
+      },
+    },
+    searchSample: {
+      type: 'object',
+      required: ['maxRows', 'trainRows', 'died', 'survived', 'seed'],
+      properties: {
+        maxRows: { type: 'integer', minimum: 1 },
+        trainRows: { type: 'integer', minimum: 1 },
+        died: { type: 'integer', minimum: 0 },
+        survived: { type: 'integer', minimum: 0 },
+        seed: { type: 'integer' },
+        method: { type: 'string' },
       },
     },
   },

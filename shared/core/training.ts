@@ -27,7 +27,15 @@ export interface TrainingInput {
   /** SMOTE rows of the whole training split, if already computed (else computed here with the search seed). */
   synthetic?: Matrices;
   test: Matrices;
-  /** The training split as each cross-validation fold sees it, when its features come from labels (recipe v2). */
+  /**
+   * The rows the search runs on when they are not the whole training split (a search sample, see
+   * search-sample.ts); the refit uses the whole split either way.
+   */
+  searchRows?: Matrices;
+  /**
+   * The search's rows (`searchRows`, else the training split) as each cross-validation fold sees them, when their
+   * features come from labels (recipe v2).
+   */
   foldView?: FoldView;
   /** A search already run elsewhere (the fanned-out fits of the same options); when given, no search runs here. */
   search?: SearchResult;
@@ -62,8 +70,9 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions): P
   let searchTotal = 0;
   const search =
     input.search ??
-    (await randomizedSearch(train.X, train.y, {
+    (await randomizedSearch((input.searchRows ?? train).X, (input.searchRows ?? train).y, {
       ...opts,
+      featureNames,
       ...(input.foldView === undefined ? {} : { foldView: input.foldView }),
       onProgress: (done, total) => {
         searchTotal = total;
