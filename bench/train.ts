@@ -11,9 +11,10 @@
  * Then the compiled single-row prediction time of our final forest (p50 over many calls, microseconds).
  *
  * `--process` times whole processes instead, start-up included, as a user sees them: `npm run train` on
- * data/titanic.csv (the CLI bundle, cli/launch.mjs), the former command `tsx cli/train.ts` (the same CLI compiled
- * by tsx at start; no npm in front of it) and `python3 bench/sklearn_recipe.py` (interpreter and scikit-learn
- * imports included), wall and CPU (children included, from /usr/bin/time). Each CLI's outside-the-search time is
+ * data/titanic.csv (the CLI bundle, cli/launch.mjs) and `python3 bench/sklearn_recipe.py` (interpreter and
+ * scikit-learn imports included), wall and CPU (children included, from /usr/bin/time); with `--baseline DIR`,
+ * also `npm run train` in DIR (another checkout, e.g. `git archive <commit> | tar -x -C DIR` with a node_modules
+ * link, to compare two versions in the same run). Each CLI's outside-the-search time is
  * its wall time minus the `seconds` of its summary (the search and the refit). `--repeats` and `--folds` are
  * passed to both CLIs: `--repeats 1 --folds 3` makes our search the same 30 fits as scikit-learn's 10 x 3.
  */
@@ -62,6 +63,7 @@ const { values } = parseArgs({
     process: { type: 'boolean', default: false },
     repeats: { type: 'string' },
     folds: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
@@ -95,11 +97,10 @@ interface Timed {
 }
 
 /** Runs a command under /usr/bin/time: wall and CPU seconds (user + system, children included). */
-function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Timed {
+function timed(command: string, args: string[], opts: { cwd?: string } = {}): Timed {
   const out = spawnSync('/usr/bin/time', ['-f', 'TIMED %e %U %S', command, ...args], {
     encoding: 'utf8',
-    env,
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     maxBuffer: 64 << 20,
   });
   if (out.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${out.status}): ${out.stderr}`);
@@ -119,8 +120,14 @@ async function wholeProcesses(): Promise<void> {
   const variants: Record<string, () => Timed> = {
     'npm run train': () =>
       timed('npm', ['run', '--silent', 'train', '--', csv, '--out', join(dir, 'a.json'), ...extra]),
-    'tsx cli/train.ts': () =>
-      timed(join(ROOT, 'node_modules', '.bin', 'tsx'), ['cli/train.ts', csv, '--out', join(dir, 'b.json'), ...extra]),
+    ...(values.baseline === undefined
+      ? {}
+      : {
+          [`npm run train in ${values.baseline}`]: () =>
+            timed('npm', ['run', '--silent', 'train', '--', csv, '--out', join(dir, 'b.json'), ...extra], {
+              cwd: values.baseline as string,
+            }),
+        }),
     'scikit-learn': () => timed(PYTHON, [RECIPE.pathname, matricesPath]),
   };
   const names = Object.keys(variants);
