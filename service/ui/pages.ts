@@ -72,6 +72,12 @@ export interface ModelView {
 
 type Page = 'predict' | 'model' | 'drift';
 
+/** A forest parameter as shown on the model page: a column subset by its feature names. */
+function paramText(key: string, value: unknown, featureNames: readonly string[]): string {
+  if (key === 'columns' && Array.isArray(value)) return value.map((j) => featureNames[j] ?? String(j)).join(', ');
+  return String(value);
+}
+
 function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
   const link = (href: string, page: Page, label: string) =>
     html`<a href="${href}"${active === page ? html` aria-current="page"` : ''}>${label}</a>`;
@@ -399,7 +405,7 @@ ${
 </section>
 <section aria-labelledby="params-heading">
 <h2 id="params-heading">Parameters</h2>
-<dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>
+<dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${paramText(k, v, Object.keys(m.importances))}</dd>`)}</dl>
 </section>`,
   );
 }

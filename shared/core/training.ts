@@ -72,6 +72,7 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions): P
     input.search ??
     (await randomizedSearch((input.searchRows ?? train).X, (input.searchRows ?? train).y, {
       ...opts,
+      featureNames,
       ...(input.foldView === undefined ? {} : { foldView: input.foldView }),
       onProgress: (done, total) => {
         searchTotal = total;
