@@ -419,6 +419,7 @@ function samplesFacts(card: ModelCard): SafeHtml {
   const validation = s?.validation as { maxRows?: number; died?: number; survived?: number; seed?: number } | undefined;
   return html`${s?.training ? html`<dt>Training sample</dt><dd>${s.training.maxRows} of ${s.training.datasetRows} rows (MAX_TRAINING_ROWS), stratified by outcome: ${share(s.training)}, seed ${s.training.seed}</dd>` : ''}
 ${s?.search ? html`<dt>Search sample</dt><dd>${s.search.maxRows} of ${s.search.trainRows} training rows (SEARCH_MAX_ROWS), stratified by outcome: ${share(s.search)}, seed ${s.search.seed}; the refit used all ${s.search.trainRows}</dd>` : ''}
+${s?.shap ? html`<dt>SHAP sample</dt><dd>mean |SHAP| over ${s.shap.maxRows} of the ${s.shap.testRows} test rows (SHAP_MAX_ROWS), stratified by outcome, seed ${s.shap.seed}</dd>` : ''}
 ${validation ? html`<dt>Validation sample</dt><dd>${validation.maxRows ?? '?'} rows (VALIDATION_MAX_ROWS), stratified by outcome: ${share({ died: validation.died ?? 0, survived: validation.survived ?? 0 })}, seed ${validation.seed ?? '?'}</dd>` : ''}`;
 }
 

@@ -17,7 +17,7 @@ import type { ForestParams } from './forest.ts';
 import { FEATURE_KINDS, type FeatureKind, type FeatureName, RECIPE_FEATURES, type RecipeVersion } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { SearchSample } from './search-sample.ts';
-import type { TrainingResult } from './training.ts';
+import type { ShapSample, TrainingResult } from './training.ts';
 
 /**
  * Format versions (each adds optional fields; the reader accepts every version up to this one):
@@ -61,6 +61,8 @@ export interface ModelArtifact {
   sample?: TrainingSample;
   /** Present when the training split had more rows than SEARCH_MAX_ROWS: the search ran on this sample of it. */
   searchSample?: SearchSample;
+  /** Present when the test split had more rows than SHAP_MAX_ROWS: `shapImportances` are over this sample of it. */
+  shapSample?: ShapSample;
 }
 
 /** The cap on training rows and the stratified sample taken under it (optional: readers that predate it skip it). */
@@ -109,6 +111,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     shapImportances: input.training.shapImportances,
     ...(input.sample ? { sample: input.sample } : {}),
     ...(input.searchSample ? { searchSample: input.searchSample } : {}),
+    ...(input.training.shapSample ? { shapSample: input.training.shapSample } : {}),
   };
 }
 
@@ -326,6 +329,15 @@ export const ARTIFACT_SCHEMA = {
         survived: { type: 'integer', minimum: 0 },
         seed: { type: 'integer' },
         method: { type: 'string' },
+      },
+    },
+    shapSample: {
+      type: 'object',
+      required: ['maxRows', 'testRows', 'seed'],
+      properties: {
+        maxRows: { type: 'integer', minimum: 1 },
+        testRows: { type: 'integer', minimum: 1 },
+        seed: { type: 'integer' },
       },
     },
   },
