@@ -9,6 +9,7 @@ import type { PromotionRecord } from '../shared/adapters/model-store.ts';
 import type { ModelArtifact, TrainingSample } from '../shared/core/artifact.ts';
 import { type Comparison, wilsonInterval } from '../shared/core/promotion.ts';
 import type { SearchSample } from '../shared/core/search-sample.ts';
+import type { ShapSample } from '../shared/core/training.ts';
 import type { ServedModel } from './model-registry.ts';
 
 export const INTENDED_USE =
@@ -32,9 +33,10 @@ export interface ModelCard {
     /**
      * Present when a cap applied: the stratified samples the model was trained on (`training`: MAX_TRAINING_ROWS of
      * the dataset), searched on (`search`: SEARCH_MAX_ROWS of the training split) and validated on (`validation`:
-     * VALIDATION_MAX_ROWS of the dataset), each with its cap, per-outcome counts, seed and how it was drawn.
+     * VALIDATION_MAX_ROWS of the dataset), each with its cap, per-outcome counts, seed and how it was drawn; `shap`:
+     * the test rows the mean |SHAP| is over (SHAP_MAX_ROWS of the test split).
      */
-    samples?: { training?: TrainingSample; search?: SearchSample; validation?: unknown };
+    samples?: { training?: TrainingSample; search?: SearchSample; validation?: unknown; shap?: ShapSample };
   };
   metrics: {
     test: { rows: number; accuracy: number; accuracyInterval: [number, number]; f1: number; rocAuc: number };
@@ -72,6 +74,7 @@ export function modelCard(served: ServedModel): ModelCard {
     ...(a.sample ? { training: { ...a.sample, method: 'stratified by outcome, drawn in Postgres' } } : {}),
     ...(a.searchSample ? { search: a.searchSample } : {}),
     ...(dataset?.validationSample ? { validation: dataset.validationSample } : {}),
+    ...(a.shapSample ? { shap: a.shapSample } : {}),
   };
   return {
     intendedUse: INTENDED_USE,

@@ -108,6 +108,7 @@ export async function fitCandidate(deps: FitDeps, req: FitRequest): Promise<FitR
   const rows = searchRowsOf(m.recipe, m.trainIds, unpackRows(m.train), config.searchMaxRows, search.seed);
   const { params, scores } = await scoreOneCandidate(rows.X, rows.y, req.candidate, {
     ...search,
+    featureNames: m.meta.featureNames,
     ...(rows.foldView === undefined ? {} : { foldView: rows.foldView }),
     runner: threadPoolRunner(config.workers),
   });

@@ -145,9 +145,12 @@ function sampleOf(metadata: Record<string, string>): { sample?: TrainingSample }
 }
 
 /** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
-function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+function searchFromFanOut(config: TrainConfig, featureNames: readonly string[], foldScores: number[][]) {
   try {
-    return searchFromScores(nFeatures, foldScores, resolveSearchOptions(searchSettings(config)));
+    return searchFromScores(featureNames.length, foldScores, {
+      ...resolveSearchOptions(searchSettings(config)),
+      featureNames,
+    });
   } catch (err) {
     if (err instanceof RangeError)
       throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
@@ -197,7 +200,7 @@ async function obtainArtifact(
   const options = resolveSearchOptions(searchSettings(deps.config));
   // the search's rows: the split, or its stratified search sample above SEARCH_MAX_ROWS (the fits take the same)
   const searchRows = searchRowsOf(m.recipe, m.trainIds, train, deps.config.searchMaxRows, options.seed);
-  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
+  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames, foldScores);
   const training = await trainModel(
     {
       featureNames: m.meta.featureNames,

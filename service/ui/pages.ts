@@ -72,6 +72,12 @@ export interface ModelView {
 
 type Page = 'predict' | 'model' | 'drift';
 
+/** A forest parameter as shown on the model page: a column subset by its feature names. */
+function paramText(key: string, value: unknown, featureNames: readonly string[]): string {
+  if (key === 'columns' && Array.isArray(value)) return value.map((j) => featureNames[j] ?? String(j)).join(', ');
+  return String(value);
+}
+
 function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
   const link = (href: string, page: Page, label: string) =>
     html`<a href="${href}"${active === page ? html` aria-current="page"` : ''}>${label}</a>`;
@@ -399,7 +405,7 @@ ${
 </section>
 <section aria-labelledby="params-heading">
 <h2 id="params-heading">Parameters</h2>
-<dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>
+<dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${paramText(k, v, Object.keys(m.importances))}</dd>`)}</dl>
 </section>`,
   );
 }
@@ -413,6 +419,7 @@ function samplesFacts(card: ModelCard): SafeHtml {
   const validation = s?.validation as { maxRows?: number; died?: number; survived?: number; seed?: number } | undefined;
   return html`${s?.training ? html`<dt>Training sample</dt><dd>${s.training.maxRows} of ${s.training.datasetRows} rows (MAX_TRAINING_ROWS), stratified by outcome: ${share(s.training)}, seed ${s.training.seed}</dd>` : ''}
 ${s?.search ? html`<dt>Search sample</dt><dd>${s.search.maxRows} of ${s.search.trainRows} training rows (SEARCH_MAX_ROWS), stratified by outcome: ${share(s.search)}, seed ${s.search.seed}; the refit used all ${s.search.trainRows}</dd>` : ''}
+${s?.shap ? html`<dt>SHAP sample</dt><dd>mean |SHAP| over ${s.shap.maxRows} of the ${s.shap.testRows} test rows (SHAP_MAX_ROWS), stratified by outcome, seed ${s.shap.seed}</dd>` : ''}
 ${validation ? html`<dt>Validation sample</dt><dd>${validation.maxRows ?? '?'} rows (VALIDATION_MAX_ROWS), stratified by outcome: ${share({ died: validation.died ?? 0, survived: validation.survived ?? 0 })}, seed ${validation.seed ?? '?'}</dd>` : ''}`;
 }
 

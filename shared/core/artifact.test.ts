@@ -15,6 +15,7 @@ import { libraryVotes } from './forest.ts';
 import { loadModel } from './model.ts';
 import { FEATURE_KINDS, FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
+import { stratifiedSample } from './split.ts';
 import { trainModel } from './training.ts';
 
 const TINY: SearchSpace = {
@@ -208,6 +209,40 @@ describe('explanations from the artifact', () => {
     const recorded = FEATURE_NAMES.map((name) => artifact.shapImportances?.[name] as number);
     for (const [j, v] of recorded.entries()) expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12);
     expect(Math.max(...recorded)).toBeGreaterThan(0.01);
+  });
+
+  it('takes the mean absolute SHAP value over a stratified sample of a test split above the SHAP cap, and records it', async () => {
+    expect(artifact.shapSample).toBeUndefined();
+    const training = await trainModel(data.input, {
+      candidates: 1,
+      folds: 3,
+      repeats: 1,
+      seed: 1,
+      space: TINY,
+      shapMaxRows: 50,
+    });
+    expect(training.shapSample).toEqual({ maxRows: 50, testRows: data.input.test.X.length, seed: 1 });
+    const capped = parseArtifact(
+      JSON.stringify(
+        buildArtifact({
+          modelVersion: 'm-shap',
+          createdAt: artifact.createdAt,
+          recipe: data.recipe,
+          training,
+          trainX: data.input.train.X,
+        }),
+      ),
+    );
+    expect(capped.shapSample).toEqual(training.shapSample);
+    const model = loadModel(JSON.stringify(capped));
+    const picked = stratifiedSample(data.input.test.y, 50, 1);
+    const expected = FEATURE_NAMES.map(
+      (_, j) =>
+        sum(picked.map((i) => Math.abs(model.explainer.contributions(data.input.test.X[i] as number[])[j] as number))) /
+        picked.length,
+    );
+    const recorded = FEATURE_NAMES.map((name) => capped.shapImportances?.[name] as number);
+    for (const [j, v] of recorded.entries()) expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12);
   });
 
   it('explains the served probability exactly: base value + contributions = probability', () => {

@@ -17,7 +17,7 @@ import { stratifiedSample } from './split.ts';
 import type { Matrices } from './training.ts';
 
 /** SEARCH_MAX_ROWS by default: training rows the search runs on at most. */
-export const DEFAULT_SEARCH_MAX_ROWS = 10_000;
+export const DEFAULT_SEARCH_MAX_ROWS = 5_000;
 
 /** What the artifact records when the search ran on a sample of the training split. */
 export interface SearchSample {
