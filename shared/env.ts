@@ -16,6 +16,8 @@ export const ENV_NAMES = [
   'PGPASSWORD',
   'PGDATABASE',
   'PGSSLMODE',
+  // read by node-postgres itself: the local stack sets `-c role=pipeline_<fn>` so each function runs as its role
+  'PGOPTIONS',
   'PG_TLS_CA',
   'PG_CONNECT_TIMEOUT_MS',
   'PG_LOCK_TIMEOUT_MS',

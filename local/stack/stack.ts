@@ -9,6 +9,8 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
+import { FUNCTION_ROLES } from '../../shared/adapters/db/roles.ts';
 import type { EnvVars } from '../../shared/env.ts';
 import { startGcsEmulator } from '../gcs/gcs-emulator.ts';
 import { localPubSubClient, startPubSubEmulator } from '../pubsub/pubsub-emulator.ts';
@@ -151,6 +153,14 @@ async function ensureDatabase(cfg: { host: string; port: number; user: string; d
   } finally {
     await client.end();
   }
+  // The function roles exist from the start (migration 3 creates them), so a function called before the first
+  // execution's migrate step can connect as its role; that step then finds the schema current.
+  const pool = new pg.Pool({ ...cfg, max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 /** Ports nothing listens on yet, chosen by the system. */
@@ -247,13 +257,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       METADATA_SERVER_DETECTION: 'none',
     };
     const fnUrl = (port: number): string => `http://${host}:${port}`;
-    // One local user for every function (a laptop's Postgres has no per-function logins): migrate applies the
-    // migrations as it, and the functions' start-up check finds them applied.
+    // Every function logs in as the local user, and load, process and train then act as their own roles (SET ROLE
+    // at connection start, PGOPTIONS, read by node-postgres): their grants are enforced here as in the cloud, without
+    // per-function logins on a laptop's Postgres. migrate acts as the local user, the owner.
+    const asRole = (fn: keyof typeof FUNCTION_ROLES): EnvVars<string> => ({
+      PGOPTIONS: `-c role=${FUNCTION_ROLES[fn]}`,
+    });
     const functionEnv: Record<string, EnvVars<string>> = {
       migrate: {},
-      load: {},
-      process: {},
+      load: asRole('load'),
+      process: asRole('process'),
       train: {
+        ...asRole('train'),
         ...(options.searchCandidates ? { SEARCH_CANDIDATES: String(options.searchCandidates) } : {}),
         ...(options.minAccuracy !== undefined ? { MIN_ACCURACY: String(options.minAccuracy) } : {}),
       },
