@@ -15,18 +15,17 @@
  * default search space (200 trees), cached between runs.
  * Options: --duration=SECONDS (default 10), --soak=SECONDS (default 60).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { build } from 'esbuild';
 import { readInstances } from '../service/instances.ts';
 import { driftReferenceOf } from '../shared/core/artifact.ts';
 import { RequestDrift } from '../shared/core/drift.ts';
 import { WindowDrift } from '../shared/core/drift-window.ts';
 import { loadModel } from '../shared/core/model.ts';
 import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
+import { bundleTarget, CONNECTIONS, cpuSeconds, load, measured, rssBytes, start } from './serve-harness.ts';
 
 const arg = (name: string, fallback: number): number => {
   const v = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -34,7 +33,6 @@ const arg = (name: string, fallback: number): number => {
 };
 const DURATION = arg('duration', 10);
 const SOAK = arg('soak', 60);
-const CONNECTIONS = 16;
 const TARGETS = {
   ratio: 0.7,
   p99Ms: 10,
@@ -44,94 +42,6 @@ const TARGETS = {
   addedShare: 0.15,
   floorP99Ratio: 1.5,
 };
-
-interface Target {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** Bundles serve-target.ts (and with it the service) the way service/build.ts bundles server.ts. */
-async function bundleTarget(): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'survival-bench-'));
-  const outfile = path.join(dir, 'serve-target.mjs');
-  await build({
-    entryPoints: [path.join(import.meta.dirname, 'serve-target.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['@google-cloud/*', 'google-gax', '@grpc/*', 'pg-native'],
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
-    logLevel: 'warning',
-  });
-  copyFileSync(path.join(import.meta.dirname, '..', 'service', 'ui', 'style.css'), path.join(dir, 'style.css'));
-  return outfile;
-}
-
-function start(script: string, mode: 'app' | 'bare' | 'floor', artifactFile?: string): Promise<Target> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : [])],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (!m) return;
-      child.removeAllListeners('exit');
-      resolve({
-        url: `http://127.0.0.1:${m[1]}`,
-        pid: child.pid!,
-        stop: () =>
-          new Promise<void>((done) => {
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
-      });
-    });
-  });
-}
-
-/** CPU seconds (user + system) a process has used: /proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/**
- * A run under load, with the server's CPU time per answered request: on a machine shared with other work,
- * req/s depends on what else runs, CPU per request much less so.
- */
-async function measured(target: Target, body: string, seconds: number, route = '/v1/predict') {
-  const cpu0 = cpuSeconds(target.pid);
-  const result = await load(target.url, body, seconds, route);
-  const cpuPerRequestUs = ((cpuSeconds(target.pid) - cpu0) / result.requests.total) * 1e6;
-  return { result, cpuPerRequestUs };
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
-  return kb * 1024;
-}
-
-async function load(url: string, body: string, seconds: number, route = '/v1/predict') {
-  return autocannon({
-    url: `${url}${route}`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    connections: CONNECTIONS,
-    duration: seconds,
-  });
-}
 
 /** Microseconds per call of `f`, after a warm-up. */
 function micros(f: () => unknown, n: number): number {
