@@ -21,6 +21,7 @@ const ENTRY_POINTS = [
   '^functions/[^/]+/index\\.ts$',
   '^service/(server|build)\\.ts$',
   '^cli/(?!run\\.ts$)[^/]+\\.ts$',
+  '^cli/launch\\.mjs$',
   '^local/stack/(run-local|upload)\\.ts$',
   '^infra/(index|bundle)\\.ts$',
   '^bench/[^/]+\\.ts$',

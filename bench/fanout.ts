@@ -122,19 +122,21 @@ try {
     ),
   );
 
-  // stub load/process/train: the workflow's other calls, answered at once
+  // stub migrate/load/process/train: the workflow's other calls, answered at once
   let trained: unknown = null;
   stub = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      if (req.url !== '/load' && req.url !== '/process') trained = JSON.parse(body).foldScores;
+      if (req.url === '/train') trained = JSON.parse(body).foldScores;
       const answer =
-        req.url === '/load'
-          ? { datasetId: 'ds-bench' }
-          : req.url === '/process'
-            ? { featureSetVersion: version, trainRows: prepared.train.X.length }
-            : { modelVersion: 'm-bench', metrics: {}, promoted: true };
+        req.url === '/migrate'
+          ? { applied: [], logins: [] }
+          : req.url === '/load'
+            ? { datasetId: 'ds-bench' }
+            : req.url === '/process'
+              ? { featureSetVersion: version, trainRows: prepared.train.X.length }
+              : { modelVersion: 'm-bench', metrics: {}, promoted: true };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
   });
@@ -156,6 +158,7 @@ try {
         await runWorkflow(program, {
           argument: { bucket: 'b', name: 'uploads/x.csv', generation: '1' },
           env: {
+            MIGRATE_URL: `${fn}/migrate`,
             LOAD_URL: `${fn}/load`,
             PROCESS_URL: `${fn}/process`,
             TRAIN_URL: `${fn}/train`,

@@ -9,11 +9,20 @@
  * first one alternating; the ratio reported is the median of the per-run ratios (ours / scikit-learn), wall
  * time and CPU time (ours counts its worker threads).
  * Then the compiled single-row prediction time of our final forest (p50 over many calls, microseconds).
+ *
+ * `--process` times whole processes instead, start-up included, as a user sees them: `npm run train` on
+ * data/titanic.csv (the CLI bundle, cli/launch.mjs) and `python3 bench/sklearn_recipe.py` (interpreter and
+ * scikit-learn imports included), wall and CPU (children included, from /usr/bin/time); with `--baseline DIR`,
+ * also `npm run train` in DIR (another checkout, e.g. `git archive <commit> | tar -x -C DIR` with a node_modules
+ * link, to compare two versions in the same run). Each CLI's outside-the-search time is
+ * its wall time minus the `seconds` of its summary (the search and the refit). `--repeats` and `--folds` are
+ * passed to both CLIs: `--repeats 1 --folds 3` makes our search the same 30 fits as scikit-learn's 10 x 3.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
 import { FEATURE_SET_DEFAULTS, resolveSearchOptions, SEARCH_DEFAULTS } from '../shared/core/pipeline.ts';
@@ -23,6 +32,7 @@ import { loadTitanic } from '../test/support/titanic.ts';
 
 const PYTHON = '/usr/bin/python3';
 const RECIPE = new URL('./sklearn_recipe.py', import.meta.url);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 interface SklearnRun {
   seconds: number;
@@ -47,7 +57,14 @@ function runSklearn(matricesPath: string): SklearnRun {
 }
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, candidates: { type: 'string', default: '10' } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    candidates: { type: 'string', default: '10' },
+    process: { type: 'boolean', default: false },
+    repeats: { type: 'string' },
+    folds: { type: 'string' },
+    baseline: { type: 'string' },
+  },
 });
 const runs = Number(values.runs);
 const candidates = Number(values.candidates);
@@ -66,6 +83,113 @@ writeFileSync(
     seed: 42,
   }),
 );
+
+if (values.process) {
+  await wholeProcesses();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+interface Timed {
+  wall: number;
+  cpu: number;
+  stdout: string;
+}
+
+/** Runs a command under /usr/bin/time: wall and CPU seconds (user + system, children included). */
+function timed(command: string, args: string[], opts: { cwd?: string } = {}): Timed {
+  const out = spawnSync('/usr/bin/time', ['-f', 'TIMED %e %U %S', command, ...args], {
+    encoding: 'utf8',
+    cwd: opts.cwd ?? ROOT,
+    maxBuffer: 64 << 20,
+  });
+  if (out.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${out.status}): ${out.stderr}`);
+  const line = out.stderr.split('\n').find((l) => l.startsWith('TIMED ')) as string;
+  const [wall, user, sys] = line.slice(6).split(' ').map(Number) as [number, number, number];
+  return { wall, cpu: user + sys, stdout: out.stdout };
+}
+
+async function wholeProcesses(): Promise<void> {
+  const extra = [
+    '--candidates',
+    String(candidates),
+    ...(values.repeats === undefined ? [] : ['--repeats', values.repeats]),
+    ...(values.folds === undefined ? [] : ['--folds', values.folds]),
+  ];
+  const csv = join(ROOT, 'data', 'titanic.csv');
+  const variants: Record<string, () => Timed> = {
+    'npm run train': () =>
+      timed('npm', ['run', '--silent', 'train', '--', csv, '--out', join(dir, 'a.json'), ...extra]),
+    ...(values.baseline === undefined
+      ? {}
+      : {
+          [`npm run train in ${values.baseline}`]: () =>
+            timed('npm', ['run', '--silent', 'train', '--', csv, '--out', join(dir, 'b.json'), ...extra], {
+              cwd: values.baseline as string,
+            }),
+        }),
+    'scikit-learn': () => timed(PYTHON, [RECIPE.pathname, matricesPath]),
+  };
+  const names = Object.keys(variants);
+  const results: Record<string, Array<{ wall: number; cpu: number; search?: number; fitSeconds?: number }>> = {};
+  for (const name of names) results[name] = [];
+  const loads: number[][] = [];
+  for (let r = 0; r < runs; r++) {
+    // rotate who goes first, so a change in machine load does not always favour the same one
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length] as string;
+      const t = (variants[name] as () => Timed)();
+      const last = JSON.parse(t.stdout.trim().split('\n').at(-1) as string) as { seconds: number };
+      results[name]?.push(
+        name === 'scikit-learn' ? { ...t, fitSeconds: last.seconds } : { ...t, search: last.seconds },
+      );
+    }
+    loads.push(loadavg());
+    process.stderr.write(
+      `run ${r + 1}/${runs}: ${names.map((n) => `${n} ${results[n]?.at(-1)?.wall.toFixed(2)} s`).join(', ')}\n`,
+    );
+  }
+  const sk = results['scikit-learn'] as Array<{ wall: number; cpu: number }>;
+  const summary = Object.fromEntries(
+    names.map((name) => {
+      const rs = results[name] as Array<{ wall: number; cpu: number; search?: number }>;
+      return [
+        name,
+        {
+          wall: rs.map((x) => x.wall),
+          cpu: rs.map((x) => Number(x.cpu.toFixed(2))),
+          medianWall: median(rs.map((x) => x.wall)),
+          medianCpu: median(rs.map((x) => x.cpu)),
+          ...(name === 'scikit-learn'
+            ? {}
+            : {
+                outsideSearch: rs.map((x) => Number((x.wall - (x.search as number)).toFixed(2))),
+                medianOutsideSearch: median(rs.map((x) => x.wall - (x.search as number))),
+                wallRatio: median(rs.map((x, i) => x.wall / (sk[i] as { wall: number }).wall)),
+                cpuRatio: median(rs.map((x, i) => x.cpu / (sk[i] as { cpu: number }).cpu)),
+              }),
+        },
+      ];
+    }),
+  );
+  const lines = names.map((name) => {
+    const s = summary[name] as (typeof summary)[string] & { wallRatio?: number; cpuRatio?: number };
+    const ratio =
+      s.wallRatio === undefined
+        ? ''
+        : `; / scikit-learn (median of ${runs} paired runs): ${s.wallRatio.toFixed(3)} wall, ${(s.cpuRatio as number).toFixed(3)} cpu; outside the search ${(s as { medianOutsideSearch: number }).medianOutsideSearch.toFixed(2)} s median`;
+    return `${name.padEnd(17)} wall ${s.medianWall.toFixed(2)} s median (${s.wall.join(', ')}), cpu ${s.medianCpu.toFixed(2)} s median (${s.cpu.join(', ')})${ratio}`;
+  });
+  process.stdout.write(
+    [
+      `whole processes, ours: ${extra.join(' ')}; scikit-learn: 10 candidates x 3 folds; ${availableParallelism()} cores`,
+      ...lines,
+      `load average after each run: ${loads.map((l) => l.map((x) => x.toFixed(1)).join(' ')).join(' | ')}`,
+      JSON.stringify({ runs, args: extra, results: summary, loadAverages: loads }),
+      '',
+    ].join('\n'),
+  );
+}
 
 const ours: Array<{ seconds: number; cpuSeconds: number; accuracy: number; cvMean: number; cvSd: number }> = [];
 const theirs: SklearnRun[] = [];

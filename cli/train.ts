@@ -132,6 +132,8 @@ export async function main(argv: string[]): Promise<number> {
     },
     params: training.params,
     seconds: training.seconds,
+    /** Worker threads the search ran on besides the calling thread (0: none started, e.g. no worker file). */
+    searchWorkers: training.search.workers,
     modelBytes: Buffer.byteLength(json),
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);

@@ -3,9 +3,10 @@
  * read once at cold start from the environment variables of coord/contracts.md.
  */
 import { PubSub } from '@google-cloud/pubsub';
-import { Storage } from '@google-cloud/storage';
+import type { Storage } from '@google-cloud/storage';
 import { DB_TIMEOUTS, type PgConfig } from '../shared/adapters/db/pool.ts';
 import type { RedisConfig } from '../shared/adapters/feature-store/redis-client.ts';
+import { boundedStorageClient, type StorageLimits } from '../shared/adapters/storage.ts';
 import { type Env, type EnvReader, parseConfig } from '../shared/config.ts';
 import { ConfigError } from '../shared/errors.ts';
 import { createLogger, type Logger, type Severity } from '../shared/log.ts';
@@ -42,13 +43,6 @@ export function readCommon(r: EnvReader): { projectId: string | undefined; logLe
   };
 }
 
-export interface StorageLimits {
-  /** One attempt's wait for an answer, and the longest a download may go without a byte (STORAGE_TIMEOUT_MS). */
-  timeoutMs: number;
-  /** Retries of an idempotent call inside the function; the workflow retries the step's 503 after that. */
-  maxRetries: number;
-}
-
 export const DEFAULT_STORAGE_LIMITS: StorageLimits = { timeoutMs: 30_000, maxRetries: 2 };
 
 export function readStorageLimits(r: EnvReader): StorageLimits {
@@ -58,26 +52,13 @@ export function readStorageLimits(r: EnvReader): StorageLimits {
   };
 }
 
-/**
- * The storage client: the real API, or the emulator when STORAGE_API_ENDPOINT is set (no credentials then).
- * Bounded: without a `timeout` the library waits 60 s per attempt and retries for up to 10 minutes, so a GCS that
- * hangs would hold the function until its own deadline instead of answering the retryable 503.
- */
+/** The storage client: the real API, or the emulator when STORAGE_API_ENDPOINT is set; every call bounded. */
 export function storageClient(
   apiEndpoint: string | undefined,
   projectId: string | undefined,
   limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
 ): Storage {
-  const bounded = {
-    timeout: limits.timeoutMs,
-    retryOptions: {
-      maxRetries: limits.maxRetries,
-      totalTimeout: Math.ceil((limits.timeoutMs * (limits.maxRetries + 1)) / 1000),
-    },
-  };
-  return apiEndpoint
-    ? new Storage({ apiEndpoint, projectId: projectId ?? 'local', useAuthWithCustomEndpoint: false, ...bounded })
-    : new Storage({ ...(projectId ? { projectId } : {}), ...bounded });
+  return boundedStorageClient({ apiEndpoint, projectId, limits });
 }
 
 /** PUBSUB_EMULATOR_HOST, when set, is honoured by the client itself. */

@@ -33,10 +33,22 @@ async function start(names: string[], env: Record<string, string>) {
 }
 
 describe('function entry points', () => {
-  it('register load, process and train when the environment is valid', async () => {
+  it('register migrate, load, process and train when the environment is valid', async () => {
     const env = { MODELS_BUCKET: 'models', REDIS_URL: 'redis://127.0.0.1:6379', PGHOST: '127.0.0.1' };
-    const result = await start(['load', 'process', 'train'], env);
-    expect(result.out).toContain('{"registered":["load","process","train"]}');
+    const result = await start(['migrate', 'load', 'process', 'train'], env);
+    expect(result.out).toContain('{"registered":["migrate","load","process","train"]}');
+  });
+
+  it('refuse to start migrate with a plain password among its login secrets, naming the function', async () => {
+    const result = await start(['migrate'], { PG_LOGIN_SECRETS: JSON.stringify({ load: 'hunter2' }) });
+    expect(result.ok).toBe(false);
+    const entry = result.out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.code === 'CONFIG_INVALID');
+    expect(entry).toMatchObject({ severity: 'ERROR', component: 'migrate' });
+    expect(String(entry?.message)).toContain('PG_LOGIN_SECRETS.load must be a SCRAM-SHA-256 secret');
   });
 
   it('refuse to start train without MODELS_BUCKET and with a bad MIN_ACCURACY, naming both', async () => {

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import archiver from 'archiver';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 
-export const FUNCTION_NAMES = ['trigger', 'load', 'process', 'train', 'fit'] as const;
+export const FUNCTION_NAMES = ['trigger', 'migrate', 'load', 'process', 'train', 'fit'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 /**

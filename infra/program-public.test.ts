@@ -43,7 +43,7 @@ describe('a public service', () => {
   it('names and places everything from the prefix and the region', () => {
     const functions = ofType(run, 'gcp:cloudfunctionsv2/function:Function');
     expect(functions.map((f) => f.inputs.name).sort()).toEqual(
-      ['titanic-fit', 'titanic-load', 'titanic-process', 'titanic-train', 'titanic-trigger'].sort(),
+      ['titanic-fit', 'titanic-load', 'titanic-migrate', 'titanic-process', 'titanic-train', 'titanic-trigger'].sort(),
     );
     for (const f of functions) expect(f.inputs.location).toBe('us-central1');
     expect(ofType(run, 'gcp:storage/bucket:Bucket').map((b) => b.inputs.location)).toEqual([

@@ -51,6 +51,7 @@ const fnNamed = (name: string) => named(run, FN, `survival-pipeline-${name}-fn`)
 const account = (resourceName: string) => named(run, 'gcp:serviceaccount/account:Account', resourceName).state;
 const member = (email: string) => `serviceAccount:${email}`;
 const sa = {
+  migrate: () => account('survival-pipeline-migrate-sa').email as string,
   load: () => account('survival-pipeline-load-sa').email as string,
   process: () => account('survival-pipeline-process-sa').email as string,
   train: () => account('survival-pipeline-train-sa').email as string,
@@ -141,13 +142,13 @@ describe('security', () => {
     expect(open).toEqual([]);
   });
 
-  it('lets only the workflow account invoke load, process and train, and only the trigger account invoke trigger', () => {
+  it('lets only the workflow account invoke migrate, load, process and train, and only the trigger account invoke trigger', () => {
     const invokerGrants = grants().filter(
       (g) => /invoker/.test(g.role) && g.type !== 'gcp:projects/iAMMember:IAMMember',
     );
     const byFunction = (fn: string) =>
       invokerGrants.filter((g) => g.target === `survival-${fn}`).map((g) => `${g.type} ${g.role} ${g.member}`);
-    for (const fn of ['load', 'process', 'train']) {
+    for (const fn of ['migrate', 'load', 'process', 'train']) {
       expect(byFunction(fn), fn).toEqual([
         `gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding roles/run.invoker ${member(sa.workflow())}`,
       ]);
@@ -196,6 +197,7 @@ describe('security', () => {
         .filter((g) => g.member === member(email) && g.type !== 'gcp:secretmanager/secretIamMember:SecretIamMember')
         .map((g) => `${g.target} ${g.role}`)
         .sort();
+    expect(rolesOf(sa.migrate())).toEqual([]);
     expect(rolesOf(sa.load())).toEqual([`${PROJECT}-survival-data roles/storage.objectViewer`]);
     expect(rolesOf(sa.process())).toEqual([]);
     expect(rolesOf(sa.train())).toEqual(
@@ -251,32 +253,42 @@ describe('security', () => {
     const holders = run.resources
       .filter((r) => strings(r.inputs).some((s) => secretValues.some((v) => s.includes(v))))
       .map((r) => r.type);
-    // The generated password goes to the SQL user and its secret; the AUTH string and CA only to their secrets.
+    // The owner's password goes to its SQL user and its secret; every other secret value only to its secret.
     expect([...new Set(holders)].sort()).toEqual([
       'gcp:secretmanager/secretVersion:SecretVersion',
       'gcp:sql/user:User',
     ]);
 
-    const secretIds = {
-      PGPASSWORD: 'survival-db-pgpassword',
-      REDIS_PASSWORD: 'survival-cache-redis-auth',
-      REDIS_TLS_CA: 'survival-cache-redis-ca',
+    const secretIds: Record<string, Record<string, string>> = {
+      migrate: { PGPASSWORD: 'survival-db-pgpassword', PG_LOGIN_SECRETS: 'survival-db-pg-login-secrets' },
+      load: { PGPASSWORD: 'survival-db-pgpassword-load' },
+      process: {
+        PGPASSWORD: 'survival-db-pgpassword-process',
+        REDIS_PASSWORD: 'survival-cache-redis-auth',
+        REDIS_TLS_CA: 'survival-cache-redis-ca',
+      },
+      train: {
+        PGPASSWORD: 'survival-db-pgpassword-train',
+        REDIS_PASSWORD: 'survival-cache-redis-auth',
+        REDIS_TLS_CA: 'survival-cache-redis-ca',
+      },
+      fit: { REDIS_PASSWORD: 'survival-cache-redis-auth', REDIS_TLS_CA: 'survival-cache-redis-ca' },
+      trigger: {},
     };
-    const expected: Record<string, string[]> = {
-      load: ['PGPASSWORD'],
-      process: ['PGPASSWORD', 'REDIS_PASSWORD', 'REDIS_TLS_CA'],
-      train: ['PGPASSWORD', 'REDIS_PASSWORD', 'REDIS_TLS_CA'],
-      trigger: [],
-    };
-    for (const [fn, keys] of Object.entries(expected)) {
+    const secretKeys = ['PGPASSWORD', 'PG_LOGIN_SECRETS', 'REDIS_PASSWORD', 'REDIS_TLS_CA'];
+    for (const [fn, ids] of Object.entries(secretIds)) {
       const config = fnNamed(fn).inputs.serviceConfig;
-      for (const key of Object.keys(secretIds)) expect(config.environmentVariables, fn).not.toHaveProperty(key);
+      for (const key of secretKeys) expect(config.environmentVariables, fn).not.toHaveProperty(key);
       expect(
         (config.secretEnvironmentVariables ?? [])
           .map((s: { key: string; secret: string }) => `${s.key}=${s.secret}`)
           .sort(),
         fn,
-      ).toEqual(keys.map((k) => `${k}=${secretIds[k as keyof typeof secretIds]}`).sort());
+      ).toEqual(
+        Object.entries(ids)
+          .map(([k, id]) => `${k}=${id}`)
+          .sort(),
+      );
       const readable = grants()
         .filter(
           (g) =>
@@ -285,14 +297,117 @@ describe('security', () => {
         )
         .map((g) => g.target)
         .sort();
-      expect(readable, fn).toEqual(keys.map((k) => secretIds[k as keyof typeof secretIds]).sort());
+      expect(readable, fn).toEqual(Object.values(ids).sort());
     }
+    const redisIds = { REDIS_PASSWORD: 'survival-cache-redis-auth', REDIS_TLS_CA: 'survival-cache-redis-ca' };
     const app = named(run, 'gcp:cloudrunv2/service:Service', 'survival-service-service').inputs.template.containers[0];
     for (const key of ['REDIS_PASSWORD', 'REDIS_TLS_CA']) {
       const env = app.envs.find((e: { name: string }) => e.name === key);
       expect(env.value).toBeUndefined();
-      expect(env.valueSource.secretKeyRef.secret).toBe(secretIds[key as keyof typeof secretIds]);
+      expect(env.valueSource.secretKeyRef.secret).toBe(redisIds[key as keyof typeof redisIds]);
     }
+  });
+});
+
+describe('database users', () => {
+  const DB_FNS = ['load', 'process', 'train'] as const;
+  const SECRET = 'gcp:secretmanager/secret:Secret';
+  const VERSION = 'gcp:secretmanager/secretVersion:SecretVersion';
+  const env = (fn: string) => fnNamed(fn).inputs.serviceConfig.environmentVariables as Record<string, string>;
+  const secretEnv = (fn: string): Record<string, string> =>
+    Object.fromEntries(
+      (fnNamed(fn).inputs.serviceConfig.secretEnvironmentVariables ?? []).map((s: { key: string; secret: string }) => [
+        s.key,
+        s.secret,
+      ]),
+    );
+  /** The value stored in a secret, by its secret id. */
+  const secretValue = (secretId: string): string => {
+    const secret = ofType(run, SECRET).find((r) => r.inputs.secretId === secretId);
+    expect(secret, secretId).toBeDefined();
+    const versions = ofType(run, VERSION).filter((v) => v.inputs.secret === secret!.state.name);
+    expect(versions, secretId).toHaveLength(1);
+    return versions[0]!.inputs.secretData as string;
+  };
+  const readersOf = (secretId: string) =>
+    grants()
+      .filter((g) => g.type === 'gcp:secretmanager/secretIamMember:SecretIamMember' && g.target === secretId)
+      .map((g) => `${g.role} ${g.member}`);
+  const owner = () => ofType(run, 'gcp:sql/user:User');
+
+  it('creates one Cloud SQL API user, the owner, which only the migrate function connects as', () => {
+    // A user created through the Cloud SQL API joins cloudsqlsuperuser (CREATEROLE): only the owner is one.
+    expect(owner().map((u) => u.inputs.name)).toEqual(['survival']);
+    expect(env('migrate').PGUSER).toBe('survival');
+    for (const fn of FUNCTION_NAMES.filter((f) => f !== 'migrate')) expect(env(fn).PGUSER, fn).not.toBe('survival');
+  });
+
+  it('gives load, process and train each its own database user, and fit and trigger none', () => {
+    const users = DB_FNS.map((fn) => env(fn).PGUSER);
+    expect(users).toEqual(['pipeline_load', 'pipeline_process', 'pipeline_train']);
+    expect(new Set(users).size).toBe(DB_FNS.length);
+    for (const fn of ['fit', 'trigger']) {
+      expect(env(fn), fn).not.toHaveProperty('PGUSER');
+      expect(env(fn), fn).not.toHaveProperty('PGHOST');
+      expect(secretEnv(fn), fn).not.toHaveProperty('PGPASSWORD');
+    }
+  });
+
+  it("gives each function its own generated password, in a secret only that function's account may read", () => {
+    const ids = DB_FNS.map((fn) => secretEnv(fn).PGPASSWORD!);
+    expect(new Set(ids).size).toBe(DB_FNS.length);
+    const values = ids.map(secretValue);
+    expect(new Set(values).size).toBe(DB_FNS.length);
+    for (const [i, fn] of DB_FNS.entries()) {
+      expect(values[i], fn).toMatch(/^mock-generated-password-/);
+      expect(readersOf(ids[i]!), fn).toEqual([`roles/secretmanager.secretAccessor ${member(sa[fn]())}`]);
+      // No other function is handed this secret, under any variable.
+      for (const other of FUNCTION_NAMES.filter((f) => f !== fn))
+        expect(Object.values(secretEnv(other)), `${other} gets ${fn}'s password`).not.toContain(ids[i]);
+    }
+    // The owner's password is not any function's.
+    expect(values).not.toContain(owner()[0]!.inputs.password);
+  });
+
+  it("keeps the owner's password and the login secrets to the migrate function alone", () => {
+    const ownerSecret = secretEnv('migrate').PGPASSWORD!;
+    const loginSecrets = secretEnv('migrate').PG_LOGIN_SECRETS!;
+    expect(secretValue(ownerSecret)).toBe(owner()[0]!.inputs.password);
+    for (const id of [ownerSecret, loginSecrets]) {
+      expect(readersOf(id), id).toEqual([`roles/secretmanager.secretAccessor ${member(sa.migrate())}`]);
+      for (const fn of FUNCTION_NAMES.filter((f) => f !== 'migrate'))
+        expect(Object.values(secretEnv(fn)), `${fn} gets ${id}`).not.toContain(id);
+    }
+  });
+
+  it("hands migrate each function's SCRAM secret, which checks that function's password, and never a password", async () => {
+    const { scramSha256Secret } = await import('../shared/core/scram.ts');
+    const logins = JSON.parse(secretValue(secretEnv('migrate').PG_LOGIN_SECRETS!)) as Record<string, string>;
+    expect(Object.keys(logins).sort()).toEqual([...DB_FNS].sort());
+    const passwords = DB_FNS.map((fn) => secretValue(secretEnv(fn).PGPASSWORD!));
+    for (const [i, fn] of DB_FNS.entries()) {
+      const [, iterations, salt] = /^SCRAM-SHA-256\$(\d+):([^$]+)\$/.exec(logins[fn]!) ?? [];
+      // Recomputed from the password in this function's own secret and the salt in the secret: they match.
+      expect(scramSha256Secret(passwords[i]!, Buffer.from(salt!, 'base64'), Number(iterations))).toBe(logins[fn]);
+      for (const p of passwords) expect(JSON.stringify(logins)).not.toContain(p);
+    }
+    expect(new Set(Object.values(logins).map((l) => l.split('$')[1])).size).toBe(DB_FNS.length);
+  });
+
+  it('makes migrate the first call of every execution, and gives it the database but no bucket, topic or cache', () => {
+    const workflow = parse(readFileSync(WORKFLOW_FILE, 'utf8'));
+    const steps = (workflow.main.steps as Array<Record<string, Json>>).map((s) => Object.keys(s)[0]);
+    const firstCall = steps.find((name) => name !== 'init');
+    expect(firstCall).toBe('migrate');
+    const migrateStep = workflow.main.steps.find((s: Json) => s.migrate).migrate;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a Workflows expression, not a JS template
+    expect(migrateStep.try.args.url).toBe('${migrate_url}');
+    expect(steps.indexOf('migrate')).toBeLessThan(steps.indexOf('load'));
+    const config = fnNamed('migrate').inputs.serviceConfig;
+    expect(config.directVpcNetworkInterfaces).toHaveLength(1);
+    expect(config.environmentVariables.PG_TLS_CA).toBe('MOCK-SQL-SERVER-CA-PEM');
+    expect(config.environmentVariables).not.toHaveProperty('REDIS_URL');
+    expect(Object.keys(secretEnv('migrate')).sort()).toEqual(['PGPASSWORD', 'PG_LOGIN_SECRETS']);
   });
 });
 
@@ -315,10 +430,11 @@ describe('wiring', () => {
     });
   });
 
-  it('deploys workflows/training.yaml unchanged, with the four function URLs and the fan-out settings as user env vars', () => {
+  it('deploys workflows/training.yaml unchanged, with the five function URLs and the fan-out settings as user env vars', () => {
     const workflow = named(run, 'gcp:workflows/workflow:Workflow', 'survival-pipeline-workflow-workflow').inputs;
     expect(workflow.sourceContents).toBe(readFileSync(WORKFLOW_FILE, 'utf8'));
     expect(workflow.userEnvVars).toEqual({
+      MIGRATE_URL: 'https://survival-migrate-mock.a.run.app',
       LOAD_URL: 'https://survival-load-mock.a.run.app',
       PROCESS_URL: 'https://survival-process-mock.a.run.app',
       TRAIN_URL: 'https://survival-train-mock.a.run.app',
@@ -334,7 +450,7 @@ describe('wiring', () => {
       expect(fitEnv[key], key).toBe(trainEnv[key]);
     expect(fitEnv.SEARCH_CANDIDATES).toBe(workflow.userEnvVars.SEARCH_CANDIDATES);
     expect(fnNamed('fit').inputs.serviceConfig.maxInstanceCount).toBe(10);
-    for (const fn of ['load', 'process', 'train', 'fit']) {
+    for (const fn of ['migrate', 'load', 'process', 'train', 'fit']) {
       expect(Object.values(workflow.userEnvVars)).toContain(fnNamed(fn).state.url);
     }
   });
@@ -535,7 +651,7 @@ describe('wiring', () => {
       }
     };
     visit(workflow);
-    expect(calls.length).toBe(4);
+    expect(calls.length).toBe(5);
     for (const call of calls) {
       const fn = /\$\{(\w+)_url\}/.exec(call.url)?.[1];
       expect(fn, call.url).toBeDefined();

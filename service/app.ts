@@ -8,6 +8,7 @@
  * 500 INTERNAL whose stack goes to the log and never to the caller. Pages answer HTML, the API answers JSON.
  */
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -123,6 +124,47 @@ export function requestError(err: unknown, bodyLimit: number): { error: AppError
   }
 }
 
+/**
+ * The HTTP server's own answers (a request that timed out, headers over the limit, bytes that are not HTTP): they
+ * happen before fastify has a request, so they are written to the socket here, in the catalogue format, and the
+ * connection is closed. Nothing is written when part of a response is already on the wire.
+ */
+export function clientErrorAnswer(err: NodeJS.ErrnoException, requestTimeoutMs: number): AppError {
+  switch (err.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new AppError(
+        'REQUEST_TIMEOUT',
+        `the request was not received within ${requestTimeoutMs} ms; send it again, faster`,
+        { timeoutMs: requestTimeoutMs },
+      );
+    case 'HPE_HEADER_OVERFLOW':
+      return new AppError('HEADERS_TOO_LARGE', `the request headers are over ${http.maxHeaderSize} bytes`, {
+        limit: http.maxHeaderSize,
+      });
+    default:
+      return new AppError('BAD_REQUEST', 'the request is not valid HTTP/1.1');
+  }
+}
+
+function clientErrorHandler(logger: Logger, requestTimeoutMs: number) {
+  return (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    // A reset connection has nobody to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const error = clientErrorAnswer(err, requestTimeoutMs);
+    logger.warn('connection refused by the HTTP server', { code: error.code, cause: err.code ?? err.message });
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent) {
+      const body = JSON.stringify(error.toJSON());
+      socket.write(
+        `HTTP/1.1 ${error.status} ${http.STATUS_CODES[error.status]}\r\n` +
+          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          `connection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
+}
+
 const wantsHtml = (request: FastifyRequest): boolean =>
   HTML_ROUTES.has(request.routeOptions.url ?? '') ||
   (request.method === 'GET' && (request.headers.accept ?? '').includes('text/html'));
@@ -136,6 +178,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit,
     trustProxy: true,
     return503OnClosing: true,
+    clientErrorHandler: clientErrorHandler(deps.logger, options.requestTimeoutMs),
     // The server is made here so that its timeouts are checked every second (Node checks every 30 s by default,
     // which would let a slow body hold its connection for up to requestTimeout + 30 s).
     serverFactory: (handler) => {
@@ -169,7 +212,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
 
-  const metrics = createMetrics({ current: () => deps.models.current() });
+  const metrics = createMetrics({
+    current: () => deps.models.current(),
+    sourceHealth: () => deps.models.sourceHealth?.(),
+  });
   const driftMonitor = createDriftMonitor({
     metrics,
     logger: deps.logger,

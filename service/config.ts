@@ -41,6 +41,12 @@ export interface ServiceConfig {
   localMode: boolean;
   push: { audience: string; serviceAccount: string } | undefined;
   storageApiEndpoint: string | undefined;
+  /**
+   * STORAGE_TIMEOUT_MS: one attempt of a models-bucket call waits this long for an answer, and a download this
+   * long for its next byte. STORAGE_MAX_RETRIES: retries of one call. A poll that fails keeps the model serving.
+   */
+  storageTimeoutMs: number;
+  storageMaxRetries: number;
   redis:
     | { url: string; password: string | undefined; tlsCa: string | undefined; prefix: string; keep: number }
     | undefined;
@@ -96,6 +102,8 @@ export function parseServiceConfig(env: Env = process.env): ServiceConfig {
         ? undefined
         : { audience: r.string('PUSH_AUDIENCE'), serviceAccount: r.string('PUSH_SERVICE_ACCOUNT') },
       storageApiEndpoint: r.optionalString('STORAGE_API_ENDPOINT'),
+      storageTimeoutMs: r.int('STORAGE_TIMEOUT_MS', { default: 10_000, min: 100, max: 300_000 }),
+      storageMaxRetries: r.int('STORAGE_MAX_RETRIES', { default: 2, min: 0, max: 10 }),
       redis:
         redisUrl === undefined
           ? undefined

@@ -7,7 +7,7 @@ import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { DriftMonitor } from './drift-monitor.ts';
 import type { ServiceMetrics } from './metrics.ts';
-import type { RefreshOutcome, ServedModel } from './model-registry.ts';
+import type { RefreshOutcome, ServedModel, SourceHealth } from './model-registry.ts';
 import type { PushVerifier } from './push-auth.ts';
 import type { Scorer } from './scoring.ts';
 
@@ -15,6 +15,8 @@ import type { Scorer } from './scoring.ts';
 export interface ModelProvider {
   current(): ServedModel | null;
   refresh(): Promise<RefreshOutcome>;
+  /** How reading the models bucket has gone lately (the registry has it; a test stub may not). */
+  sourceHealth?(): SourceHealth;
 }
 
 export interface AppOptions {

@@ -129,13 +129,87 @@ describe('slow request bodies', () => {
     });
   }
 
-  it('cuts a body sent at one byte a second once the request timeout is spent', async () => {
+  /** Writes `head` at once, then `trickle` one byte a second; resolves with everything the server sent until it closed. */
+  function trickle(head: string, slow: string): Promise<{ raw: string; ms: number }> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      let raw = '';
+      let timer: NodeJS.Timeout | undefined;
+      let sent = 0;
+      const done = () => {
+        clearInterval(timer);
+        socket.destroy();
+        resolve({ raw, ms: Math.round(performance.now() - started) });
+      };
+      socket.on('data', (chunk) => {
+        raw += chunk.toString('latin1');
+      });
+      socket.on('close', done);
+      socket.on('error', done);
+      socket.on('connect', () => {
+        socket.write(head);
+        timer = setInterval(() => {
+          if (sent < slow.length) socket.write(slow[sent++]!);
+        }, 1_000);
+      });
+    });
+  }
+
+  /** The status line, the headers (lower-cased names) and the body of a raw HTTP/1.1 answer. */
+  function parseAnswer(raw: string): { status: string; headers: Record<string, string>; body: string } {
+    const [head = '', body = ''] = raw.split('\r\n\r\n', 2);
+    const [status = '', ...lines] = head.split('\r\n');
+    const headers = Object.fromEntries(
+      lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+    );
+    return { status, headers, body };
+  }
+
+  it('cuts a body sent at one byte a second once the request timeout is spent, answering 408 in the catalogue format', async () => {
     const body = JSON.stringify(rawPassenger());
-    const { answer, ms } = await send(body, body.length, body.length * 1_000);
-    console.log(`slow body: 1 byte/s answered "${answer}" after ${ms} ms`);
-    expect(answer).toMatch(/408|closed|reset/);
+    const head = `POST /v1/predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n`;
+    const { raw, ms } = await trickle(head, body);
+    const answer = parseAnswer(raw);
+    console.log(`slow body: 1 byte/s answered "${answer.status}" ${answer.body} after ${ms} ms`);
+    expect(answer.status).toBe('HTTP/1.1 408 Request Timeout');
+    expect(answer.headers['content-type']).toMatch(/^application\/json/);
+    expect(answer.headers.connection).toBe('close');
+    expect(Number(answer.headers['content-length'])).toBe(Buffer.byteLength(answer.body));
+    expect(JSON.parse(answer.body)).toEqual({
+      error: {
+        code: 'REQUEST_TIMEOUT',
+        message: `the request was not received within ${REQUEST_TIMEOUT_MS} ms; send it again, faster`,
+        details: { timeoutMs: REQUEST_TIMEOUT_MS },
+      },
+    });
     expect(ms).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
     expect(ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
+  });
+
+  it('answers headers sent at one byte a second with the same catalogue 408', async () => {
+    const { raw, ms } = await trickle('POST /v1/predict HTTP/1.1\r\n', 'host: x\r\ncontent-type: application/json\r\n');
+    const answer = parseAnswer(raw);
+    console.log(`slow headers: 1 byte/s answered "${answer.status}" after ${ms} ms`);
+    expect(answer.status).toBe('HTTP/1.1 408 Request Timeout');
+    expect(JSON.parse(answer.body).error.code).toBe('REQUEST_TIMEOUT');
+    expect(ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
+  });
+
+  it('answers a request that is not HTTP with 400 in the catalogue format', async () => {
+    const { raw } = await trickle('GARBAGE / NOT-HTTP\r\n\r\n', '');
+    const answer = parseAnswer(raw);
+    expect(answer.status).toBe('HTTP/1.1 400 Bad Request');
+    expect(JSON.parse(answer.body)).toEqual({
+      error: { code: 'BAD_REQUEST', message: 'the request is not valid HTTP/1.1' },
+    });
+  });
+
+  it('answers request headers over the size limit with 431 in the catalogue format', async () => {
+    const { raw } = await trickle(`GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, '');
+    const answer = parseAnswer(raw);
+    expect(answer.status).toBe('HTTP/1.1 431 Request Header Fields Too Large');
+    expect(JSON.parse(answer.body).error.code).toBe('HEADERS_TOO_LARGE');
   });
 
   it(`lets the largest legitimate batch (${DEFAULT_OPTIONS.maxBatch} passengers) through when it arrives at a modest pace`, async () => {

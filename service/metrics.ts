@@ -3,7 +3,7 @@
  * `prediction_count_total` and `drift_count_total` keep the seed's names so its dashboards keep working.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { ServedModel } from './model-registry.ts';
+import type { ServedModel, SourceHealth } from './model-registry.ts';
 
 export interface ServiceMetrics {
   registry: Registry;
@@ -25,14 +25,22 @@ export interface ServiceMetrics {
   driftAlerts: Counter<'result'>;
   modelInfo: Gauge<'version'>;
   modelReloads: Counter<'result'>;
+  modelSourceConsecutiveFailures: Gauge;
+  modelSourceFailures: Counter;
+  modelSourceLastSuccess: Gauge;
 }
 
 /**
  * The window gauges and `model_info` are read from the served model when scraped, so they always describe
  * the model serving now (a swap brings a fresh window, and with it fresh gauges).
  */
-export function createMetrics(opts: { current: () => ServedModel | null; defaultMetrics?: boolean }): ServiceMetrics {
+export function createMetrics(opts: {
+  current: () => ServedModel | null;
+  sourceHealth?: () => SourceHealth | undefined;
+  defaultMetrics?: boolean;
+}): ServiceMetrics {
   const registry = new Registry();
+  let failuresSeen = 0;
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
@@ -120,6 +128,33 @@ export function createMetrics(opts: { current: () => ServedModel | null; default
       help: 'Model artifact loads, by result.',
       labelNames: ['result'],
       registers,
+    }),
+    modelSourceConsecutiveFailures: new Gauge({
+      name: 'model_source_consecutive_failures',
+      help: 'Reads of the models bucket (polls and pushes) that failed since the last one that succeeded; the loaded model keeps serving meanwhile.',
+      registers,
+      collect() {
+        this.set(opts.sourceHealth?.()?.consecutiveFailures ?? 0);
+      },
+    }),
+    modelSourceFailures: new Counter({
+      name: 'model_source_failures_total',
+      help: 'Reads of the models bucket (polls and pushes) that failed or timed out.',
+      registers,
+      collect() {
+        const failures = opts.sourceHealth?.()?.failures ?? 0;
+        if (failures > failuresSeen) this.inc(failures - failuresSeen);
+        failuresSeen = failures;
+      },
+    }),
+    modelSourceLastSuccess: new Gauge({
+      name: 'model_source_last_success_timestamp_seconds',
+      help: 'When the models bucket was last read successfully (Unix seconds; 0 before the first read).',
+      registers,
+      collect() {
+        const at = opts.sourceHealth?.()?.lastSuccessAt;
+        this.set(at ? Date.parse(at) / 1000 : 0);
+      },
     }),
   };
 }

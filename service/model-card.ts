@@ -6,8 +6,10 @@
  * promotion is recorded.
  */
 import type { PromotionRecord } from '../shared/adapters/model-store.ts';
-import type { ModelArtifact } from '../shared/core/artifact.ts';
+import type { ModelArtifact, TrainingSample } from '../shared/core/artifact.ts';
 import { type Comparison, wilsonInterval } from '../shared/core/promotion.ts';
+import type { SearchSample } from '../shared/core/search-sample.ts';
+import type { ShapSample } from '../shared/core/training.ts';
 import type { ServedModel } from './model-registry.ts';
 
 export const INTENDED_USE =
@@ -28,6 +30,13 @@ export interface ModelCard {
     rows: number | null;
     labelShare: number | null;
     validation: unknown;
+    /**
+     * Present when a cap applied: the stratified samples the model was trained on (`training`: MAX_TRAINING_ROWS of
+     * the dataset), searched on (`search`: SEARCH_MAX_ROWS of the training split) and validated on (`validation`:
+     * VALIDATION_MAX_ROWS of the dataset), each with its cap, per-outcome counts, seed and how it was drawn; `shap`:
+     * the test rows the mean |SHAP| is over (SHAP_MAX_ROWS of the test split).
+     */
+    samples?: { training?: TrainingSample; search?: SearchSample; validation?: unknown; shap?: ShapSample };
   };
   metrics: {
     test: { rows: number; accuracy: number; accuracyInterval: [number, number]; f1: number; rocAuc: number };
@@ -61,6 +70,12 @@ export function modelCard(served: ServedModel): ModelCard {
   const championVersion = ((evidence?.decision ?? {}) as { championVersion?: string | null }).championVersion ?? null;
   const cm = a.metrics.confusionMatrix;
   const testRows = cm.tn + cm.fp + cm.fn + cm.tp;
+  const samples = {
+    ...(a.sample ? { training: { ...a.sample, method: 'stratified by outcome, drawn in Postgres' } } : {}),
+    ...(a.searchSample ? { search: a.searchSample } : {}),
+    ...(dataset?.validationSample ? { validation: dataset.validationSample } : {}),
+    ...(a.shapSample ? { shap: a.shapSample } : {}),
+  };
   return {
     intendedUse: INTENDED_USE,
     limitations: LIMITATIONS,
@@ -69,6 +84,7 @@ export function modelCard(served: ServedModel): ModelCard {
       rows: dataset?.rows ?? null,
       labelShare: dataset?.labelShare ?? null,
       validation: dataset?.validation ?? 'not recorded (the pointer predates promotion records)',
+      ...(Object.keys(samples).length > 0 ? { samples } : {}),
     },
     metrics: {
       test: {

@@ -68,6 +68,20 @@ export class ModelSourceError extends Error {
 
 export type RefreshOutcome = 'loaded' | 'unchanged' | 'refused' | 'missing';
 
+/**
+ * Whether the models bucket could be read lately (by a poll or a push). A read that got an answer counts as a
+ * success even when the answer was refused: the bucket is reachable, the artifact is the problem.
+ */
+export interface SourceHealth {
+  state: 'ok' | 'failing' | 'unknown';
+  /** Failed reads since the last successful one. */
+  consecutiveFailures: number;
+  /** Failed reads since start. */
+  failures: number;
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+}
+
 export interface ModelRegistryOptions {
   source: ModelSource;
   logger: Logger;
@@ -154,6 +168,13 @@ export class ModelRegistry {
   #refusedGeneration: string | null = null;
   #inFlight: Promise<RefreshOutcome> | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #health: SourceHealth = {
+    state: 'unknown',
+    consecutiveFailures: 0,
+    failures: 0,
+    lastSuccessAt: null,
+    lastFailureAt: null,
+  };
 
   constructor(opts: ModelRegistryOptions) {
     this.#source = opts.source;
@@ -173,10 +194,41 @@ export class ModelRegistry {
    */
   refresh(): Promise<RefreshOutcome> {
     if (this.#inFlight) return this.#inFlight;
-    this.#inFlight = this.#refresh().finally(() => {
-      this.#inFlight = null;
-    });
+    this.#inFlight = this.#refresh()
+      .then(
+        (outcome) => {
+          this.#health = {
+            ...this.#health,
+            state: 'ok',
+            consecutiveFailures: 0,
+            lastSuccessAt: this.#now().toISOString(),
+          };
+          return outcome;
+        },
+        (err: unknown) => {
+          this.#health = {
+            ...this.#health,
+            state: 'failing',
+            consecutiveFailures: this.#health.consecutiveFailures + 1,
+            failures: this.#health.failures + 1,
+            lastFailureAt: this.#now().toISOString(),
+          };
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.#inFlight = null;
+      });
     return this.#inFlight;
+  }
+
+  /** How reading the models bucket has gone lately (for /healthz and /metrics). */
+  sourceHealth(): SourceHealth {
+    return { ...this.#health };
+  }
+
+  #now(): Date {
+    return this.#opts.now?.() ?? new Date();
   }
 
   /** Builds a servable model from artifact JSON, or throws ARTIFACT_INVALID. Exposed for tests and tools. */
@@ -214,7 +266,7 @@ export class ModelRegistry {
       version: model.version,
       pointerGeneration,
       objectName,
-      loadedAt: (this.#opts.now?.() ?? new Date()).toISOString(),
+      loadedAt: this.#now().toISOString(),
       pointer,
       requestDrift,
       windowDrift,
@@ -228,7 +280,12 @@ export class ModelRegistry {
     if (seconds <= 0) return;
     this.#timer = setInterval(() => {
       this.refresh().catch((err: unknown) => {
-        this.#logger.warn('model poll failed; the current model keeps serving', { err });
+        this.#logger.warn('model poll failed; the current model keeps serving', {
+          err,
+          servingVersion: this.#current?.version ?? null,
+          consecutiveFailures: this.#health.consecutiveFailures,
+          lastSuccessAt: this.#health.lastSuccessAt,
+        });
       });
     }, seconds * 1000);
     this.#timer.unref();

@@ -4,7 +4,6 @@
  * it composes.
  */
 import { PubSub } from '@google-cloud/pubsub';
-import { Storage } from '@google-cloud/storage';
 import { publishJson } from '../shared/adapters/events.ts';
 import { createRedis } from '../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
@@ -15,6 +14,7 @@ import { parseServiceConfig } from './config.ts';
 import { gcsModelSource } from './gcs-model-source.ts';
 import { ModelRegistry } from './model-registry.ts';
 import { acceptLocalPushes, createOidcPushVerifier } from './push-auth.ts';
+import { serviceStorage } from './storage-client.ts';
 
 /** How long start-up waits for the first model before listening anyway (/readyz answers 503 until it loads). */
 const FIRST_LOAD_TIMEOUT_MS = 20_000;
@@ -33,11 +33,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ fields: { component: 'service' }, minSeverity: config.logLevel });
 
-  const storage = new Storage({
-    ...(config.projectId ? { projectId: config.projectId } : {}),
-    // A custom endpoint is the local emulator, which takes no credentials.
-    ...(config.storageApiEndpoint ? { apiEndpoint: config.storageApiEndpoint, useAuthWithCustomEndpoint: false } : {}),
-  });
+  const storage = serviceStorage(config);
   const pubsub = new PubSub(config.projectId ? { projectId: config.projectId } : {});
   const redis = config.redis
     ? createRedis({

@@ -9,17 +9,21 @@ export const ENV_NAMES = [
   'GOOGLE_CLOUD_PROJECT',
   'LOG_LEVEL',
   'LOCAL_MODE',
-  // Postgres (load, process, train, fit)
+  // Postgres (migrate, load, process, train)
   'PGHOST',
   'PGPORT',
   'PGUSER',
   'PGPASSWORD',
   'PGDATABASE',
   'PGSSLMODE',
+  // read by node-postgres itself: the local stack sets `-c role=pipeline_<fn>` so each function runs as its role
+  'PGOPTIONS',
   'PG_TLS_CA',
   'PG_CONNECT_TIMEOUT_MS',
   'PG_LOCK_TIMEOUT_MS',
   'PG_STATEMENT_TIMEOUT_MS',
+  // migrate: one SCRAM secret per function's database login (JSON), set as each role's password
+  'PG_LOGIN_SECRETS',
   // Redis feature store
   'REDIS_URL',
   'REDIS_PASSWORD',
@@ -55,6 +59,8 @@ export const ENV_NAMES = [
   'MIN_ACCURACY',
   'SEARCH_CANDIDATES',
   'SEARCH_SEED',
+  'SEARCH_MAX_ROWS',
+  'VALIDATION_MAX_ROWS',
   'TRAIN_WORKERS',
   'PROMOTION_ALPHA',
   'VALIDATION_CONSISTENCY_ALPHA',

@@ -11,6 +11,8 @@ export const ERROR_CATALOGUE = {
   BAD_REQUEST: { status: 400, retryable: false, message: 'invalid request' },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'request body too large' },
   NOT_FOUND: { status: 404, retryable: false, message: 'not found' },
+  REQUEST_TIMEOUT: { status: 408, retryable: false, message: 'the request was not received in time' },
+  HEADERS_TOO_LARGE: { status: 431, retryable: false, message: 'the request headers are too large' },
   UNAUTHENTICATED: { status: 401, retryable: false, message: 'authentication is required' },
   PERMISSION_DENIED: { status: 403, retryable: false, message: 'the caller is not allowed to do this' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: 'unsupported content type' },

@@ -47,6 +47,7 @@ async function freePort(): Promise<number> {
 /** Stand-ins for the three functions: the answers the workflow reads, as the real ones give them. */
 function startFunctionStubs(): Promise<http.Server> {
   const answers: Record<string, unknown> = {
+    '/migrate': { applied: [], logins: [] },
     '/load': { datasetId: 'ds-1', rows: 891, rejected: 0, alreadyLoaded: false },
     '/process': { featureSetVersion: 'ds-1.r1', trainRows: 712, testRows: 179, syntheticRows: 150 },
     '/train': { modelVersion: 'm-1', metrics: { accuracy: 0.82 }, promoted: true, uri: 'gs://models/m-1' },
@@ -120,7 +121,12 @@ beforeAll(async () => {
   const stubUrl = `http://127.0.0.1:${(stubs.address() as AddressInfo).port}`;
   engine = await startWorkflowsEngine({
     workflows: { training: readFileSync(path.join(ROOT, 'workflows', 'training.yaml'), 'utf8') },
-    env: { LOAD_URL: `${stubUrl}/load`, PROCESS_URL: `${stubUrl}/process`, TRAIN_URL: `${stubUrl}/train` },
+    env: {
+      MIGRATE_URL: `${stubUrl}/migrate`,
+      LOAD_URL: `${stubUrl}/load`,
+      PROCESS_URL: `${stubUrl}/process`,
+      TRAIN_URL: `${stubUrl}/train`,
+    },
     log: () => {},
   });
 

@@ -105,6 +105,14 @@ describe('the local pipeline, upload to served model', () => {
         fn,
       ).toBe(true);
     }
+    // load, process and train ran as their own database roles (as in the cloud), and the migrate step came first:
+    // load's partition is owned by pipeline_load, who created it.
+    const { rows: owners } = await db.query<{ tableowner: string }>(
+      `SELECT DISTINCT tableowner FROM pg_tables WHERE tablename LIKE 'passengers\\_%'`,
+    );
+    expect(owners).toEqual([{ tableowner: 'pipeline_load' }]);
+    const migrated = readFileSync(path.join(stack.logDir, 'migrate.log'), 'utf8');
+    expect(migrated).toContain(`"executionId":"${executionId}"`);
   });
 
   it('the service serves the promoted model', async () => {

@@ -33,6 +33,8 @@ const SPACE = {
   maxDepth: [6, 8],
   minNumSamples: [3],
   gainThreshold: [0],
+  // candidates on every column and on a named subset, as the default space has
+  columnSets: [null, ['Sex', 'Title', 'GroupWcOutcome']],
 };
 const search = { candidates: 4, folds: 3, repeats: 1, seed: 42, workers: 0, space: SPACE } satisfies FitConfig;
 const trainConfig: TrainConfig = { ...search, modelsBucket: MODELS_BUCKET, minAccuracy: 0, topic: 'model-published' };
@@ -107,7 +109,14 @@ describe('fanned-out search', () => {
     const train = unpackRows(matrices!.train);
     // recipe v2 (the default): each fold's group features from its training rows, in both searches
     const foldView = foldViewFor(matrices!.recipe, matrices!.trainIds, train.X);
-    const single = await randomizedSearch(train.X, train.y, { ...search, ...(foldView ? { foldView } : {}) });
+    const single = await randomizedSearch(train.X, train.y, {
+      ...search,
+      featureNames: matrices!.meta.featureNames,
+      ...(foldView ? { foldView } : {}),
+    });
+    // both kinds of candidate are among those compared
+    expect(single.candidates.some((c) => c.params.columns === undefined)).toBe(true);
+    expect(single.candidates.some((c) => c.params.columns !== undefined)).toBe(true);
     const scores = await fanOut();
     expect(Object.keys(scores)).toEqual(['0', '1', '2', '3']);
     single.candidates.forEach((c, i) => {

@@ -5,9 +5,12 @@ import fs from 'node:fs';
 import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { featureSetVersionFor, makeProcessHandler } from '../functions/process/handler.ts';
 import { loadDataset } from '../shared/adapters/db/datasets.ts';
+import { registerModel } from '../shared/adapters/db/model-records.ts';
+import { recordPromotion } from '../shared/adapters/db/promotions.ts';
 import { createRedis } from '../shared/adapters/feature-store/redis-client.ts';
 import { createFeatureStore } from '../shared/adapters/feature-store/store.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
@@ -123,6 +126,73 @@ describe('process', () => {
     } finally {
       viaProxy.disconnect();
       await proxy.close();
+    }
+  });
+});
+
+describe('retention and the served model', () => {
+  /** Registers a model trained on `featureSetVersion` and promotes it, as `train` records it. */
+  async function promoteModelOn(version: string, featureSetVersion: string): Promise<void> {
+    await registerModel(env.db.pool, {
+      version,
+      datasetId,
+      featureSetVersion,
+      uri: `gs://models/models/${version}/model.json`,
+      metrics: { accuracy: 0.8 },
+      params: {},
+      createdAt: new Date(),
+    });
+    await recordPromotion(env.db.pool, {
+      action: 'promote',
+      modelVersion: version,
+      previousVersion: null,
+      at: new Date().toISOString(),
+      actor: 'test',
+      reason: 'test',
+    });
+  }
+
+  it('never prunes the feature set of the promoted model, however many newer sets are written, and prunes it once it is no longer served', async () => {
+    const keepPrefix = uniquePrefix('process-served');
+    // keep 1 and no grace period: every older set is a candidate for deletion at each write.
+    const retained = createFeatureStore(redis, { prefix: keepPrefix, keep: 1, pruneGraceMs: 0 });
+    // process runs as its own database role, with only the grants it has in the cloud.
+    const asProcess = new pg.Pool({ ...env.db.config, max: 2, options: '-c role=pipeline_process' });
+    asProcess.on('error', () => {});
+    const configs = [301, 302, 303, 304].map((splitSeed) => ({ splitSeed, testSize: 0.2 }));
+    const versions = configs.map((c) => featureSetVersionFor(datasetId, c));
+    const run = async (i: number) => {
+      const name = `process-served-${i}`;
+      http(
+        name,
+        makeProcessHandler({ pool: asProcess, logger: env.logger, config: configs[i]!, featureStore: retained }),
+      );
+      const res = await post(getTestServer(name), { datasetId });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.featureSetVersion).toBe(versions[i]);
+    };
+    try {
+      await run(0);
+      await promoteModelOn('m-served-0', versions[0]!);
+      await run(1);
+      await run(2);
+      // The served model's set survives; the unserved set between is gone, every key of it.
+      expect(await retained.readMeta(versions[0]!)).not.toBeNull();
+      expect(await retained.readEntity(versions[0]!, 1)).not.toBeNull();
+      expect(await retained.readMatrices(versions[0]!)).not.toBeNull();
+      expect(await retained.readMeta(versions[1]!)).toBeNull();
+      expect(await countByPrefix(redis, `${keepPrefix}:${versions[1]}:*`)).toBe(0);
+      expect(await retained.currentVersion()).toBe(versions[2]);
+
+      // A newer model is promoted on the third set: the first is no longer served, and goes at the next write.
+      await promoteModelOn('m-served-2', versions[2]!);
+      await run(3);
+      expect(await countByPrefix(redis, `${keepPrefix}:${versions[0]}:*`)).toBe(0);
+      expect(await retained.readMeta(versions[2]!)).not.toBeNull();
+      expect(await redis.zrevrange(`${keepPrefix}:versions`, 0, -1)).toEqual([versions[3], versions[2]]);
+    } finally {
+      await asProcess.end();
+      await deleteByPrefix(redis, keepPrefix);
     }
   });
 });

@@ -1,22 +1,29 @@
 /**
- * The cap on training rows: a dataset larger than MAX_TRAINING_ROWS trains on a stratified, seeded sample of it,
- * chosen in Postgres, and the feature set and the model artifact record the cap and the sample. Real Postgres, real
- * Redis, the GCS and Pub/Sub emulators.
+ * The caps on rows: a dataset larger than MAX_TRAINING_ROWS trains on a stratified, seeded sample of it, chosen in
+ * Postgres, and the feature set and the model artifact record the cap and the sample; a training split larger than
+ * SEARCH_MAX_ROWS is searched on a stratified sample of it (the refit on the whole split); a dataset larger than
+ * VALIDATION_MAX_ROWS is validated and compared on a stratified sample read in Postgres. The model card shows all
+ * three. Real Postgres, real Redis, the GCS and Pub/Sub emulators.
  */
 import { http } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { PubSub } from '@google-cloud/pubsub';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fitCandidate } from '../functions/fit/handler.ts';
 import { processDataset } from '../functions/process/handler.ts';
-import { makeTrainHandler, type TrainConfig } from '../functions/train/handler.ts';
+import { makeTrainHandler, modelVersionFor, type TrainConfig } from '../functions/train/handler.ts';
 import { localPubSubClient, type PubSubEmulator, startPubSubEmulator } from '../local/pubsub/pubsub-emulator.ts';
+import { modelCard } from '../service/model-card.ts';
+import type { ServedModel } from '../service/model-registry.ts';
 import { loadDataset } from '../shared/adapters/db/datasets.ts';
 import { keysFor } from '../shared/adapters/feature-store/layout.ts';
 import { createFeatureStore, type FeatureStore } from '../shared/adapters/feature-store/store.ts';
+import type { ModelPointer } from '../shared/adapters/model-store.ts';
 import { readJson } from '../shared/adapters/storage.ts';
 import { parseArtifact } from '../shared/core/artifact.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
+import { loadModel } from '../shared/core/model.ts';
 import { type DataPlaneEnv, MODELS_BUCKET, post, startDataPlane } from './support/data-plane.ts';
 import { connect, deleteByPrefix, uniquePrefix } from './support/redis.ts';
 import { syntheticCsv } from './support/synthetic.ts';
@@ -155,6 +162,120 @@ describe('the cap on training rows', () => {
       died: sampledDied,
       survived: CAP - sampledDied,
       seed: 42,
+    });
+  });
+});
+
+describe('the search sample and the validation sample', () => {
+  const SEARCH_CAP = 300;
+  const VALIDATION_CAP = 500;
+  const config: TrainConfig = {
+    modelsBucket: MODELS_BUCKET,
+    minAccuracy: 0,
+    candidates: 2,
+    folds: 2,
+    repeats: 1,
+    seed: 42,
+    workers: 0,
+    space: { nEstimators: [5], maxFeatures: [4, 6], maxDepth: [6], minNumSamples: [3], gainThreshold: [0] },
+    searchMaxRows: SEARCH_CAP,
+    validationMaxRows: VALIDATION_CAP,
+    topic: 'model-published',
+  };
+
+  /**
+   * The passenger rows the pool sends back while `fn` runs (every query's result rows counted, on the real pool).
+   * Instrumentation only: each query runs on Postgres as it would.
+   */
+  async function passengerRowsRead<T>(fn: () => Promise<T>): Promise<{ result: T; rows: number }> {
+    const pool = env.db.pool;
+    const query = pool.query.bind(pool);
+    let rows = 0;
+    (pool as { query: unknown }).query = async (...args: unknown[]) => {
+      const res = await (query as (...a: unknown[]) => Promise<{ rows: Array<Record<string, unknown>> }>)(...args);
+      rows += res.rows.filter((r) => r && 'passenger_id' in r).length;
+      return res;
+    };
+    try {
+      return { result: await fn(), rows };
+    } finally {
+      (pool as { query: unknown }).query = query;
+    }
+  }
+
+  it('searches a split over SEARCH_MAX_ROWS on a stratified sample (fit and train alike), refits on the whole split, records it', async () => {
+    const out = await processWith({ splitSeed: 42, maxRows: CAP });
+    expect(out.trainRows).toBeGreaterThan(SEARCH_CAP);
+    http(
+      'train-search-cap',
+      makeTrainHandler({ pool: env.db.pool, featureStore, storage: env.storage, pubsub, logger: env.logger, config }),
+    );
+    const res = await post(getTestServer('train-search-cap'), { featureSetVersion: out.featureSetVersion });
+    expect(res.status).toBe(200);
+    // another search, another version; the version without the cap is what a split within it keeps
+    expect(res.body.modelVersion).toBe(modelVersionFor(out.featureSetVersion, config, undefined, SEARCH_CAP));
+    expect(res.body.modelVersion).not.toBe(modelVersionFor(out.featureSetVersion, config));
+    const stored = await readJson(env.storage, MODELS_BUCKET, `models/${res.body.modelVersion}/model.json`);
+    const artifact = parseArtifact(stored!.value);
+    const m = await featureStore.readMatrices(out.featureSetVersion);
+    const trainDied = m!.train.y.filter((l) => l === 0).length;
+    const { searchSample } = artifact;
+    expect(searchSample).toMatchObject({ maxRows: SEARCH_CAP, trainRows: out.trainRows, seed: 42 });
+    expect(searchSample!.died + searchSample!.survived).toBe(SEARCH_CAP);
+    // stratified: each outcome its proportional share of the split, rounded to a neighbouring integer
+    expect(Math.abs(searchSample!.died - (trainDied * SEARCH_CAP) / out.trainRows)).toBeLessThan(1);
+    // the folds held sampled rows only: a 2-fold pass scores each sampled row once
+    expect(artifact.search.candidates[0]!.scores).toHaveLength(2);
+    // the refit used the whole split: the drift reference is every training row
+    expect(artifact.driftReference.columns[0]).toHaveLength(out.trainRows);
+
+    // a fanned-out fit scores the same sample: the same scores as the single-call search
+    for (const c of [0, 1]) {
+      const fitted = await fitCandidate(
+        { featureStore, logger: env.logger, config: { ...config, searchMaxRows: SEARCH_CAP } },
+        { featureSetVersion: out.featureSetVersion, candidate: c },
+      );
+      expect(fitted.scores).toEqual(artifact.search.candidates[c]!.scores);
+    }
+    // and without the cap, the fit scores another set of rows
+    const whole = await fitCandidate(
+      { featureStore, logger: env.logger, config: { ...config, searchMaxRows: out.trainRows } },
+      { featureSetVersion: out.featureSetVersion, candidate: 0 },
+    );
+    expect(whole.scores).not.toEqual(artifact.search.candidates[0]!.scores);
+  });
+
+  it('validates a dataset over VALIDATION_MAX_ROWS on a stratified sample read in Postgres, not all its rows; the card shows every sample', async () => {
+    // the champion: the model of the test above (promoted: minAccuracy 0); the challenger: another split seed
+    const out = await processWith({ splitSeed: 7, maxRows: CAP });
+    http(
+      'train-validation-cap',
+      makeTrainHandler({ pool: env.db.pool, featureStore, storage: env.storage, pubsub, logger: env.logger, config }),
+    );
+    const { result: res, rows } = await passengerRowsRead(() =>
+      post(getTestServer('train-validation-cap'), { featureSetVersion: out.featureSetVersion }),
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.decision.championVersion).not.toBeNull();
+    // the train step read the validation sample's rows, not the dataset's ROWS
+    expect(rows).toBe(VALIDATION_CAP);
+    const evidence = res.body.decision.evidence.dataset;
+    expect(evidence.rows).toBe(ROWS);
+    expect(evidence.validationSample).toMatchObject({ maxRows: VALIDATION_CAP, seed: 42 });
+    expect(evidence.validationSample.died + evidence.validationSample.survived).toBe(VALIDATION_CAP);
+    expect(Math.abs(evidence.validationSample.died - (died * VALIDATION_CAP) / ROWS)).toBeLessThan(1);
+    // drawn apart from the training sample: most of its rows are ones neither model trained on
+    expect(res.body.decision.evidence.comparison.rows).toBeGreaterThan(VALIDATION_CAP / 2);
+    expect(res.body.decision.evidence.comparison.rows).toBeLessThanOrEqual(VALIDATION_CAP);
+
+    // the model card of this model, as the service builds it from the artifact and the pointer's evidence
+    const bytes = await env.storage.bucket(MODELS_BUCKET).file(`models/${res.body.modelVersion}/model.json`).download();
+    const pointer = { evidence: res.body.decision.evidence } as unknown as ModelPointer;
+    const card = modelCard({ model: loadModel(bytes[0]), pointer } as unknown as ServedModel);
+    expect(card.trainingData.samples).toEqual({
+      training: expect.objectContaining({ maxRows: CAP, datasetRows: ROWS, seed: 7 }),
+      search: expect.objectContaining({ maxRows: SEARCH_CAP, trainRows: out.trainRows, seed: 42 }),
+      validation: expect.objectContaining({ maxRows: VALIDATION_CAP, seed: 42 }),
     });
   });
 });

@@ -164,6 +164,7 @@ const EVENT = {
   size: '61194',
   md5Hash: 'abc==',
 };
+const MIGRATED = { applied: [], logins: ['pipeline_load', 'pipeline_process', 'pipeline_train'] };
 const LOADED = { datasetId: 'ds-1', rows: 891, rejected: 0, alreadyLoaded: false };
 const PROCESSED = { featureSetVersion: 'ds-1.r1', trainRows: 712, testRows: 179, syntheticRows: 150 };
 const METRICS = { accuracy: 0.83, f1: 0.78 };
@@ -186,7 +187,12 @@ beforeAll(async () => {
   engine = await startWorkflowsEngine({
     workflows: { training: source },
     // Nothing listens on port 1: the process URL of the "unreachable" workflow.
-    env: { LOAD_URL: `${fn}/load`, PROCESS_URL: `${fn}/process`, TRAIN_URL: `${fn}/train` },
+    env: {
+      MIGRATE_URL: `${fn}/migrate`,
+      LOAD_URL: `${fn}/load`,
+      PROCESS_URL: `${fn}/process`,
+      TRAIN_URL: `${fn}/train`,
+    },
     sleep: async (ms) => void sleeps.push(ms),
     log: (e) => logs.push(e),
   });
@@ -202,7 +208,12 @@ beforeEach(() => {
   seen.length = 0;
   sleeps.length = 0;
   logs.length = 0;
-  script = { '/load': [[200, LOADED]], '/process': [[200, PROCESSED]], '/train': [[200, TRAINED]] };
+  script = {
+    '/migrate': [[200, MIGRATED]],
+    '/load': [[200, LOADED]],
+    '/process': [[200, PROCESSED]],
+    '/train': [[200, TRAINED]],
+  };
 });
 
 async function execute(argument: unknown = EVENT) {
@@ -216,7 +227,7 @@ async function execute(argument: unknown = EVENT) {
 }
 
 describe('training.yaml on the local engine', () => {
-  it('calls load, process and train in order and returns the documented result', async () => {
+  it('calls migrate, load, process and train in order and returns the documented result', async () => {
     const done = await execute();
     expect(done.state).toBe('SUCCEEDED');
     expect(JSON.parse(done.result!)).toEqual({
@@ -228,6 +239,7 @@ describe('training.yaml on the local engine', () => {
       decision: { code: 'PROMOTED', reasons: [] },
     });
     expect(seen).toEqual([
+      { path: '/migrate', body: {} },
       { path: '/load', body: { bucket: 'data', name: 'uploads/titanic.csv', generation: '1700000000000001' } },
       { path: '/process', body: { datasetId: 'ds-1' } },
       { path: '/train', body: { featureSetVersion: 'ds-1.r1', foldScores: null } },
@@ -242,7 +254,7 @@ describe('training.yaml on the local engine', () => {
     ];
     const done = await execute();
     expect(done.state).toBe('SUCCEEDED');
-    expect(seen.map((s) => s.path)).toEqual(['/load', '/load', '/process', '/train']);
+    expect(seen.map((s) => s.path)).toEqual(['/migrate', '/load', '/load', '/process', '/train']);
     expect(sleeps).toEqual([2000]);
   });
 
@@ -267,12 +279,36 @@ describe('training.yaml on the local engine', () => {
     const payload = JSON.parse(done.error!.payload!);
     expect(payload).toMatchObject({ code: 422, tags: ['HttpError'], body: loadError });
     expect(done.error!.context).toContain('routine "main"');
-    expect(seen.map((s) => s.path)).toEqual(['/load']);
+    expect(seen.map((s) => s.path)).toEqual(['/migrate', '/load']);
     expect(sleeps).toEqual([]);
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatchObject({ severity: 'ERROR', step: 'log_load_failure' });
     expect(logs[0]!.text).toContain('load failed for gs://data/uploads/titanic.csv#1700000000000001');
     expect(logs[0]!.text).toContain('CSV_MISSING_COLUMN');
+  });
+
+  it('stops before load when migrate fails, with its error in the execution error and in the log', async () => {
+    const refused = { error: { code: 'CONFIG_INVALID', message: 'function roles hold more than their grants' } };
+    script['/migrate'] = [[500, refused]];
+    const done = await execute();
+    expect(done.state).toBe('FAILED');
+    expect(JSON.parse(done.error!.payload!)).toMatchObject({ code: 500, tags: ['HttpError'], body: refused });
+    expect(seen.map((s) => s.path)).toEqual(['/migrate']);
+    expect(sleeps).toEqual([]);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatchObject({ severity: 'ERROR', step: 'log_migrate_failure' });
+    expect(logs[0]!.text).toContain('migrate failed before loading gs://data/uploads/titanic.csv#1700000000000001');
+  });
+
+  it('retries a 503 from migrate (the database is starting) before loading', async () => {
+    script['/migrate'] = [
+      [503, { error: { code: 'UNAVAILABLE', message: 'the database is unavailable' } }],
+      [200, MIGRATED],
+    ];
+    const done = await execute();
+    expect(done.state).toBe('SUCCEEDED');
+    expect(seen.map((s) => s.path)).toEqual(['/migrate', '/migrate', '/load', '/process', '/train']);
+    expect(sleeps).toEqual([2000]);
   });
 
   it('gives up after 5 retries of a function that keeps answering 503', async () => {
@@ -298,6 +334,7 @@ describe('training.yaml with an unreachable function', () => {
     const unreachable = await startWorkflowsEngine({
       workflows: { training: source },
       env: {
+        MIGRATE_URL: 'http://127.0.0.1:1/migrate',
         LOAD_URL: 'http://127.0.0.1:1/load',
         PROCESS_URL: 'http://127.0.0.1:1/p',
         TRAIN_URL: 'http://127.0.0.1:1/t',
@@ -330,6 +367,7 @@ describe('training.yaml fanning the search out over the fit function', () => {
     fanout = await startWorkflowsEngine({
       workflows: { training: source },
       env: {
+        MIGRATE_URL: `${fn}/migrate`,
         LOAD_URL: `${fn}/load`,
         PROCESS_URL: `${fn}/process`,
         TRAIN_URL: `${fn}/train`,
@@ -367,7 +405,7 @@ describe('training.yaml fanning the search out over the fit function', () => {
     expect(fits.map((s) => s.body.candidate).sort()).toEqual([0, 1, 2, 3, 4]);
     expect(fits.every((s) => s.body.featureSetVersion === 'ds-1.r1')).toBe(true);
     expect(fit.peak).toBe(2);
-    expect(seen.map((s) => s.path).filter((p) => p !== '/fit')).toEqual(['/load', '/process', '/train']);
+    expect(seen.map((s) => s.path).filter((p) => p !== '/fit')).toEqual(['/migrate', '/load', '/process', '/train']);
     expect(seen.at(-1)).toEqual({
       path: '/train',
       body: {
@@ -381,7 +419,7 @@ describe('training.yaml fanning the search out over the fit function', () => {
     script['/process'] = [[200, { ...PROCESSED, trainRows: 499 }]];
     const done = await run();
     expect(done.state).toBe('SUCCEEDED');
-    expect(seen.map((s) => s.path)).toEqual(['/load', '/process', '/train']);
+    expect(seen.map((s) => s.path)).toEqual(['/migrate', '/load', '/process', '/train']);
     expect(seen.at(-1)!.body).toEqual({ featureSetVersion: 'ds-1.r1', foldScores: null });
   });
 

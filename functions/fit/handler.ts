@@ -10,16 +10,19 @@
  */
 import { unpackRows } from '../../shared/adapters/feature-store/layout.ts';
 import type { FeatureStore } from '../../shared/adapters/feature-store/store.ts';
-import { foldViewFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
+import { resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
 import { scoreOneCandidate } from '../../shared/core/search.ts';
+import { searchRowsOf } from '../../shared/core/search-sample.ts';
 import type { ForestParams } from '../../shared/core/training.ts';
 import { AppError } from '../../shared/errors.ts';
 import { threadPoolRunner } from '../../shared/runtime/search-pool.ts';
 import { asObject, type EdgeDeps, makeJsonHandler, requireString } from '../edge.ts';
 
-/** SEARCH_CANDIDATES, SEARCH_SEED, TRAIN_WORKERS: the same values as the train function's. */
+/** SEARCH_CANDIDATES, SEARCH_SEED, SEARCH_MAX_ROWS, TRAIN_WORKERS: the same values as the train function's. */
 export interface FitConfig extends SearchSettings {
   workers?: number | undefined;
+  /** SEARCH_MAX_ROWS: a larger training split is searched on a stratified sample of this many rows. */
+  searchMaxRows?: number | undefined;
 }
 
 export interface FitDeps extends EdgeDeps {
@@ -100,12 +103,13 @@ export async function fitCandidate(deps: FitDeps, req: FitRequest): Promise<FitR
     throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${req.featureSetVersion}`, {
       featureSetVersion: req.featureSetVersion,
     });
-  const train = unpackRows(m.train);
-  // recipe v2: each fold's group features from its training rows only, as in the single-call search
-  const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
-  const { params, scores } = await scoreOneCandidate(train.X, train.y, req.candidate, {
+  // the rows the single-call search runs on: the split, or its search sample above SEARCH_MAX_ROWS; recipe v2:
+  // each fold's group features from its training rows only
+  const rows = searchRowsOf(m.recipe, m.trainIds, unpackRows(m.train), config.searchMaxRows, search.seed);
+  const { params, scores } = await scoreOneCandidate(rows.X, rows.y, req.candidate, {
     ...search,
-    ...(foldView === undefined ? {} : { foldView }),
+    featureNames: m.meta.featureNames,
+    ...(rows.foldView === undefined ? {} : { foldView: rows.foldView }),
     runner: threadPoolRunner(config.workers),
   });
   return {

@@ -9,9 +9,13 @@
  * A dataset of more than `maxRows` labelled passengers is sampled first: a stratified (per outcome, proportional),
  * seeded sample of `maxRows` rows, chosen in Postgres so the other rows are never read. Its feature set version
  * carries the cap (`-s<maxRows>`), its metadata the cap and the sample, and the model artifact both (`sample`).
+ *
+ * Retention (FEATURE_SETS_KEEP) runs after the flip and never deletes the feature set of the promoted model, read
+ * from the model records (`models.promoted`), so `GET /v1/passengers/{id}` keeps working for the model served.
  */
 import type pg from 'pg';
 import { countDatasetLabels, getDataset, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
+import { servedFeatureSets } from '../../shared/adapters/db/model-records.ts';
 import type { FeatureSetWriter } from '../../shared/adapters/feature-store/store.ts';
 import {
   type FeatureSetOptions,
@@ -63,9 +67,11 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
       ? { perLabel: stratifiedSampleSizes(counts, maxRows) as [number, number], seed: options.splitSeed }
       : undefined;
   const version = `${featureSetVersionFor(datasetId, featureSetOptions)}${sample ? `-s${maxRows}` : ''}`;
+  // Retention never deletes the feature set of the promoted model (the one being served), asked at deletion time.
+  const retention = { protect: () => servedFeatureSets(deps.pool) };
   const done = await featureStore.readMeta(version);
   if (done) {
-    await featureStore.activate(version);
+    await featureStore.activate(version, retention);
     return {
       featureSetVersion: version,
       trainRows: done.trainRows,
@@ -78,29 +84,32 @@ export async function processDataset(deps: ProcessDeps, datasetId: string): Prom
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `no dataset ${datasetId}`, { datasetId });
   const passengers = await readDatasetPassengers(deps.pool, datasetId, sample);
   const { recipe, train, test, synthetic } = prepareFeatureSet(passengers, options);
-  await featureStore.writeFeatureSet({
-    version,
-    datasetId,
-    featureNames: recipe.featureNames,
-    recipe,
-    train,
-    test,
-    synthetic,
-    metadata: {
-      splitSeed: options.splitSeed,
-      testSize: options.testSize,
-      smoteK: options.smoteK,
-      ...(sample
-        ? {
-            maxRows: maxRows as number,
-            sampledFrom: total,
-            sampledDied: sample.perLabel[0],
-            sampledSurvived: sample.perLabel[1],
-          }
-        : {}),
+  await featureStore.writeFeatureSet(
+    {
+      version,
+      datasetId,
+      featureNames: recipe.featureNames,
+      recipe,
+      train,
+      test,
+      synthetic,
+      metadata: {
+        splitSeed: options.splitSeed,
+        testSize: options.testSize,
+        smoteK: options.smoteK,
+        ...(sample
+          ? {
+              maxRows: maxRows as number,
+              sampledFrom: total,
+              sampledDied: sample.perLabel[0],
+              sampledSurvived: sample.perLabel[1],
+            }
+          : {}),
+      },
+      ...(deps.now ? { createdAt: deps.now() } : {}),
     },
-    ...(deps.now ? { createdAt: deps.now() } : {}),
-  });
+    retention,
+  );
   return {
     featureSetVersion: version,
     trainRows: train.X.length,

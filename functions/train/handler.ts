@@ -11,7 +11,7 @@
  */
 import type { Storage } from '@google-cloud/storage';
 import type pg from 'pg';
-import { readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
+import { countDatasetLabels, readDatasetPassengers } from '../../shared/adapters/db/datasets.ts';
 import { getModel, registerModel } from '../../shared/adapters/db/model-records.ts';
 import { markDatasetSuspect, recordPromotion, wasPromoted } from '../../shared/adapters/db/promotions.ts';
 import { type Publisher, publishJson } from '../../shared/adapters/events.ts';
@@ -32,14 +32,17 @@ import {
 } from '../../shared/adapters/model-store.ts';
 import { buildArtifact, type ModelArtifact, parseArtifact, type TrainingSample } from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
-import { foldViewFor, modelVersionFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
+import { modelVersionFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
 import {
   type Comparison,
   decidePromotion,
   judgeChallenger,
   type PromotionDecision,
 } from '../../shared/core/promotion.ts';
+import type { LabelledPassenger } from '../../shared/core/schema.ts';
 import { searchFromScores } from '../../shared/core/search.ts';
+import { searchCapFor, searchRowsOf } from '../../shared/core/search-sample.ts';
+import { stratifiedSampleSizes } from '../../shared/core/split.ts';
 import { type TestMetrics, trainModel } from '../../shared/core/training.ts';
 import {
   DEFAULT_VALIDATION,
@@ -64,6 +67,13 @@ export interface TrainConfig extends SearchSettings {
   validation?: Partial<ValidationThresholds> | undefined;
   /** MODEL_MAX_BYTES: the champion's artifact is not read beyond this size. */
   maxArtifactBytes?: number | undefined;
+  /** SEARCH_MAX_ROWS: a larger training split is searched on a stratified sample of this many rows (search-sample.ts). */
+  searchMaxRows?: number | undefined;
+  /**
+   * VALIDATION_MAX_ROWS: the dataset validation and the champion comparison read at most this many of the dataset's
+   * rows, a stratified sample drawn in Postgres (default DEFAULT_VALIDATION_MAX_ROWS).
+   */
+  validationMaxRows?: number | undefined;
   /** TRAIN_WORKERS: threads fitting forests (results do not depend on it). */
   workers?: number | undefined;
   /** MODEL_PUBLISHED_TOPIC. */
@@ -135,9 +145,12 @@ function sampleOf(metadata: Record<string, string>): { sample?: TrainingSample }
 }
 
 /** The search result of the fanned-out fits; scores that do not match this search's options are the caller's error. */
-function searchFromFanOut(config: TrainConfig, nFeatures: number, foldScores: number[][]) {
+function searchFromFanOut(config: TrainConfig, featureNames: readonly string[], foldScores: number[][]) {
   try {
-    return searchFromScores(nFeatures, foldScores, resolveSearchOptions(searchSettings(config)));
+    return searchFromScores(featureNames.length, foldScores, {
+      ...resolveSearchOptions(searchSettings(config)),
+      featureNames,
+    });
   } catch (err) {
     if (err instanceof RangeError)
       throw new AppError('BAD_REQUEST', `foldScores do not match the search: ${err.message}`, { field: 'foldScores' });
@@ -184,21 +197,21 @@ async function obtainArtifact(
   const m = await deps.featureStore.readMatrices(featureSetVersion);
   if (!m) throw new AppError('FEATURE_SET_NOT_FOUND', `no feature set ${featureSetVersion}`, { featureSetVersion });
   const train = unpackRows(m.train);
-  const foldView = foldViewFor(m.recipe, m.trainIds, train.X);
-  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames.length, foldScores);
+  const options = resolveSearchOptions(searchSettings(deps.config));
+  // the search's rows: the split, or its stratified search sample above SEARCH_MAX_ROWS (the fits take the same)
+  const searchRows = searchRowsOf(m.recipe, m.trainIds, train, deps.config.searchMaxRows, options.seed);
+  const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames, foldScores);
   const training = await trainModel(
     {
       featureNames: m.meta.featureNames,
       train,
       synthetic: unpackRows(m.synthetic),
       test: unpackRows(m.test),
-      ...(foldView === undefined ? {} : { foldView }),
+      ...(searchRows.sample ? { searchRows: { X: searchRows.X, y: searchRows.y } } : {}),
+      ...(searchRows.foldView === undefined ? {} : { foldView: searchRows.foldView }),
       ...(search ? { search } : {}),
     },
-    {
-      ...resolveSearchOptions(searchSettings(deps.config)),
-      runner: threadPoolRunner(deps.config.workers),
-    },
+    { ...options, runner: threadPoolRunner(deps.config.workers) },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });
   const artifact = buildArtifact({
@@ -209,6 +222,7 @@ async function obtainArtifact(
     training,
     trainX: train.X,
     ...sampleOf(m.meta.metadata),
+    ...(searchRows.sample ? { searchSample: searchRows.sample } : {}),
   });
   // Written only if absent: a concurrent run of the same version may have won, and then its bytes are the ones kept.
   const stored = await store.writeArtifact(modelVersion, artifact);
@@ -289,6 +303,53 @@ export async function promoteModel(
   return { promoted: alreadyThere || written !== null, previousVersion, pointer: written };
 }
 
+/** VALIDATION_MAX_ROWS by default: rows of the dataset the validation and the champion comparison read at most. */
+export const DEFAULT_VALIDATION_MAX_ROWS = 50_000;
+
+/** The validation sample recorded with the promotion evidence when the dataset was larger than VALIDATION_MAX_ROWS. */
+export interface ValidationSample {
+  maxRows: number;
+  /** Rows of the sample per outcome (each outcome's proportional share). */
+  died: number;
+  survived: number;
+  /** md5(PassengerId:seed:validation) orders the rows within each outcome: not the training sample's order. */
+  seed: number;
+  method: 'stratified by outcome, drawn in Postgres';
+}
+
+/**
+ * The dataset rows the validation and the champion comparison read: all of them up to VALIDATION_MAX_ROWS, else a
+ * stratified sample of that many, chosen in Postgres so the others are never sent (a 1,000,000-row dataset would
+ * otherwise be read whole into the function's memory). The sample is drawn independently of the process step's
+ * training sample (another salt), so most of its rows are ones neither model trained on. `counts` are the
+ * dataset's, whole.
+ */
+async function readValidationRows(
+  deps: TrainDeps,
+  datasetId: string,
+): Promise<{ passengers: LabelledPassenger[]; counts: [number, number]; sample: ValidationSample | null }> {
+  const maxRows = deps.config.validationMaxRows ?? DEFAULT_VALIDATION_MAX_ROWS;
+  const counts = await countDatasetLabels(deps.pool, datasetId);
+  if (counts[0] + counts[1] <= maxRows) {
+    const passengers = await readDatasetPassengers(deps.pool, datasetId);
+    return { passengers, counts, sample: null };
+  }
+  const perLabel = stratifiedSampleSizes(counts, maxRows) as [number, number];
+  const seed = resolveSearchOptions(searchSettings(deps.config)).seed;
+  const passengers = await readDatasetPassengers(deps.pool, datasetId, { perLabel, seed, salt: 'validation' });
+  return {
+    passengers,
+    counts,
+    sample: {
+      maxRows,
+      died: perLabel[0],
+      survived: perLabel[1],
+      seed,
+      method: 'stratified by outcome, drawn in Postgres',
+    },
+  };
+}
+
 export async function trainFeatureSet(
   deps: TrainDeps,
   featureSetVersion: string,
@@ -297,7 +358,10 @@ export async function trainFeatureSet(
 ): Promise<TrainResult> {
   const { config } = deps;
   const store = storeOf(deps);
-  const modelVersion = modelVersionFor(featureSetVersion, searchSettings(config));
+  // a split over SEARCH_MAX_ROWS is searched on a sample: another model, another version (within it, the old one)
+  const meta = await deps.featureStore.readMeta(featureSetVersion);
+  const searchCap = meta === null ? null : searchCapFor(meta.trainRows, config.searchMaxRows);
+  const modelVersion = modelVersionFor(featureSetVersion, searchSettings(config), undefined, searchCap);
   const uri = store.uriOf(modelVersion);
 
   let record = await getModel(deps.pool, modelVersion);
@@ -311,9 +375,10 @@ export async function trainFeatureSet(
     stored = await obtainArtifact(deps, store, featureSetVersion, modelVersion, log, foldScores);
     const { artifact } = stored;
     const champion = await readChampion(store, config, log);
-    const passengers = artifact.lineage.datasetId
-      ? await readDatasetPassengers(deps.pool, artifact.lineage.datasetId)
-      : [];
+    const read = artifact.lineage.datasetId
+      ? await readValidationRows(deps, artifact.lineage.datasetId)
+      : { passengers: [], counts: [0, 0] as [number, number], sample: null };
+    const { passengers } = read;
     let validation: ValidationReport | null = null;
     let comparison: Comparison | null = null;
     if (champion && champion.model.version !== modelVersion && passengers.length > 0) {
@@ -338,13 +403,14 @@ export async function trainFeatureSet(
       championVersion: champion?.model.version ?? null,
       suspect: validation !== null && !validation.passed,
     };
-    const labelShare =
-      passengers.length === 0 ? 0 : passengers.filter((p) => p.survived === 1).length / passengers.length;
+    const datasetRows = read.counts[0] + read.counts[1];
+    const labelShare = datasetRows === 0 ? 0 : read.counts[1] / datasetRows;
     evidence = {
       dataset: {
         datasetId: artifact.lineage.datasetId,
-        rows: passengers.length,
+        rows: datasetRows,
         labelShare: Number(labelShare.toFixed(4)),
+        ...(read.sample ? { validationSample: read.sample } : {}),
         validation: validation
           ? { passed: validation.passed, failed: validation.failed }
           : 'first model: no champion to validate against',

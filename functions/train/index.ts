@@ -8,6 +8,7 @@ import { createRedis } from '../../shared/adapters/feature-store/redis-client.ts
 import { createFeatureStore } from '../../shared/adapters/feature-store/store.ts';
 import { DEFAULT_ARTIFACT_LIMITS } from '../../shared/core/artifact.ts';
 import { SEARCH_DEFAULTS } from '../../shared/core/pipeline.ts';
+import { DEFAULT_SEARCH_MAX_ROWS } from '../../shared/core/search-sample.ts';
 import { DEFAULT_VALIDATION } from '../../shared/core/validation.ts';
 import {
   functionLogger,
@@ -20,7 +21,7 @@ import {
   storageClient,
 } from '../clients.ts';
 import { onceUntilSuccess } from '../edge.ts';
-import { makeTrainHandler } from './handler.ts';
+import { DEFAULT_VALIDATION_MAX_ROWS, makeTrainHandler } from './handler.ts';
 
 const config = loadFunctionConfig('train', process.env, (r) => ({
   ...readCommon(r),
@@ -63,6 +64,8 @@ const config = loadFunctionConfig('train', process.env, (r) => ({
     maxArtifactBytes: r.int('MODEL_MAX_BYTES', { default: DEFAULT_ARTIFACT_LIMITS.maxBytes, min: 1 }),
     candidates: r.int('SEARCH_CANDIDATES', { default: SEARCH_DEFAULTS.candidates, min: 1 }),
     seed: r.int('SEARCH_SEED', { default: SEARCH_DEFAULTS.seed }),
+    searchMaxRows: r.int('SEARCH_MAX_ROWS', { default: DEFAULT_SEARCH_MAX_ROWS, min: 1 }),
+    validationMaxRows: r.int('VALIDATION_MAX_ROWS', { default: DEFAULT_VALIDATION_MAX_ROWS, min: 1 }),
     workers: r.int('TRAIN_WORKERS', { default: os.availableParallelism(), min: 0 }),
     topic: r.string('MODEL_PUBLISHED_TOPIC', { default: 'model-published' }),
     publishTimeoutMs: r.int('PUBSUB_PUBLISH_TIMEOUT_MS', { default: DEFAULT_PUBLISH_TIMEOUT_MS, min: 1 }),

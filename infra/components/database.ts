@@ -1,6 +1,8 @@
 import * as gcp from '@pulumi/gcp';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
+import { DB_FUNCTIONS, type DbFunction, FUNCTION_ROLES } from '../../shared/adapters/db/roles.ts';
+import { scramSha256Secret } from '../../shared/core/scram.ts';
 import type { Network } from './network.ts';
 import { type StoredSecret, storeSecret } from './secret.ts';
 
@@ -17,16 +19,34 @@ export interface DatabaseArgs {
   userName?: string;
 }
 
+/** One function's database login: its user (a role migration 3 creates) and the secret holding its password. */
+export interface FunctionLogin {
+  user: string;
+  password: StoredSecret;
+}
+
 /**
  * Cloud SQL for PostgreSQL reachable only on its private address in the VPC (no public IP, TLS required),
- * one database, and one user whose generated password lives in Secret Manager.
+ * one database, its owner, and one login per function that uses it.
+ *
+ * The owner is the one user created through the Cloud SQL API (so a member of cloudsqlsuperuser, with CREATEROLE):
+ * it applies the migrations and owns the tables, and only the migrate function holds its password. The functions'
+ * users are not Cloud SQL API users: migration 3 creates them in SQL (no cloudsqlsuperuser, no CREATEROLE), and the
+ * migrate step gives each LOGIN and its password. Here each gets a generated password in a secret of its own (for
+ * that function alone) and the SCRAM secret of that password (salted, computed here), which is all the migrate
+ * step receives: it can set the passwords without ever holding one.
  */
 export class Database extends pulumi.ComponentResource {
   readonly instance: gcp.sql.DatabaseInstance;
   readonly host: pulumi.Output<string>;
   readonly databaseName: pulumi.Output<string>;
-  readonly userName: pulumi.Output<string>;
-  readonly password: StoredSecret;
+  /** The owner: applies the migrations (the migrate function's user, and operators' for `npm run models`). */
+  readonly ownerName: pulumi.Output<string>;
+  readonly ownerPassword: StoredSecret;
+  /** Each database-using function's user and password secret. */
+  readonly logins: Record<DbFunction, FunctionLogin>;
+  /** JSON of every function's SCRAM secret (PG_LOGIN_SECRETS), for the migrate function only. */
+  readonly loginSecrets: StoredSecret;
   /** PEM of the instance's server CA, which clients verify the server's certificate against. */
   readonly serverCa: pulumi.Output<string>;
 
@@ -72,9 +92,40 @@ export class Database extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.password = storeSecret(
+    this.ownerPassword = storeSecret(
       `${name}-password-secret`,
       { project: args.project, secretId: `${name}-pgpassword`, value: password.result },
+      this,
+    );
+    const scramSecrets: Record<string, pulumi.Output<string>> = {};
+    this.logins = {} as Record<DbFunction, FunctionLogin>;
+    for (const fn of DB_FUNCTIONS) {
+      const fnPassword = new random.RandomPassword(
+        `${name}-${fn}-password`,
+        { length: 32, special: false },
+        { parent: this },
+      );
+      // A fixed salt per login, so the SCRAM secret changes only when the password does.
+      const salt = new random.RandomBytes(`${name}-${fn}-salt`, { length: 16 }, { parent: this });
+      scramSecrets[fn] = pulumi
+        .all([fnPassword.result, salt.base64])
+        .apply(([value, b64]) => scramSha256Secret(value, Buffer.from(b64, 'base64')));
+      this.logins[fn] = {
+        user: FUNCTION_ROLES[fn],
+        password: storeSecret(
+          `${name}-${fn}-password-secret`,
+          { project: args.project, secretId: `${name}-pgpassword-${fn}`, value: fnPassword.result },
+          this,
+        ),
+      };
+    }
+    this.loginSecrets = storeSecret(
+      `${name}-login-secrets`,
+      {
+        project: args.project,
+        secretId: `${name}-pg-login-secrets`,
+        value: pulumi.all(scramSecrets).apply((s) => JSON.stringify(s)),
+      },
       this,
     );
     this.host = this.instance.privateIpAddress;
@@ -84,7 +135,7 @@ export class Database extends pulumi.ComponentResource {
       return pem;
     });
     this.databaseName = database.name;
-    this.userName = user.name;
-    this.registerOutputs({ host: this.host, database: this.databaseName, user: this.userName });
+    this.ownerName = user.name;
+    this.registerOutputs({ host: this.host, database: this.databaseName, owner: this.ownerName });
   }
 }

@@ -28,9 +28,10 @@ export interface TrainingPipelineArgs {
 }
 
 /**
- * Upload -> `trigger` (Eventarc) -> the training workflow -> `load`, `process`, (`fit` per search candidate, on large
- * uploads), `train`: five instances of PipelineFunction and the workflow, wired with the environment variable names of the team contract.
- * Secrets (PGPASSWORD, REDIS_PASSWORD, REDIS_TLS_CA) reach the functions only through Secret Manager.
+ * Upload -> `trigger` (Eventarc) -> the training workflow -> `migrate`, `load`, `process`, (`fit` per search candidate,
+ * on large uploads), `train`: six instances of PipelineFunction and the workflow, wired with the environment variable
+ * names of the team contract. Secrets (PGPASSWORD, PG_LOGIN_SECRETS, REDIS_PASSWORD, REDIS_TLS_CA) reach the
+ * functions only through Secret Manager, each function's PGPASSWORD being its own database user's.
  */
 /**
  * What `train` may do in the models bucket, and nothing more: read the pointer and the artifacts; create new
@@ -65,6 +66,7 @@ export function modelBucketRolesForTrain(models: gcp.storage.Bucket) {
 }
 
 export class TrainingPipeline extends pulumi.ComponentResource {
+  readonly migrate: PipelineFunction;
   readonly load: PipelineFunction;
   readonly process: PipelineFunction;
   readonly train: PipelineFunction;
@@ -84,19 +86,22 @@ export class TrainingPipeline extends pulumi.ComponentResource {
     const common: EnvVars<pulumi.Input<string>> = { GOOGLE_CLOUD_PROJECT: project, LOG_LEVEL: cfg.logLevel };
     // Cloud SQL requires TLS (sslMode ENCRYPTED_ONLY). The functions verify the server's certificate against the
     // instance's own server CA (PG_TLS_CA, public, not a secret); see docs/deploy.md for exactly what is checked.
+    // Each function connects as its own user (db.logins); only migrate connects as the owner.
     const pg: EnvVars<pulumi.Input<string>> = {
       PGHOST: db.host,
       PGPORT: '5432',
-      PGUSER: db.userName,
       PGDATABASE: db.databaseName,
       PG_TLS_CA: db.serverCa,
     };
+    const login = (fn: keyof Database['logins']) => ({
+      env: { PGUSER: db.logins[fn].user } as EnvVars<pulumi.Input<string>>,
+      secretEnv: { PGPASSWORD: db.logins[fn].password } as EnvVars<StoredSecret>,
+    });
     const redis: EnvVars<pulumi.Input<string>> = {
       REDIS_URL: cache.url,
       FEATURE_STORE_PREFIX: 'fs',
       FEATURE_SETS_KEEP: '3',
     };
-    const pgSecret: EnvVars<StoredSecret> = { PGPASSWORD: db.password };
     const redisSecrets: EnvVars<StoredSecret> = { REDIS_PASSWORD: cache.authString, REDIS_TLS_CA: cache.caCert };
     const maxUploadBytes = `${cfg.maxUploadBytes}`;
 
@@ -128,22 +133,40 @@ export class TrainingPipeline extends pulumi.ComponentResource {
       );
     };
 
+    // The workflow's first step: applies the migrations as the owner and sets the functions' logins.
+    this.migrate = fn('migrate', {
+      description: 'Schema migrations as the owner; LOGIN and password of each function role',
+      env: { ...pg, PGUSER: db.ownerName },
+      secretEnv: { PGPASSWORD: db.ownerPassword, PG_LOGIN_SECRETS: db.loginSecrets },
+      memory: '256Mi',
+      cpu: '1',
+      timeoutSeconds: 300,
+      maxInstances: 1,
+    });
     this.load = fn('load', {
       description: 'Uploaded CSV -> Cloud SQL',
       // The bucket and object come in each request; the account can read the data bucket only.
-      env: { ...pg, MAX_UPLOAD_BYTES: maxUploadBytes, MAX_REJECTED_SHARE: '0.05' },
-      secretEnv: pgSecret,
+      env: { ...pg, ...login('load').env, MAX_UPLOAD_BYTES: maxUploadBytes, MAX_REJECTED_SHARE: '0.05' },
+      secretEnv: login('load').secretEnv,
       bucketRoles: [{ bucket: buckets.data, role: 'roles/storage.objectViewer' }],
     });
     this.process = fn('process', {
       description: 'Cloud SQL -> features -> Redis feature store',
-      env: { ...pg, ...redis, SPLIT_SEED: '42', TEST_SIZE: '0.2', MAX_TRAINING_ROWS: `${cfg.maxTrainingRows}` },
-      secretEnv: { ...pgSecret, ...redisSecrets },
+      env: {
+        ...pg,
+        ...login('process').env,
+        ...redis,
+        SPLIT_SEED: '42',
+        TEST_SIZE: '0.2',
+        MAX_TRAINING_ROWS: `${cfg.maxTrainingRows}`,
+      },
+      secretEnv: { ...login('process').secretEnv, ...redisSecrets },
     });
     this.train = fn('train', {
       description: 'Feature store -> random forest -> model artifact in GCS, event on Pub/Sub',
       env: {
         ...pg,
+        ...login('train').env,
         ...redis,
         MODELS_BUCKET: buckets.models.name,
         MODEL_PUBLISHED_TOPIC: topics.modelPublished.name,
@@ -152,7 +175,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         SEARCH_SEED: '42',
         TRAIN_WORKERS: cfg.functions.trainCpu,
       },
-      secretEnv: { ...pgSecret, ...redisSecrets },
+      secretEnv: { ...login('train').secretEnv, ...redisSecrets },
       bucketRoles: modelBucketRolesForTrain(buckets.models),
       topicRoles: [{ topic: topics.modelPublished, role: 'roles/pubsub.publisher' }],
       memory: cfg.functions.trainMemory,
@@ -181,7 +204,13 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         region,
         workflowName: `${prefix}-training`,
         source: args.workflowSource,
-        steps: { LOAD_URL: this.load, PROCESS_URL: this.process, TRAIN_URL: this.train, FIT_URL: this.fit },
+        steps: {
+          MIGRATE_URL: this.migrate,
+          LOAD_URL: this.load,
+          PROCESS_URL: this.process,
+          TRAIN_URL: this.train,
+          FIT_URL: this.fit,
+        },
         env: {
           FANOUT_MIN_ROWS: `${cfg.fanOutMinRows}`,
           FIT_CONCURRENCY: `${cfg.fitConcurrency}`,

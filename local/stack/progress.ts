@@ -17,10 +17,16 @@ function field(value: unknown, key: string): unknown {
   return value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
 }
 
-/** The one-line summary of a step's answer body (load, process, train contracts). */
+/** The one-line summary of a step's answer body (migrate, load, process, train contracts). */
 export function summarizeStep(step: string, body: unknown): string {
   const f = (k: string): unknown => field(body, k);
   switch (step) {
+    case 'migrate': {
+      const list = (k: string): unknown[] => (Array.isArray(f(k)) ? (f(k) as unknown[]) : []);
+      const applied = list('applied');
+      const logins = list('logins');
+      return `schema ${applied.length > 0 ? `migrated (${applied.join(', ')})` : 'current'}${logins.length > 0 ? `, logins set: ${logins.join(', ')}` : ''}`;
+    }
     case 'load':
       return `dataset ${f('datasetId')}: ${f('rows')} rows loaded, ${f('rejected')} rejected${f('alreadyLoaded') ? ' (already loaded)' : ''}`;
     case 'process':

@@ -1,7 +1,7 @@
 /**
  * The whole product on one machine: real Postgres and Redis, the GCS and Pub/Sub emulators, the Workflows
- * engine running workflows/training.yaml, the four Cloud Functions under functions-framework (one process and
- * port each) and the serving service. Every URL and variable is wired here, as infra/ wires them in the cloud.
+ * engine running workflows/training.yaml, the Cloud Functions under functions-framework (one process and port
+ * each, and the fit function's instances behind one URL) and the serving service. Every URL and variable is wired here, as infra/ wires them in the cloud.
  *
  * `startLocalStack` is what `npm run local` (run-local.ts) and the end-to-end test both use.
  */
@@ -9,6 +9,8 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { migrate } from '../../shared/adapters/db/migrations.ts';
+import { FUNCTION_ROLES } from '../../shared/adapters/db/roles.ts';
 import type { EnvVars } from '../../shared/env.ts';
 import { startGcsEmulator } from '../gcs/gcs-emulator.ts';
 import { localPubSubClient, startPubSubEmulator } from '../pubsub/pubsub-emulator.ts';
@@ -23,6 +25,7 @@ export interface LocalPorts {
   gcs: number;
   pubsub: number;
   workflows: number;
+  migrate: number;
   load: number;
   process: number;
   train: number;
@@ -36,6 +39,7 @@ export const DEFAULT_PORTS: LocalPorts = {
   gcs: 4443,
   pubsub: 8085,
   workflows: 8091,
+  migrate: 8106,
   load: 8101,
   process: 8102,
   train: 8103,
@@ -149,6 +153,14 @@ async function ensureDatabase(cfg: { host: string; port: number; user: string; d
   } finally {
     await client.end();
   }
+  // The function roles exist from the start (migration 3 creates them), so a function called before the first
+  // execution's migrate step can connect as its role; that step then finds the schema current.
+  const pool = new pg.Pool({ ...cfg, max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 /** Ports nothing listens on yet, chosen by the system. */
@@ -245,10 +257,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       METADATA_SERVER_DETECTION: 'none',
     };
     const fnUrl = (port: number): string => `http://${host}:${port}`;
+    // Every function logs in as the local user, and load, process and train then act as their own roles (SET ROLE
+    // at connection start, PGOPTIONS, read by node-postgres): their grants are enforced here as in the cloud, without
+    // per-function logins on a laptop's Postgres. migrate acts as the local user, the owner.
+    const asRole = (fn: keyof typeof FUNCTION_ROLES): EnvVars<string> => ({
+      PGOPTIONS: `-c role=${FUNCTION_ROLES[fn]}`,
+    });
     const functionEnv: Record<string, EnvVars<string>> = {
-      load: {},
-      process: {},
+      migrate: {},
+      load: asRole('load'),
+      process: asRole('process'),
       train: {
+        ...asRole('train'),
         ...(options.searchCandidates ? { SEARCH_CANDIDATES: String(options.searchCandidates) } : {}),
         ...(options.minAccuracy !== undefined ? { MIN_ACCURACY: String(options.minAccuracy) } : {}),
       },
@@ -273,6 +293,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       location,
       workflows: { training: readFileSync(path.join(ROOT, 'workflows', 'training.yaml'), 'utf8') },
       env: {
+        MIGRATE_URL: fnUrl(ports.migrate),
         LOAD_URL: fnUrl(ports.load),
         PROCESS_URL: fnUrl(ports.process),
         TRAIN_URL: fnUrl(ports.train),
@@ -287,7 +308,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     closers.push(() => engine.close());
 
     const started = await Promise.all(
-      (['load', 'process', 'train', 'trigger'] as const).map((name) =>
+      (['migrate', 'load', 'process', 'train', 'trigger'] as const).map((name) =>
         spawnFunction(name, name === 'trigger' ? 'cloudevent' : 'http', {
           host,
           port: ports[name],

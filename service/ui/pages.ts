@@ -72,6 +72,12 @@ export interface ModelView {
 
 type Page = 'predict' | 'model' | 'drift';
 
+/** A forest parameter as shown on the model page: a column subset by its feature names. */
+function paramText(key: string, value: unknown, featureNames: readonly string[]): string {
+  if (key === 'columns' && Array.isArray(value)) return value.map((j) => featureNames[j] ?? String(j)).join(', ');
+  return String(value);
+}
+
 function layout(title: string, active: Page | null, body: SafeHtml): SafeHtml {
   const link = (href: string, page: Page, label: string) =>
     html`<a href="${href}"${active === page ? html` aria-current="page"` : ''}>${label}</a>`;
@@ -399,12 +405,23 @@ ${
 </section>
 <section aria-labelledby="params-heading">
 <h2 id="params-heading">Parameters</h2>
-<dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${String(v)}</dd>`)}</dl>
+<dl class="facts">${Object.entries(m.params).map(([k, v]) => html`<dt>${k}</dt><dd>${paramText(k, v, Object.keys(m.importances))}</dd>`)}</dl>
 </section>`,
   );
 }
 
 const interval = (i: [number, number]) => html`[${formatNumber(i[0], 3)}, ${formatNumber(i[1], 3)}]`;
+
+/** The capped samples of the card, one fact each (nothing when no cap applied). */
+function samplesFacts(card: ModelCard): SafeHtml {
+  const s = card.trainingData.samples;
+  const share = (x: { died: number; survived: number }) => `${x.died} died, ${x.survived} survived`;
+  const validation = s?.validation as { maxRows?: number; died?: number; survived?: number; seed?: number } | undefined;
+  return html`${s?.training ? html`<dt>Training sample</dt><dd>${s.training.maxRows} of ${s.training.datasetRows} rows (MAX_TRAINING_ROWS), stratified by outcome: ${share(s.training)}, seed ${s.training.seed}</dd>` : ''}
+${s?.search ? html`<dt>Search sample</dt><dd>${s.search.maxRows} of ${s.search.trainRows} training rows (SEARCH_MAX_ROWS), stratified by outcome: ${share(s.search)}, seed ${s.search.seed}; the refit used all ${s.search.trainRows}</dd>` : ''}
+${s?.shap ? html`<dt>SHAP sample</dt><dd>mean |SHAP| over ${s.shap.maxRows} of the ${s.shap.testRows} test rows (SHAP_MAX_ROWS), stratified by outcome, seed ${s.shap.seed}</dd>` : ''}
+${validation ? html`<dt>Validation sample</dt><dd>${validation.maxRows ?? '?'} rows (VALIDATION_MAX_ROWS), stratified by outcome: ${share({ died: validation.died ?? 0, survived: validation.survived ?? 0 })}, seed ${validation.seed ?? '?'}</dd>` : ''}`;
+}
 
 function modelCardSections(card: ModelCard): SafeHtml {
   const v = card.trainingData.validation as { passed?: boolean; failed?: Array<Record<string, unknown>> } | string;
@@ -427,6 +444,7 @@ function modelCardSections(card: ModelCard): SafeHtml {
 <dt>Rows</dt><dd>${card.trainingData.rows ?? 'not recorded'}</dd>
 <dt>Survived share</dt><dd>${card.trainingData.labelShare === null ? 'not recorded' : formatNumber(card.trainingData.labelShare, 3)}</dd>
 <dt>Validation</dt><dd>${validation}</dd>
+${samplesFacts(card)}
 </dl>
 <h3>Accuracy with 95% intervals</h3>
 <table><thead><tr><th scope="col">Rows</th><th scope="col">Passengers</th><th scope="col">This model</th><th scope="col">Previous model</th></tr></thead><tbody>

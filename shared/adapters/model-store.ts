@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import { AppError } from '../errors.ts';
-import { getObjectMetadata, isNotFound, PreconditionFailedError, storageFailure } from './storage.ts';
+import { getObjectMetadata, isNotFound, PreconditionFailedError, readObject, storageFailure } from './storage.ts';
 
 /** Every object of the store lives under this prefix (the train account may create objects only here). */
 export const MODELS_PREFIX = 'models/';
@@ -39,8 +39,19 @@ export interface PromotionRecord {
 
 /** What `train` learned about the data and the comparison; travels with the pointer for the model card. */
 export interface PromotionEvidence {
-  /** The training dataset: id, rows, label share, and whether it passed validation. */
-  dataset?: { datasetId: string | null; rows: number; labelShare: number; validation: unknown } | undefined;
+  /**
+   * The training dataset: id, rows, label share, and whether it passed validation; `validationSample` when the
+   * validation and the comparison read a sample of a dataset larger than VALIDATION_MAX_ROWS.
+   */
+  dataset?:
+    | {
+        datasetId: string | null;
+        rows: number;
+        labelShare: number;
+        validation: unknown;
+        validationSample?: unknown;
+      }
+    | undefined;
   /** Champion against challenger on rows neither trained on. */
   comparison?: unknown;
   decision?: unknown;
@@ -256,10 +267,10 @@ export function gcsModelStore(storage: Storage, bucket: string): ModelStore {
   const file = (name: string, generation?: string) =>
     storage.bucket(bucket).file(name, generation === undefined ? {} : { generation });
 
+  /** Through the adapter's stall guard: a body that stops arriving fails after the client's timeout. */
   async function download(name: string, generation?: string): Promise<Buffer | null> {
     try {
-      const [content] = await file(name, generation).download();
-      return content;
+      return await readObject(storage, bucket, name, generation);
     } catch (err) {
       if (isNotFound(err)) return null;
       throw storageFailure(err);

@@ -3,7 +3,7 @@
  * Thin on purpose: object streams, metadata, and JSON documents guarded by generation preconditions.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import type { Storage } from '@google-cloud/storage';
+import { Storage } from '@google-cloud/storage';
 import { AppError } from '../errors.ts';
 
 /** A write lost a generation race (HTTP 412): the object changed since it was read. Callers re-read and retry. */
@@ -99,6 +99,42 @@ function stallBudget(storage: Storage): number {
 export function storageFailure(err: unknown): unknown {
   if (err instanceof AppError || !isTransientStorageError(err)) return err;
   return new AppError('UNAVAILABLE', 'cloud storage is unavailable', undefined, { cause: err });
+}
+
+export interface StorageLimits {
+  /** One attempt's wait for an answer, and the longest a download may go without a byte (STORAGE_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Retries of an idempotent call; the caller's own retry (the workflow's, the next poll) comes after that. */
+  maxRetries: number;
+}
+
+/**
+ * A storage client whose every call is bounded: the real API, or the emulator at `apiEndpoint` (no credentials
+ * then). Without a `timeout` the library waits 60 s per attempt and retries for up to 10 minutes, so a GCS that
+ * accepts and hangs would hold the caller that long; with one, an attempt ends after `timeoutMs`, at most
+ * `maxRetries` retries follow, and the downloads of this adapter fail once no byte came for `timeoutMs`.
+ */
+export function boundedStorageClient(opts: {
+  apiEndpoint: string | undefined;
+  projectId: string | undefined;
+  limits: StorageLimits;
+}): Storage {
+  const { limits } = opts;
+  const bounded = {
+    timeout: limits.timeoutMs,
+    retryOptions: {
+      maxRetries: limits.maxRetries,
+      totalTimeout: Math.ceil((limits.timeoutMs * (limits.maxRetries + 1)) / 1000),
+    },
+  };
+  return opts.apiEndpoint
+    ? new Storage({
+        apiEndpoint: opts.apiEndpoint,
+        projectId: opts.projectId ?? 'local',
+        useAuthWithCustomEndpoint: false,
+        ...bounded,
+      })
+    : new Storage({ ...(opts.projectId ? { projectId: opts.projectId } : {}), ...bounded });
 }
 
 export function isNotFound(err: unknown): boolean {

@@ -11,9 +11,11 @@ import {
   scanJsonDepth,
 } from './artifact.ts';
 import { compileForest } from './compiled-forest.ts';
+import { libraryVotes } from './forest.ts';
 import { loadModel } from './model.ts';
 import { FEATURE_KINDS, FEATURE_NAMES } from './schema.ts';
 import type { SearchSpace } from './search.ts';
+import { stratifiedSample } from './split.ts';
 import { trainModel } from './training.ts';
 
 const TINY: SearchSpace = {
@@ -209,6 +211,40 @@ describe('explanations from the artifact', () => {
     expect(Math.max(...recorded)).toBeGreaterThan(0.01);
   });
 
+  it('takes the mean absolute SHAP value over a stratified sample of a test split above the SHAP cap, and records it', async () => {
+    expect(artifact.shapSample).toBeUndefined();
+    const training = await trainModel(data.input, {
+      candidates: 1,
+      folds: 3,
+      repeats: 1,
+      seed: 1,
+      space: TINY,
+      shapMaxRows: 50,
+    });
+    expect(training.shapSample).toEqual({ maxRows: 50, testRows: data.input.test.X.length, seed: 1 });
+    const capped = parseArtifact(
+      JSON.stringify(
+        buildArtifact({
+          modelVersion: 'm-shap',
+          createdAt: artifact.createdAt,
+          recipe: data.recipe,
+          training,
+          trainX: data.input.train.X,
+        }),
+      ),
+    );
+    expect(capped.shapSample).toEqual(training.shapSample);
+    const model = loadModel(JSON.stringify(capped));
+    const picked = stratifiedSample(data.input.test.y, 50, 1);
+    const expected = FEATURE_NAMES.map(
+      (_, j) =>
+        sum(picked.map((i) => Math.abs(model.explainer.contributions(data.input.test.X[i] as number[])[j] as number))) /
+        picked.length,
+    );
+    const recorded = FEATURE_NAMES.map((name) => capped.shapImportances?.[name] as number);
+    for (const [j, v] of recorded.entries()) expect(Math.abs(v - (expected[j] as number))).toBeLessThan(1e-12);
+  });
+
   it('explains the served probability exactly: base value + contributions = probability', () => {
     const model = loadModel(text);
     expect(model.explainer.coverSource).toBe('bootstrap');
@@ -317,3 +353,45 @@ describe('recipe v2 artifacts (format 2: the group table travels in the recipe)'
     expectInvalid({ ...v2Artifact, recipe: { ...v2Artifact.recipe, featureNames: FEATURE_NAMES } }, /not recipe v2's/);
   });
 });
+
+describe('per-split column sampling in an artifact', () => {
+  it('leaves the default artifact as before: no per-split option in its params or its forest', () => {
+    expect('maxFeaturesPerSplit' in artifact.params).toBe(false);
+    const base = (artifact.forest as { baseModel: { treeOptions: object; estimators: { options: object }[] } })
+      .baseModel;
+    expect('maxFeaturesPerSplit' in base.treeOptions).toBe(false);
+    for (const tree of base.estimators) expect('splitSeed' in tree.options).toBe(false);
+  });
+
+  it('trains, round-trips, predicts the library votes and explains exactly with a per-split space', async () => {
+    const training = await trainModel(data.input, {
+      candidates: 1,
+      folds: 3,
+      repeats: 1,
+      seed: 1,
+      space: { ...TINY, maxFeatures: [11], maxFeaturesPerSplit: [3] },
+    });
+    expect(training.params).toMatchObject({ maxFeatures: 11, maxFeaturesPerSplit: 3 });
+    const built = buildArtifact({
+      modelVersion: 'm-split',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      lineage: { datasetId: 'd1', featureSetVersion: 'd1-v1' },
+      recipe: data.recipe,
+      training,
+      trainX: data.input.train.X,
+    });
+    const parsed = parseArtifact(JSON.stringify(built));
+    expect(parsed.params.maxFeaturesPerSplit).toBe(3);
+    expect(parsed.covers?.source).toBe('bootstrap');
+    const model = loadModel(JSON.stringify(built));
+    const rows = data.X.slice(0, 200);
+    const votes = libraryVotes(parsed.forest, rows);
+    model.predict(data.passengers.slice(0, 200)).forEach((p, i) => {
+      expect(p.probability).toBe((votes[i] as number) / 9);
+      const phi = model.explainer.contributions(p.features);
+      expect(Math.abs(model.explainer.baseValue + sum(phi) - p.probability)).toBeLessThan(1e-9);
+    });
+  });
+});
+
+const sum = (xs: ArrayLike<number>) => Array.from(xs).reduce((a, b) => a + b, 0);

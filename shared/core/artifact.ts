@@ -5,7 +5,7 @@
  * forest and cross-checks sizes. Any failure is an AppError ARTIFACT_INVALID; a caller never gets a
  * half-working model.
  */
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { AppError } from '../errors.ts';
 import { type CompiledForest, compileForest } from './compiled-forest.ts';
 import type { NodeCovers } from './covers.ts';
@@ -16,7 +16,8 @@ import type { FeatureRecipe } from './features.ts';
 import type { ForestParams } from './forest.ts';
 import { FEATURE_KINDS, type FeatureKind, type FeatureName, RECIPE_FEATURES, type RecipeVersion } from './schema.ts';
 import type { SearchResult } from './search.ts';
-import type { TrainingResult } from './training.ts';
+import type { SearchSample } from './search-sample.ts';
+import type { ShapSample, TrainingResult } from './training.ts';
 
 /**
  * Format versions (each adds optional fields; the reader accepts every version up to this one):
@@ -58,6 +59,10 @@ export interface ModelArtifact {
   shapImportances?: Record<string, number>;
   /** Present when the dataset had more rows than the cap: the model trained on this stratified sample of it. */
   sample?: TrainingSample;
+  /** Present when the training split had more rows than SEARCH_MAX_ROWS: the search ran on this sample of it. */
+  searchSample?: SearchSample;
+  /** Present when the test split had more rows than SHAP_MAX_ROWS: `shapImportances` are over this sample of it. */
+  shapSample?: ShapSample;
 }
 
 /** The cap on training rows and the stratified sample taken under it (optional: readers that predate it skip it). */
@@ -83,6 +88,7 @@ export interface BuildArtifactInput {
   /** The training split's real feature rows (row-major, before SMOTE): becomes the drift reference. */
   trainX: readonly (readonly number[])[];
   sample?: TrainingSample;
+  searchSample?: SearchSample;
 }
 
 export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
@@ -104,6 +110,8 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     featureSources: declareSources(input.recipe.version, names),
     shapImportances: input.training.shapImportances,
     ...(input.sample ? { sample: input.sample } : {}),
+    ...(input.searchSample ? { searchSample: input.searchSample } : {}),
+    ...(input.training.shapSample ? { shapSample: input.training.shapSample } : {}),
   };
 }
 
@@ -114,10 +122,12 @@ const forestParams = {
   properties: {
     nEstimators: { type: 'integer', minimum: 1 },
     maxFeatures: { type: 'integer', minimum: 2 },
+    maxFeaturesPerSplit: { type: 'integer', minimum: 1 },
     maxDepth: { type: 'number', minimum: 0 },
     minNumSamples: { type: 'number', minimum: 0 },
     gainThreshold: { type: 'number', minimum: 0 },
     seed: { type: 'integer' },
+    columns: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2 },
   },
 } as const;
 
@@ -309,10 +319,39 @@ export const ARTIFACT_SCHEMA = {
         seed: { type: 'integer' },
       },
     },
+    searchSample: {
+      type: 'object',
+      required: ['maxRows', 'trainRows', 'died', 'survived', 'seed'],
+      properties: {
+        maxRows: { type: 'integer', minimum: 1 },
+        trainRows: { type: 'integer', minimum: 1 },
+        died: { type: 'integer', minimum: 0 },
+        survived: { type: 'integer', minimum: 0 },
+        seed: { type: 'integer' },
+        method: { type: 'string' },
+      },
+    },
+    shapSample: {
+      type: 'object',
+      required: ['maxRows', 'testRows', 'seed'],
+      properties: {
+        maxRows: { type: 'integer', minimum: 1 },
+        testRows: { type: 'integer', minimum: 1 },
+        seed: { type: 'integer' },
+      },
+    },
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true, strict: false }).compile(ARTIFACT_SCHEMA);
+/**
+ * The schema's validator, compiled on first use: compiling it costs about 0.3 s, which every process importing
+ * this module (a CLI that only trains, say) would otherwise pay at start-up.
+ */
+let compiledValidator: ValidateFunction | null = null;
+function validator(): ValidateFunction {
+  compiledValidator ??= new Ajv({ allErrors: true, strict: false }).compile(ARTIFACT_SCHEMA);
+  return compiledValidator;
+}
 
 function invalid(message: string, details?: Record<string, unknown>): AppError {
   return new AppError('ARTIFACT_INVALID', `model artifact: ${message}`, details);
@@ -472,6 +511,7 @@ export function readArtifact(
     );
   }
   checkForestLimits((value as { forest?: unknown }).forest, limits);
+  const validate = validator();
   if (!validate(value)) {
     throw invalid(`does not match the format ${ARTIFACT_FORMAT_VERSION} schema: ${describe(validate.errors ?? [])}`, {
       errors: (validate.errors ?? []).slice(0, 5).map((e) => ({ path: e.instancePath, message: e.message })),

@@ -111,7 +111,9 @@ export function bootstrapCovers(
   const estimators = base?.estimators ?? [];
   const indexes = base?.indexes ?? [];
   const nRows = X.length;
-  const nColumns = X[0]?.length ?? 0;
+  // a forest restricted to a column subset drew its columns among the subset's positions (`ForestParams.columns`)
+  const subset = params.columns;
+  const nColumns = subset?.length ?? X[0]?.length ?? 0;
   if (nRows === 0 || estimators.length !== forest.nTrees) throw new Error('bootstrap covers: no rows or no trees');
   const { nodes } = forest;
   const drawRow = integer(0, nRows - 1);
@@ -135,7 +137,7 @@ export function bootstrapCovers(
     seed = engine.next();
 
     const stored = indexes[t] ?? [];
-    const drawn = [...columns];
+    const drawn = [...columns].map((c) => (subset === undefined ? c : (subset[c] as number)));
     if (drawn.length !== stored.length || drawn.some((c, i) => c !== stored[i])) {
       throw new Error(`bootstrap covers: the replayed columns of tree ${t} differ from the forest's`);
     }

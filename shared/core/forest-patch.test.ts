@@ -30,7 +30,7 @@ function loadCommonJs<T>(fixture: string, packageMain: string, overrides: Record
 }
 
 const pristineCart = loadCommonJs<CartModule>('ml-cart-2.1.1-pristine.cart.cjs.txt', 'ml-cart');
-const pristineForest = loadCommonJs<ForestModule>(
+const pristineForestModule = loadCommonJs<ForestModule>(
   'ml-random-forest-2.1.0-pristine.random-forest.cjs.txt',
   'ml-random-forest',
   { 'ml-cart': pristineCart },
@@ -74,9 +74,148 @@ describe('the patched split search', () => {
   ])('trains the same forest JSON as the published packages on the SMOTE-augmented training split (%s)', (_n, p) => {
     const options = forestOptions({ ...p, seed: 7 }, 11);
     const patched = new RandomForestClassifier(options);
-    const pristine = new pristineForest.RandomForestClassifier(options);
+    const pristine = new pristineForestModule.RandomForestClassifier(options);
     patched.train(data.fit.X, data.fit.y);
     pristine.train(data.fit.X, data.fit.y);
     expect(JSON.stringify(patched.toJSON())).toBe(JSON.stringify(pristine.toJSON()));
+  });
+});
+
+interface NodeJson {
+  splitColumn?: number;
+  splitValue?: number;
+  gain?: number | null;
+  left?: NodeJson;
+  right?: NodeJson;
+}
+type TreeJson = { options: Record<string, unknown>; root: NodeJson };
+type ForestJson = {
+  baseModel: { indexes: number[][]; treeOptions: Record<string, unknown>; estimators: TreeJson[] };
+};
+
+function splitNodes(root: NodeJson): NodeJson[] {
+  const out: NodeJson[] = [];
+  const stack = [root];
+  while (stack.length > 0) {
+    const node = stack.pop() as NodeJson;
+    if (node.left === undefined || node.right === undefined) continue;
+    out.push(node);
+    stack.push(node.right, node.left);
+  }
+  return out;
+}
+
+function treeJson(options: object, X: number[][], y: number[], cart: CartModule = patchedCart): TreeJson {
+  const tree = new cart.DecisionTreeClassifier(options);
+  tree.train(X, y);
+  return JSON.parse(JSON.stringify(tree.toJSON())) as TreeJson;
+}
+
+describe('per-split column sampling (patched ml-cart option maxFeaturesPerSplit)', () => {
+  const options = { minNumSamples: 3, gainThreshold: 0, maxDepth: 7 };
+
+  it('with a count of at least the number of columns, builds the pristine tree (no draw at all)', () => {
+    const pristine = treeJson(options, data.X, data.y, pristineCart);
+    for (const k of [11, 40]) {
+      const sampled = treeJson({ ...options, maxFeaturesPerSplit: k, splitSeed: 5 }, data.X, data.y);
+      expect(JSON.stringify(sampled.root)).toBe(JSON.stringify(pristine.root));
+    }
+  });
+
+  it('draws fresh columns at every split, and the same ones for the same seed', () => {
+    const sampled = treeJson({ ...options, maxFeaturesPerSplit: 2, splitSeed: 1 }, data.X, data.y);
+    // a per-tree draw of 2 columns would split on 2 columns at most
+    const used = new Set(splitNodes(sampled.root).map((node) => node.splitColumn));
+    expect(used.size).toBeGreaterThan(4);
+    expect(JSON.stringify(treeJson({ ...options, maxFeaturesPerSplit: 2, splitSeed: 1 }, data.X, data.y))).toBe(
+      JSON.stringify(sampled),
+    );
+    const otherSeed = treeJson({ ...options, maxFeaturesPerSplit: 2, splitSeed: 2 }, data.X, data.y);
+    expect(JSON.stringify(otherSeed.root)).not.toBe(JSON.stringify(sampled.root));
+    // and the sampled tree is not the full search's tree
+    const full = treeJson(options, data.X, data.y);
+    expect(JSON.stringify(sampled.root)).not.toBe(JSON.stringify(full.root));
+  });
+
+  it("splits every node at the pristine best threshold of the chosen column on the node's rows", () => {
+    const sampled = treeJson({ ...options, maxFeaturesPerSplit: 3, splitSeed: 9 }, data.X, data.y);
+    let checked = 0;
+    let belowFullBest = 0;
+    const visit = (node: NodeJson, rows: number[]): void => {
+      if (node.left === undefined || node.right === undefined) return;
+      const column = node.splitColumn as number;
+      const X = rows.map((i) => data.X[i] as number[]);
+      const y = rows.map((i) => data.y[i] as number);
+      // the pristine search on the node's rows, in row order: on the chosen column only, and on every column
+      const single = treeJson(
+        { minNumSamples: 0, maxDepth: 0 },
+        X.map((row) => [row[column] as number]),
+        y,
+        pristineCart,
+      );
+      expect(single.root.splitValue).toBe(node.splitValue);
+      expect(single.root.gain).toBe(node.gain);
+      const every = treeJson({ minNumSamples: 0, maxDepth: 0 }, X, y, pristineCart);
+      expect(every.root.gain as number).toBeGreaterThanOrEqual(node.gain as number);
+      if ((every.root.gain as number) > (node.gain as number)) belowFullBest++;
+      checked++;
+      const value = node.splitValue as number;
+      visit(
+        node.left,
+        rows.filter((i) => ((data.X[i] as number[])[column] as number) < value),
+      );
+      visit(
+        node.right,
+        rows.filter((i) => !(((data.X[i] as number[])[column] as number) < value)),
+      );
+    };
+    visit(
+      sampled.root,
+      data.X.map((_, i) => i),
+    );
+    expect(checked).toBeGreaterThan(20);
+    // some splits missed the best column: the draw did restrict them
+    expect(belowFullBest).toBeGreaterThan(0);
+  });
+
+  it('refuses a count that is not a positive integer, and inputs the presorted path does not cover', () => {
+    for (const k of [0, 1.5, -2]) {
+      expect(() => treeJson({ maxFeaturesPerSplit: k }, data.X, data.y)).toThrow(/maxFeaturesPerSplit/);
+    }
+    expect(() => treeJson({ maxFeaturesPerSplit: 2, splitSeed: 0.5 }, data.X, data.y)).toThrow(/splitSeed/);
+    const withNaN = data.X.map((row, i) => (i === 0 ? [Number.NaN, ...row.slice(1)] : row));
+    expect(() => treeJson({ maxFeaturesPerSplit: 2 }, withNaN, data.y)).toThrow(/maxFeaturesPerSplit needs/);
+  });
+
+  it('in the forest: a split seed per tree, the same bootstrap and column draws, deterministic for a seed', () => {
+    const base = { nEstimators: 5, maxFeatures: 11, maxDepth: 6, minNumSamples: 3, gainThreshold: 0, seed: 7 };
+    const train = (p: object): ForestJson => {
+      const forest = new RandomForestClassifier(forestOptions({ ...base, ...p }, 11));
+      forest.train(data.fit.X, data.fit.y);
+      return JSON.parse(JSON.stringify(forest.toJSON())) as ForestJson;
+    };
+    const pristineForest = new pristineForestModule.RandomForestClassifier(forestOptions(base, 11));
+    pristineForest.train(data.fit.X, data.fit.y);
+    const pristine = JSON.parse(JSON.stringify(pristineForest.toJSON())) as ForestJson;
+
+    const sampled = train({ maxFeaturesPerSplit: 3 });
+    expect(JSON.stringify(train({ maxFeaturesPerSplit: 3 }))).toBe(JSON.stringify(sampled));
+    expect(sampled.baseModel.indexes).toEqual(pristine.baseModel.indexes);
+    expect(sampled.baseModel.treeOptions.maxFeaturesPerSplit).toBe(3);
+    const seeds = sampled.baseModel.estimators.map((tree) => tree.options.splitSeed);
+    expect(new Set(seeds).size).toBe(5);
+    // every tree's root holds the same bootstrap rows as the pristine tree's (the draws are undisturbed)
+    const rootRows = (f: ForestJson) =>
+      f.baseModel.estimators.map((t) => (t.root as { numberSamples?: number }).numberSamples);
+    expect(rootRows(sampled)).toEqual(rootRows(pristine));
+    expect(sampled.baseModel.estimators.map((t) => JSON.stringify(t.root))).not.toEqual(
+      pristine.baseModel.estimators.map((t) => JSON.stringify(t.root)),
+    );
+
+    // a per-split count of every column draws nothing: the pristine trees
+    const all = train({ maxFeaturesPerSplit: 11 });
+    expect(all.baseModel.estimators.map((t) => JSON.stringify(t.root))).toEqual(
+      pristine.baseModel.estimators.map((t) => JSON.stringify(t.root)),
+    );
   });
 });

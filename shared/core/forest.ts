@@ -8,6 +8,8 @@
  * - `maxFeatures: 1` means "all columns", and columns are drawn once per tree (not per split), with
  *   replacement by default, so a tree could get the same column twice. `ForestParams.maxFeatures` is
  *   therefore a column count in [2, nFeatures], and the columns are drawn without replacement.
+ *   `ForestParams.maxFeaturesPerSplit` (optional) adds scikit-learn's per-split draw, which the patched
+ *   `ml-cart` implements (`treeOptions.maxFeaturesPerSplit`); without it the trees are the library's.
  * - `featureImportance()` can be negative and is NaN after `load`: importances are computed here, as the
  *   mean decrease in Gini impurity of the trees (see `impurityImportances`).
  * - The out-of-bag pass runs a prediction per tree at training time and nobody reads it: it is off.
@@ -19,6 +21,12 @@ export interface ForestParams {
   nEstimators: number;
   /** Number of distinct columns each tree sees, in [2, nFeatures] (drawn once per tree, without replacement). */
   maxFeatures: number;
+  /**
+   * Optional: number of the tree's columns each split considers, in [1, maxFeatures], drawn afresh at every
+   * split (scikit-learn's `max_features`; columns constant at the node do not count). Absent: every split
+   * considers all of the tree's columns, exactly as the published library.
+   */
+  maxFeaturesPerSplit?: number;
   /** Deepest split level of a tree (the root is depth 0). */
   maxDepth: number;
   /** A node with this many rows or fewer becomes a leaf. */
@@ -27,16 +35,45 @@ export interface ForestParams {
   gainThreshold: number;
   /** Seed of the bootstrap and column draws. */
   seed: number;
+  /**
+   * The recipe's columns the forest may use (indices, ascending), when a candidate of the search is restricted to a
+   * subset of them; absent: every column. `maxFeatures` then counts within the subset. The fitted forest is still a
+   * forest over every column (its per-tree column lists are mapped back), so it predicts from the recipe's rows.
+   */
+  columns?: number[];
+}
+
+/** The columns a forest with `params` is fitted on, out of `nFeatures`. */
+export function fittedColumns(params: ForestParams, nFeatures: number): number[] {
+  const columns = params.columns ?? Array.from({ length: nFeatures }, (_, j) => j);
+  for (const [i, c] of columns.entries()) {
+    if (!Number.isInteger(c) || c < 0 || c >= nFeatures || (i > 0 && c <= (columns[i - 1] as number))) {
+      throw new RangeError(`columns must be ascending column indices in [0, ${nFeatures - 1}], got ${columns}`);
+    }
+  }
+  return columns;
+}
+
+/** The rows of `X` restricted to `columns` (the rows themselves when `columns` is every column). */
+export function projectColumns(X: readonly (readonly number[])[], columns: readonly number[]): number[][] {
+  const width = X[0]?.length ?? 0;
+  if (columns.length === width) return X as number[][];
+  return X.map((row) => columns.map((c) => row[c] as number));
 }
 
 /** The exact `ml-random-forest` options a `ForestParams` stands for. */
 export function forestOptions(params: ForestParams, nFeatures: number): RandomForestClassifierOptions {
+  if (params.columns !== undefined) nFeatures = params.columns.length;
   if (!Number.isInteger(params.maxFeatures) || params.maxFeatures < 2 || params.maxFeatures > nFeatures) {
     // 1 would be read by the library as "100% of the columns"
     throw new RangeError(`maxFeatures must be an integer in [2, ${nFeatures}], got ${params.maxFeatures}`);
   }
   if (!Number.isInteger(params.nEstimators) || params.nEstimators < 1) {
     throw new RangeError(`nEstimators must be a positive integer, got ${params.nEstimators}`);
+  }
+  const perSplit = params.maxFeaturesPerSplit;
+  if (perSplit !== undefined && (!Number.isInteger(perSplit) || perSplit < 1 || perSplit > params.maxFeatures)) {
+    throw new RangeError(`maxFeaturesPerSplit must be an integer in [1, ${params.maxFeatures}], got ${perSplit}`);
   }
   return {
     nEstimators: params.nEstimators,
@@ -51,6 +88,8 @@ export function forestOptions(params: ForestParams, nFeatures: number): RandomFo
       minNumSamples: params.minNumSamples,
       maxDepth: params.maxDepth,
       gainThreshold: params.gainThreshold,
+      // only when asked for: the default options (and the forest JSON) stay the library's
+      ...(perSplit !== undefined ? { maxFeaturesPerSplit: perSplit } : {}),
     },
   };
 }
@@ -58,9 +97,15 @@ export function forestOptions(params: ForestParams, nFeatures: number): RandomFo
 /** Trains a forest and returns its `ml-random-forest` JSON (a plain object, as `RandomForestClassifier.load` takes). */
 export function trainForest(X: readonly (readonly number[])[], y: readonly number[], params: ForestParams): object {
   const nFeatures = X[0]?.length ?? 0;
+  const columns = fittedColumns(params, nFeatures);
   const forest = new RandomForestClassifier(forestOptions(params, nFeatures));
-  forest.train(X as number[][], y as number[]);
-  return JSON.parse(JSON.stringify(forest.toJSON())) as object;
+  forest.train(projectColumns(X, columns), y as number[]);
+  const json = JSON.parse(JSON.stringify(forest.toJSON())) as { baseModel?: { indexes?: number[][] } };
+  if (params.columns !== undefined && json.baseModel?.indexes !== undefined) {
+    // each tree's columns, from positions in the subset back to the recipe's columns
+    json.baseModel.indexes = json.baseModel.indexes.map((tree) => tree.map((j) => columns[j] as number));
+  }
+  return json;
 }
 
 /**

@@ -88,6 +88,17 @@ describe('recipe v2 label-leakage guard (permuted labels)', () => {
     expect(cv).toBeLessThan(MAJORITY + 0.03);
   });
 
+  it('keeps it there with per-split column sampling too (every column per tree, 4 per split)', () => {
+    const perSplit = (nFeatures: number): ForestParams => ({ ...params(nFeatures), maxFeaturesPerSplit: 4 });
+    const accuracies = PERMUTATIONS.flatMap(
+      (seed) =>
+        crossValidateRecipe(permuted(seed), { recipeVersion: 2, folds: 5, repeats: 2, seed: 2026, params: perSplit })
+          .perRepeat,
+    );
+    expect(accuracies).toHaveLength(10);
+    expect(mean(accuracies)).toBeLessThan(MAJORITY + 0.03);
+  });
+
   it('fails a recipe that leaks labels into its group outcomes (the control)', () => {
     const leaky = mean(PERMUTATIONS.map((seed) => leakyCvAccuracy(permuted(seed), 2026)));
     expect(leaky).toBeGreaterThan(MAJORITY + 0.03);

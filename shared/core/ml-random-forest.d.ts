@@ -19,6 +19,11 @@ declare module 'ml-random-forest' {
       minNumSamples?: number;
       maxDepth?: number;
       gainThreshold?: number;
+      /**
+       * patched ml-cart: columns each split considers, drawn afresh per split (absent: all of the tree's).
+       * The patched forest seeds each tree's draws (`splitSeed`) from its own seed chain.
+       */
+      maxFeaturesPerSplit?: number;
     };
   }
 

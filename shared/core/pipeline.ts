@@ -56,7 +56,13 @@ export type ResolvedSearchSettings = Required<SearchSettings>;
  * better in CV than those with 100-150, and cost a third more (likewise depth 16 against depth <= 12);
  * `maxFeatures` is a per-tree column count (the library draws columns per tree, not per split; values above a
  * recipe's feature count are clipped to it); `gainThreshold` and `minNumSamples` are what mostly decide the tree
- * size, so both are searched.
+ * size, so both are searched. No `maxFeaturesPerSplit` axis: per-split column draws (every column per tree, 4, 6
+ * or 9 per split) gained nothing beyond the sd of the paired differences in 10 x 5-fold CV (docs/training.md).
+ *
+ * `columnSets`: a candidate uses every column, or only sex, title and the woman-child group outcome (the inputs of
+ * the published woman-child-group rule). In 10 x 5 repeated CV on data/titanic.csv (same folds, same fixed
+ * forest, `npm run bench:columns`), that subset scored above every column; the search decides per upload.
+ * Recipe v1 has no group outcome, so its candidates all use every column (and are the ones they always were).
  */
 export const DEFAULT_SPACE: SearchSpace = {
   nEstimators: [100, 120, 150],
@@ -64,6 +70,7 @@ export const DEFAULT_SPACE: SearchSpace = {
   maxDepth: [6, 8, 10, 12],
   minNumSamples: [2, 3, 5, 8],
   gainThreshold: [0, 0.001, 0.005, 0.01],
+  columnSets: [null, ['Sex', 'Title', 'GroupWcOutcome']],
 };
 
 export const SEARCH_DEFAULTS: Readonly<ResolvedSearchSettings> = {
@@ -113,14 +120,20 @@ export function featureSetVersionFor(
   return `fs-${datasetId}-r${recipeVersion}-${shortHash(hashed, 8)}`;
 }
 
-/** `m-<hash of the feature set and the resolved search options, space included>`. */
+/**
+ * `m-<hash of the feature set and the resolved search options, space included>`; `searchCap` is the search sample's
+ * size when the search ran on a sample of the training split (search-sample.ts), hashed only then, so a split within
+ * the cap keeps the version it always had.
+ */
 export function modelVersionFor(
   featureSetVersion: string,
   options: SearchSettings = {},
   defaults?: Readonly<ResolvedSearchSettings>,
+  searchCap: number | null = null,
 ): string {
   const { candidates, folds, repeats, seed, space } = resolveSearchOptions(options, defaults);
-  return `m-${shortHash({ featureSetVersion, candidates, folds, repeats, seed, space }, 16)}`;
+  const hashed = { featureSetVersion, candidates, folds, repeats, seed, space };
+  return `m-${shortHash(searchCap === null ? hashed : { ...hashed, searchCap }, 16)}`;
 }
 
 // ---------------------------------------------------------------------------------------------- the sequence

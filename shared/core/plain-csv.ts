@@ -223,6 +223,28 @@ export class PlainCsvScanner {
       // A byte of the value.
       if (fieldBytes === 0) first = c;
       fieldBytes++;
+      if (kind === FREE || kind === CABIN) {
+        // Free text (Name, Ticket, Cabin) is judged by its length and first byte alone: skip to the next byte the
+        // loop above must see (a quote, a line end, or outside quotes a comma). The bytes skipped are exactly those
+        // it would count as value bytes, so the state and the first reason found are the same.
+        let j = i + 1;
+        if (inQuote) {
+          while (j < n) {
+            const d = chunk[j] as number;
+            if (d === QUOTE || d === LF || d === CR) break;
+            j++;
+          }
+        } else {
+          while (j < n) {
+            const d = chunk[j] as number;
+            if (d === COMMA || d === LF || d === CR || d === QUOTE) break;
+            j++;
+          }
+        }
+        fieldBytes += j - i - 1;
+        i = j - 1;
+        continue;
+      }
       if (kind === SEX) {
         if (fieldBytes <= 6) value = value * 256 + c;
       } else if (c >= 48 && c <= 57) {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
+import { FEATURE_NAMES, FEATURE_NAMES_V2 } from './schema.ts';
 import { planFolds, randomizedSearch, type SearchSpace, sampleCandidates } from './search.ts';
 
 /** Small forests keep these tests to seconds. */
@@ -53,6 +54,43 @@ describe('sampleCandidates', () => {
     expect(new Set(a.map((c) => JSON.stringify(c))).size).toBe(10);
     expect(sampleCandidates(SMALL, 10, 2, 11)).not.toEqual(a);
     expect(sampleCandidates(SMALL, 1000, 1, 11)).toHaveLength(2 * 3 * 2 * 2 * 2);
+  });
+
+  const V2_NAMES = [...FEATURE_NAMES_V2];
+  const WITH_SETS: SearchSpace = { ...SMALL, columnSets: [null, ['Sex', 'Title', 'GroupWcOutcome']] };
+
+  it('restricts candidates to a named column set, with maxFeatures clipped to the set, and draws both kinds', () => {
+    const all = sampleCandidates(WITH_SETS, 1000, 1, V2_NAMES.length, V2_NAMES);
+    expect(all).toHaveLength(2 * 3 * 2 * 2 * 2 * 2);
+    const restricted = all.filter((c) => c.columns !== undefined);
+    expect(restricted).toHaveLength(all.length / 2);
+    for (const c of restricted) {
+      expect(c.columns).toEqual([1, 8, 14]);
+      expect(c.maxFeatures).toBeLessThanOrEqual(3);
+    }
+    const ten = sampleCandidates(WITH_SETS, 10, 1, V2_NAMES.length, V2_NAMES);
+    expect(ten.some((c) => c.columns === undefined) && ten.some((c) => c.columns !== undefined)).toBe(true);
+  });
+
+  it('leaves out a set naming a column the recipe lacks, so recipe v1 draws exactly the candidates it always did', () => {
+    const v1 = [...FEATURE_NAMES];
+    expect(sampleCandidates(WITH_SETS, 10, 3, v1.length, v1)).toEqual(sampleCandidates(SMALL, 10, 3, v1.length));
+  });
+
+  it('needs the feature names to resolve a named set, and refuses a set of fewer than 2 columns', () => {
+    expect(() => sampleCandidates(WITH_SETS, 10, 1, 15)).toThrow(/feature names/);
+    const one: SearchSpace = { ...SMALL, columnSets: [['Sex']] };
+    expect(() => sampleCandidates(one, 10, 1, V2_NAMES.length, V2_NAMES)).toThrow(/at least 2 columns/);
+  });
+
+  it('draws the same candidates from a space with an empty per-split axis, and clips that axis to maxFeatures', () => {
+    const a = sampleCandidates(SMALL, 10, 1, 11);
+    expect(sampleCandidates({ ...SMALL, maxFeaturesPerSplit: [] }, 10, 1, 11)).toStrictEqual(a);
+    for (const c of a) expect('maxFeaturesPerSplit' in c).toBe(false);
+    const split = sampleCandidates({ ...SMALL, maxFeaturesPerSplit: [3, 5] }, 1000, 1, 11);
+    expect(split).toHaveLength(2 * 3 * 2 * 2 * 2 * 2);
+    for (const c of split) expect(c.maxFeaturesPerSplit).toBe(Math.min(c.maxFeatures, c.maxFeaturesPerSplit as number));
+    expect(new Set(split.map((c) => c.maxFeaturesPerSplit))).toEqual(new Set([3, 4, 5]));
   });
 });
 

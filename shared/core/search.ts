@@ -13,7 +13,7 @@
  */
 import { RandomForestClassifier, type RandomForestClassifierOptions } from 'ml-random-forest';
 import { accuracy, mean, predictedLabel, standardDeviation } from './evaluation.ts';
-import { type ForestParams, forestOptions } from './forest.ts';
+import { type ForestParams, fittedColumns, forestOptions, projectColumns } from './forest.ts';
 import { createRng } from './rng.ts';
 import { smote } from './smote.ts';
 import { stratifiedKFold } from './split.ts';
@@ -25,6 +25,16 @@ export interface SearchSpace {
   maxDepth: readonly number[];
   minNumSamples: readonly number[];
   gainThreshold: readonly number[];
+  /**
+   * The column sets a candidate may be restricted to, by feature name; `null` is every column. A set naming a
+   * feature the recipe does not have is not drawn (recipe v1 has no group columns). Absent: every column only.
+   */
+  columnSets?: readonly (readonly string[] | null)[];
+  /**
+   * Optional axis: columns each split considers (`ForestParams.maxFeaturesPerSplit`), clipped to the candidate's
+   * `maxFeatures`. Absent (or empty): no per-split draw, and the same candidates as a space without the axis.
+   */
+  maxFeaturesPerSplit?: readonly number[];
 }
 
 /**
@@ -40,6 +50,8 @@ export interface SearchOptions {
   repeats: number;
   seed: number;
   space: SearchSpace;
+  /** The recipe's feature names, in column order: what the space's `columnSets` are resolved against. */
+  featureNames?: readonly string[];
   /**
    * The training split's rows as one fold sees them, given the indices of that fold's held-out rows. Needed when
    * features come from labels (recipe v2's group outcomes): a fold's features are then fitted on its training
@@ -126,11 +138,52 @@ export function planFolds(
   return plans;
 }
 
+/**
+ * The space's column sets as column indices of the recipe's features (`undefined`: every column), the sets that
+ * name a feature the recipe lacks left out. Without `featureNames` only "every column" can be resolved.
+ */
+export function resolveColumnSets(
+  space: SearchSpace,
+  nFeatures: number,
+  featureNames?: readonly string[],
+): (number[] | undefined)[] {
+  const sets = space.columnSets ?? [null];
+  const out: (number[] | undefined)[] = [];
+  for (const set of sets) {
+    if (set === null) {
+      out.push(undefined);
+      continue;
+    }
+    if (featureNames === undefined) {
+      throw new RangeError('the search space restricts columns by name: the search needs the feature names');
+    }
+    if (featureNames.length !== nFeatures) {
+      throw new RangeError(`${featureNames.length} feature names for ${nFeatures} columns`);
+    }
+    const indices = set.map((name) => featureNames.indexOf(name));
+    if (indices.some((j) => j < 0)) continue;
+    const sorted = [...new Set(indices)].sort((a, b) => a - b);
+    if (sorted.length < 2) throw new RangeError(`a column set needs at least 2 columns, got ${set.join(', ')}`);
+    out.push(sorted.length === nFeatures ? undefined : sorted);
+  }
+  return out;
+}
+
 /** Draws `count` distinct parameter sets from the grid (all of it if smaller), seeded. */
-export function sampleCandidates(space: SearchSpace, count: number, seed: number, nFeatures: number): ForestParams[] {
+export function sampleCandidates(
+  space: SearchSpace,
+  count: number,
+  seed: number,
+  nFeatures: number,
+  featureNames?: readonly string[],
+): ForestParams[] {
   const maxFeatures = [...new Set(space.maxFeatures.map((m) => Math.min(Math.max(2, m), nFeatures)))];
+  const columnSets = resolveColumnSets(space, nFeatures, featureNames);
+  const perSplit = space.maxFeaturesPerSplit ?? [];
   const axes = [space.nEstimators, maxFeatures, space.maxDepth, space.minNumSamples, space.gainThreshold];
-  const size = axes.reduce((n, axis) => n * axis.length, 1);
+  // the optional axes come last (per-split, then column sets), so a space without them decodes its codes as before
+  if (perSplit.length > 0) axes.push(perSplit);
+  const size = axes.reduce((n, axis) => n * axis.length, 1) * columnSets.length;
   const rng = createRng(seed);
   const picked = new Set<number>();
   const out: ForestParams[] = [];
@@ -144,8 +197,22 @@ export function sampleCandidates(space: SearchSpace, count: number, seed: number
       rest = Math.floor(rest / axis.length);
       return v;
     });
-    const [nEstimators, mf, maxDepth, minNumSamples, gainThreshold] = at as [number, number, number, number, number];
-    out.push({ nEstimators, maxFeatures: mf, maxDepth, minNumSamples, gainThreshold, seed });
+    const [nEstimators, mf, maxDepth, minNumSamples, gainThreshold, split] = at as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number | undefined,
+    ];
+    const columns = columnSets[rest % columnSets.length];
+    const params: ForestParams = { nEstimators, maxFeatures: mf, maxDepth, minNumSamples, gainThreshold, seed };
+    if (columns !== undefined) {
+      params.maxFeatures = Math.min(mf, columns.length);
+      params.columns = columns;
+    }
+    if (split !== undefined) params.maxFeaturesPerSplit = Math.min(Math.max(1, split), params.maxFeatures);
+    out.push(params);
   }
   return out;
 }
@@ -215,7 +282,7 @@ export async function randomizedSearch(
 ): Promise<SearchResult> {
   const { folds, seed, repeats } = opts;
   const nFeatures = X[0]?.length ?? 0;
-  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);
+  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures, opts.featureNames);
   const plans = planFolds(X, y, folds, seed, repeats, opts.foldView);
   const { scores, workers } = await scoreCandidates(plans, candidates, nFeatures, opts);
   return summarizeSearch(candidates, scores, { folds, repeats, seed, workers });
@@ -232,11 +299,29 @@ export async function scoreCandidates(
   nFeatures: number,
   opts: Pick<SearchOptions, 'runner' | 'onProgress'> = {},
 ): Promise<{ scores: number[][]; workers: number }> {
+  // A candidate restricted to a column subset is fitted on the folds' rows projected to it: one copy of the
+  // folds per distinct column set, shared by the candidates that use it.
+  const folds: FoldData[] = [];
+  const foldBase = new Map<string, number>();
+  const baseOf = (params: ForestParams): number => {
+    const columns = fittedColumns(params, nFeatures);
+    const key = columns.join(',');
+    let base = foldBase.get(key);
+    if (base === undefined) {
+      base = folds.length;
+      foldBase.set(key, base);
+      for (const p of plans) {
+        folds.push({ X: projectColumns(p.X, columns), y: p.y, testX: projectColumns(p.testX, columns) });
+      }
+    }
+    return base;
+  };
   // Biggest forests first, so the last tasks to finish are short ones (balances the threads).
   const tasks: FitTask[] = [];
   candidates.forEach((params, c) => {
+    const base = baseOf(params);
     for (let f = 0; f < plans.length; f++) {
-      tasks.push({ id: c * plans.length + f, fold: f, options: forestOptions(params, nFeatures) });
+      tasks.push({ id: c * plans.length + f, fold: base + f, options: forestOptions(params, nFeatures) });
     }
   });
   const ordered = [...tasks].sort((a, b) => (b.options.nEstimators ?? 0) - (a.options.nEstimators ?? 0) || a.id - b.id);
@@ -247,7 +332,6 @@ export async function scoreCandidates(
     done++;
     opts.onProgress?.(done, total);
   };
-  const folds = plans.map((p) => ({ X: p.X, y: p.y, testX: p.testX }));
   const { votes, workers } = await (opts.runner ?? inlineRunner).run(folds, ordered, onDone);
 
   const scores = candidates.map((params, c) =>
@@ -306,7 +390,7 @@ export async function scoreOneCandidate(
 ): Promise<{ params: ForestParams; scores: number[] }> {
   const nFeatures = X[0]?.length ?? 0;
   const { seed } = opts;
-  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);
+  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures, opts.featureNames);
   const params = candidates[index];
   if (!Number.isInteger(index) || params === undefined)
     throw new RangeError(`candidate ${index} does not exist: the search has ${candidates.length} candidates`);
@@ -325,6 +409,6 @@ export function searchFromScores(
   opts: Omit<SearchOptions, 'onProgress' | 'runner' | 'foldView'>,
 ): SearchResult {
   const { seed } = opts;
-  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures);
+  const candidates = sampleCandidates(opts.space, opts.candidates, seed, nFeatures, opts.featureNames);
   return summarizeSearch(candidates, scores, { folds: opts.folds, repeats: opts.repeats, seed, workers: 0 });
 }

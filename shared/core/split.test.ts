@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readPassengerCsv } from './csv-stream.ts';
 import type { LabelledPassenger } from './schema.ts';
-import { stratifiedKFold, stratifiedSplit } from './split.ts';
+import { stratifiedKFold, stratifiedSample, stratifiedSplit } from './split.ts';
 
 const { rows } = await readPassengerCsv(readFileSync(new URL('../../data/titanic.csv', import.meta.url)), {
   requireSurvived: true,
@@ -96,5 +96,25 @@ describe('stratifiedKFold', () => {
     expect(() => stratifiedKFold([0, 1, 0], 4, 1)).toThrowError(
       expect.objectContaining({ code: 'TRAINING_DATA_UNUSABLE', message: 'cannot make 4 folds from 3 rows' }),
     );
+  });
+});
+
+describe('stratifiedSample', () => {
+  const labels = Array.from({ length: 1000 }, (_, i) => (i % 5 < 2 ? 1 : 0)); // 400 of class 1, 600 of class 0
+
+  it('takes each class its proportional share, distinct rows in ascending order, the same for the same seed', () => {
+    const picked = stratifiedSample(labels, 101, 7);
+    expect(picked).toHaveLength(101);
+    expect(new Set(picked).size).toBe(101);
+    expect(picked).toEqual([...picked].sort((a, b) => a - b));
+    const ones = picked.filter((i) => labels[i] === 1).length;
+    expect(Math.abs(ones - (400 * 101) / 1000)).toBeLessThan(1);
+    expect(stratifiedSample(labels, 101, 7)).toEqual(picked);
+    expect(stratifiedSample(labels, 101, 8)).not.toEqual(picked);
+  });
+
+  it('keeps every row within the cap and refuses a cap below 1', () => {
+    expect(stratifiedSample(labels, 1000, 7)).toEqual(labels.map((_, i) => i));
+    expect(() => stratifiedSample(labels, 0, 7)).toThrow(RangeError);
   });
 });

@@ -126,3 +126,19 @@ export function stratifiedSampleSizes(sizes: readonly number[], cap: number): nu
 function ascending(a: number, b: number): number {
   return a - b;
 }
+
+/**
+ * A stratified, seeded sample of `cap` row indices (ascending): each class its proportional share of `cap`
+ * (`stratifiedSampleSizes`), the rows of a class taken in a seeded random order. All rows when there are no more
+ * than `cap`.
+ */
+export function stratifiedSample(labels: readonly number[], cap: number, seed: number): number[] {
+  if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`cap must be a positive integer, got ${cap}`);
+  if (labels.length <= cap) return labels.map((_, i) => i);
+  const groups = groupByClass(labels, createRng(seed));
+  const quotas = stratifiedSampleSizes(
+    groups.map((g) => g.indices.length),
+    cap,
+  );
+  return groups.flatMap((group, g) => group.indices.slice(0, quotas[g] as number)).sort(ascending);
+}

@@ -3,6 +3,7 @@
  * (Pulumi.yaml's declared defaults plus overrides), and records every resource's inputs for assertions.
  * One program run per test file: Pulumi's runtime state is per process, and vitest gives each file its own.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
@@ -85,7 +86,12 @@ function computedState(type: string, name: string, inputs: Json): Json {
     case 'gcp:secretmanager/secretVersion:SecretVersion':
       return { version: '1', name: `${inputs.secret}/versions/1` };
     case 'random:index/randomPassword:RandomPassword':
-      return { result: 'mock-generated-password' };
+      // One value per resource, so a test can tell which password went where.
+      return { result: `mock-generated-password-${name}` };
+    case 'random:index/randomBytes:RandomBytes': {
+      const bytes = createHash('sha256').update(name).digest().subarray(0, inputs.length);
+      return { base64: bytes.toString('base64'), hex: bytes.toString('hex') };
+    }
     case 'gcp:pubsub/topic:Topic':
       return { id: `projects/${PROJECT}/topics/${inputs.name}` };
     case 'gcp:projects/iAMCustomRole:IAMCustomRole':

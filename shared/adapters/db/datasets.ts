@@ -284,6 +284,11 @@ export async function countDatasetLabels(db: pg.Pool, datasetId: string): Promis
 export interface PassengerSample {
   perLabel: readonly [number, number];
   seed: number;
+  /**
+   * Names another draw with the same seed (md5 of `id:seed:salt`): the train step's validation sample takes rows
+   * independently of the process step's training sample. Unset: `id:seed`, the training sample's order.
+   */
+  salt?: string;
 }
 
 /** The passengers of a dataset in PassengerId order (the order every downstream step relies on). */
@@ -316,7 +321,14 @@ export async function readDatasetPassengers(
                  FROM passengers WHERE dataset_id = $1 AND survived IS NOT NULL) s
            WHERE pick <= CASE WHEN survived = 1 THEN $4::bigint ELSE $3::bigint END
            ORDER BY passenger_id`,
-      sample === undefined ? [datasetId] : [datasetId, sample.seed, sample.perLabel[0], sample.perLabel[1]],
+      sample === undefined
+        ? [datasetId]
+        : [
+            datasetId,
+            sample.salt === undefined ? String(sample.seed) : `${sample.seed}:${sample.salt}`,
+            sample.perLabel[0],
+            sample.perLabel[1],
+          ],
     );
     return rows.map((r) => ({
       passengerId: r.passenger_id,

@@ -98,6 +98,9 @@ CREATE TABLE promotions (
 CREATE INDEX promotions_at_idx ON promotions (at);
 `,
   },
+  // The first comment of migration 3 predates the migrate step and is kept as shipped: in the cloud too the function
+  // roles are created here, by the owner (so they are not Cloud SQL API users, not members of cloudsqlsuperuser),
+  // and the migrate function gives them LOGIN and their passwords afterwards (roles.ts, docs/deploy.md).
   {
     version: 3,
     name: 'function_roles_and_grants',
@@ -152,6 +155,15 @@ GRANT USAGE ON SEQUENCE promotions_id_seq TO pipeline_train;
 
 -- Every function may see which migrations are applied (it checks at start), and none may change them.
 GRANT SELECT ON schema_migrations TO pipeline_load, pipeline_process, pipeline_train;
+`,
+  },
+  {
+    version: 4,
+    name: 'process_reads_served_feature_sets',
+    sql: `
+-- process: learns which feature sets the promoted models were trained on, so that retention never deletes the
+-- set of the model being served. Only these three columns: not the metrics, the params or the decisions.
+GRANT SELECT (version, feature_set_version, promoted) ON models TO pipeline_process;
 `,
   },
 ];

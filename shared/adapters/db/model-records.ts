@@ -83,3 +83,19 @@ export async function listModels(db: pg.Pool): Promise<ModelRecord[]> {
     throw dbFailure(err);
   }
 }
+
+/**
+ * The feature sets the promoted model(s) were trained on: the set of the model being served, which feature-store
+ * retention must keep (`GET /v1/passengers/{id}` reads it). Reads only `feature_set_version` and `promoted`, the
+ * columns the `process` role may see.
+ */
+export async function servedFeatureSets(db: pg.Pool): Promise<string[]> {
+  try {
+    const { rows } = await db.query<{ v: string }>(
+      'SELECT DISTINCT feature_set_version AS v FROM models WHERE promoted ORDER BY 1',
+    );
+    return rows.map((r) => r.v);
+  } catch (err) {
+    throw dbFailure(err);
+  }
+}

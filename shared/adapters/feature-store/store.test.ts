@@ -67,6 +67,15 @@ const store = (opts: { keep?: number; now?: () => Date; pruneGraceMs?: number } 
   return createFeatureStore(redis, { prefix, ...opts });
 };
 
+/** A clock one second further on at every reading. */
+function ticking(): () => Date {
+  let t = Date.parse('2026-01-01T00:00:00Z');
+  return () => {
+    t += 1000;
+    return new Date(t);
+  };
+}
+
 describe('feature store contract', () => {
   it('reads back exactly the matrices, labels and recipe it wrote, and makes the set current', async () => {
     const fs = store();
@@ -153,6 +162,57 @@ describe('feature store contract', () => {
     expect(await countByPrefix(redis, `${prefix}:v2:*`)).toBe(0);
     expect(await countByPrefix(redis, `${prefix}:v3:*`)).toBe(52 + 9); // entities + meta, recipe, ids, six matrices
     expect(await fs.currentVersion()).toBe('v4');
+  });
+
+  it("never prunes a version the protect callback names (the served model's set), asked only when deleting", async () => {
+    const fs = store({ keep: 1, now: ticking(), pruneGraceMs: 0 });
+    let asked = 0;
+    const retention = {
+      protect: async () => {
+        asked++;
+        return ['v1'];
+      },
+    };
+    await fs.writeFeatureSet(input('v1'), retention);
+    expect(asked).toBe(0); // nothing to delete: not asked
+    const second = await fs.writeFeatureSet(input('v2'), retention);
+    expect(second.pruned).toEqual([]);
+    const third = await fs.writeFeatureSet(input('v3'), retention);
+    expect(third.pruned).toEqual(['v2']);
+    expect(await redis.zrevrange(`${prefix}:versions`, 0, -1)).toEqual(['v3', 'v1']);
+    expect(await fs.readEntity('v1', 1)).not.toBeNull();
+    // activate (a retried step) honours it too; once v1 is no longer protected it goes.
+    expect((await fs.activate('v3', retention)).pruned).toEqual([]);
+    expect((await fs.activate('v3', { protect: async () => [] })).pruned).toEqual(['v1']);
+    expect(await countByPrefix(redis, `${prefix}:v1:*`)).toBe(0);
+  });
+
+  it('deletes nothing and fails when the protect callback fails (what is served is unknown)', async () => {
+    const fs = store({ keep: 1, now: ticking(), pruneGraceMs: 0 });
+    await fs.writeFeatureSet(input('v1'));
+    const err = await fs
+      .writeFeatureSet(input('v2'), {
+        protect: async () => {
+          throw new Error('connection terminated');
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('INTERNAL');
+    expect((err as AppError).message).toBe('could not learn which feature sets are served');
+    // The write and the flip are done; only retention waited.
+    expect(await fs.currentVersion()).toBe('v2');
+    expect(await fs.readMeta('v1')).not.toBeNull();
+    const unavailable = new AppError('UNAVAILABLE', 'the database is unavailable');
+    const mapped = await fs
+      .activate('v2', {
+        protect: async () => {
+          throw unavailable;
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(mapped).toBe(unavailable);
+    expect(await fs.readMeta('v1')).not.toBeNull();
   });
 
   it('keeps a set younger than the grace period beyond the last N, so a pipeline still running finds its set', async () => {

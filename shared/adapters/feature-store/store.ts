@@ -92,16 +92,27 @@ export interface WriteOutcome {
  * complete one current (a retried step after a crash). Deletion happens inside, by retention.
  */
 export interface FeatureSetWriter {
-  writeFeatureSet(input: FeatureSetInput): Promise<WriteOutcome>;
+  writeFeatureSet(input: FeatureSetInput, retention?: RetentionOptions): Promise<WriteOutcome>;
   /** The metadata of a complete version, or null when it is absent or incomplete. */
   readMeta(version: string): Promise<FeatureSetMeta | null>;
   /** The pointer flip and retention alone, for a version already complete (a retried step after a crash). */
-  activate(version: string): Promise<{ current: string; pruned: string[] }>;
+  activate(version: string, retention?: RetentionOptions): Promise<{ current: string; pruned: string[] }>;
 }
 
-/** What the `train` function needs: one bulk read of a complete feature set. */
+export interface RetentionOptions {
+  /**
+   * Versions retention must keep whatever their age and rank: the feature set of the model being served. Asked
+   * only when there is something to delete, right before deleting, so a promotion during a long write is seen.
+   * If it fails, nothing is deleted and the call fails (the step is retried; the write itself is already done).
+   */
+  protect?: () => Promise<readonly string[]>;
+}
+
+/** What the `train` function needs: one bulk read of a complete feature set, and its metadata alone. */
 export interface TrainingReader {
   readMatrices(version: string): Promise<FeatureSetMatrices | null>;
+  /** The metadata of a complete version, or null when it is absent or incomplete. */
+  readMeta(version: string): Promise<FeatureSetMeta | null>;
 }
 
 /** What a serving instance needs: the current version and one passenger's online record. */
@@ -213,7 +224,7 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
     if (failed) throw failed.reason;
   }
 
-  async function writeFeatureSet(input: FeatureSetInput): Promise<WriteOutcome> {
+  async function writeFeatureSet(input: FeatureSetInput, retention: RetentionOptions = {}): Promise<WriteOutcome> {
     checkVersion(input.version);
     const k = keysFor(prefix, input.version);
     const cols = input.featureNames.length;
@@ -270,28 +281,44 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
         dtype: 'f64le',
       });
     }
-    return { version: input.version, written, ...(await activate(input.version)) };
+    return { version: input.version, written, ...(await activate(input.version, retention)) };
   }
 
-  async function activate(version: string): Promise<{ current: string; pruned: string[] }> {
+  async function activate(
+    version: string,
+    retention: RetentionOptions = {},
+  ): Promise<{ current: string; pruned: string[] }> {
     checkVersion(version);
     const meta = keysFor(prefix, version).meta;
     const current = (await redis.eval(FLIP_SCRIPT, 3, currentKey, versionsKey, meta, version)) as string;
-    return { current, pruned: await prune(current) };
+    return { current, pruned: await prune(current, retention) };
   }
 
   /**
-   * Deletes every version beyond the newest `keep` (by creation time), never the current one, and never one
-   * created less than `pruneGraceMs` ago.
+   * Deletes every version beyond the newest `keep` (by creation time), never the current one, never one created
+   * less than `pruneGraceMs` ago, and never one `retention.protect` names (the served model's).
    */
-  async function prune(current: string): Promise<string[]> {
+  async function prune(current: string, retention: RetentionOptions): Promise<string[]> {
     const flat = await redis.zrevrange(versionsKey, 0, -1, 'WITHSCORES');
     const cutoff = now().getTime() - pruneGraceMs;
-    const doomed: string[] = [];
+    const candidates: string[] = [];
     for (let i = 2 * keep; i + 1 < flat.length; i += 2) {
       const version = flat[i]!;
-      if (version !== current && Number(flat[i + 1]) < cutoff) doomed.push(version);
+      if (version !== current && Number(flat[i + 1]) < cutoff) candidates.push(version);
     }
+    if (candidates.length === 0) return [];
+    let kept: ReadonlySet<string> = new Set();
+    if (retention.protect) {
+      try {
+        kept = new Set(await retention.protect());
+      } catch (err) {
+        // Not knowing what is served, delete nothing. The protect callback maps its own failures; anything else
+        // is not the feature store's fault and must not be reported as Redis being unavailable.
+        if (err instanceof AppError) throw err;
+        throw new AppError('INTERNAL', 'could not learn which feature sets are served', undefined, { cause: err });
+      }
+    }
+    const doomed = candidates.filter((version) => !kept.has(version));
     for (const version of doomed) await deleteFeatureSet(version);
     return doomed;
   }
@@ -370,8 +397,8 @@ export function createFeatureStore(redis: Redis, options: FeatureStoreOptions = 
   }
 
   return {
-    writeFeatureSet: (input) => guarded(() => writeFeatureSet(input)),
-    activate: (version) => guarded(() => activate(version)),
+    writeFeatureSet: (input, retention) => guarded(() => writeFeatureSet(input, retention)),
+    activate: (version, retention) => guarded(() => activate(version, retention)),
     currentVersion: () => guarded(() => redis.get(currentKey)),
     readMeta: (version) => guarded(() => readMeta(version)),
     readMatrices: (version) => guarded(() => readMatrices(version)),
