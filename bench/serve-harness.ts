@@ -4,8 +4,7 @@
  * process's CPU time and RSS from /proc.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
@@ -20,9 +19,15 @@ export interface Target {
 
 export type TargetMode = 'app' | 'bare' | 'floor';
 
-/** Bundles serve-target.ts (and with it the service) the way service/build.ts bundles server.ts. */
+/**
+ * Bundles serve-target.ts (and with it the service) the way service/build.ts bundles server.ts. The bundle is
+ * written under the repository's node_modules/.cache so that the packages left external (the Google clients the
+ * service imports) resolve from the repository's node_modules, as they do from the image's.
+ */
 export async function bundleTarget(): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'survival-bench-'));
+  const cache = path.join(import.meta.dirname, '..', 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(path.join(cache, 'survival-bench-'));
   const outfile = path.join(dir, 'serve-target.mjs');
   await build({
     entryPoints: [path.join(import.meta.dirname, 'serve-target.ts')],
