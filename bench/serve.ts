@@ -3,8 +3,10 @@
  *
  *   1. throughput and latency: POST /v1/predict with one passenger (drift detection and metrics on), 16
  *      connections for 10 s, against a bare node:http server answering a constant JSON to the same request,
- *      and against a trivial fastify POST route answering that constant (the framework floor: what fastify's
- *      POST-with-a-JSON-body path costs before the service does anything);
+ *      and against the framework floor: the service's own fastify instance (service/app.ts createFramework: the
+ *      same server, options, JSON and form body parsers, error and not-found handlers) with one trivial POST route
+ *      that parses the JSON body and answers a 77-byte constant (what the framework costs before the service does
+ *      anything);
  *   2. a 1,000-passenger batch, sent one at a time (client-side round trip);
  *   3. a 60 s soak at 16 connections, sampling the server's RSS every second;
  *   4. POST /v1/explain with the same passenger and load as 1, beside predict (req/s, CPU per request, latency),
@@ -122,6 +124,10 @@ async function main(): Promise<void> {
     `model: ${artifact.params.nEstimators} trees; ${CONNECTIONS} connections, ${DURATION} s per run; load average ${loadavg()[0]!.toFixed(2)}`,
   );
 
+  console.log(
+    "framework floor: the service's fastify instance (createFramework: same server, options, JSON and form parsers, " +
+      'error and not-found handlers) with one trivial POST /v1/predict parsing the body and answering a 77-byte constant',
+  );
   const cpu = breakdown(artifact, passengers);
   const costs = explainCost(artifact, passengers);
 
@@ -226,7 +232,7 @@ async function main(): Promise<void> {
     ],
     ['service GET /healthz req/s', floor.requests.average.toFixed(0), ''],
     [
-      'framework floor: trivial fastify POST route req/s, ratio to bare',
+      "framework floor: trivial route on the service's fastify req/s, ratio to bare",
       `${floorPost.requests.average.toFixed(0)}, ${(floorPost.requests.average / baseline.requests.average).toFixed(2)}`,
       '',
     ],
