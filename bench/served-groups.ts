@@ -65,7 +65,7 @@ function params(nFeatures: number): ForestParams {
 }
 
 /** A forest fitted as training fits one: the rows' features, plus their SMOTE rows. */
-function fit(recipe: FeatureRecipe, fitRows: readonly LabelledPassenger[], smoteSeed: number) {
+function fitServed(recipe: FeatureRecipe, fitRows: readonly LabelledPassenger[], smoteSeed: number) {
   const X = transform(recipe, fitRows);
   const fitY = fitRows.map((p) => p.survived);
   const synthetic = smote(X, fitY, { k: 5, seed: smoteSeed });
@@ -107,10 +107,10 @@ for (let r = 0; r < repeats; r++) {
     const recipeAll = fitRecipe(dataset, 2);
     if (recipeSplit.version !== 2 || recipeAll.version !== 2) throw new Error('recipe v2 expected');
     const recipeSplitTable: FeatureRecipe = { ...recipeSplit, groups: recipeAll.groups };
-    const splitForest = fit(recipeSplit, trainRows, smoteSeed);
-    const refitForest = fit(recipeAll, dataset, smoteSeed);
+    const splitForest = fitServed(recipeSplit, trainRows, smoteSeed);
+    const refitForest = fitServed(recipeAll, dataset, smoteSeed);
 
-    const score = (recipe: FeatureRecipe, forest: ReturnType<typeof fit>): number =>
+    const score = (recipe: FeatureRecipe, forest: ReturnType<typeof fitServed>): number =>
       transform(recipe, unseen).reduce(
         (n, row, i) =>
           n + (predictedLabel(forest.probability(row)) === (unseen[i] as LabelledPassenger).survived ? 1 : 0),
