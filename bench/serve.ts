@@ -3,8 +3,10 @@
  *
  *   1. throughput and latency: POST /v1/predict with one passenger (drift detection and metrics on), 16
  *      connections for 10 s, against a bare node:http server answering a constant JSON to the same request,
- *      and against a trivial fastify POST route answering that constant (the framework floor: what fastify's
- *      POST-with-a-JSON-body path costs before the service does anything);
+ *      and against the framework floor: the service's own fastify instance (service/app.ts createFramework: the
+ *      same server, options, JSON and form body parsers, error and not-found handlers) with one trivial POST route
+ *      that parses the JSON body and answers a 77-byte constant (what the framework costs before the service does
+ *      anything);
  *   2. a 1,000-passenger batch, sent one at a time (client-side round trip);
  *   3. a 60 s soak at 16 connections, sampling the server's RSS every second;
  *   4. POST /v1/explain with the same passenger and load as 1, beside predict (req/s, CPU per request, latency),
@@ -15,18 +17,17 @@
  * default search space (200 trees), cached between runs.
  * Options: --duration=SECONDS (default 10), --soak=SECONDS (default 60).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { build } from 'esbuild';
 import { readInstances } from '../service/instances.ts';
 import { driftReferenceOf } from '../shared/core/artifact.ts';
 import { RequestDrift } from '../shared/core/drift.ts';
 import { WindowDrift } from '../shared/core/drift-window.ts';
 import { loadModel } from '../shared/core/model.ts';
 import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
+import { bundleTarget, CONNECTIONS, cpuSeconds, load, measured, rssBytes, start } from './serve-harness.ts';
 
 const arg = (name: string, fallback: number): number => {
   const v = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -34,7 +35,6 @@ const arg = (name: string, fallback: number): number => {
 };
 const DURATION = arg('duration', 10);
 const SOAK = arg('soak', 60);
-const CONNECTIONS = 16;
 const TARGETS = {
   ratio: 0.7,
   p99Ms: 10,
@@ -44,94 +44,6 @@ const TARGETS = {
   addedShare: 0.15,
   floorP99Ratio: 1.5,
 };
-
-interface Target {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-/** Bundles serve-target.ts (and with it the service) the way service/build.ts bundles server.ts. */
-async function bundleTarget(): Promise<string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'survival-bench-'));
-  const outfile = path.join(dir, 'serve-target.mjs');
-  await build({
-    entryPoints: [path.join(import.meta.dirname, 'serve-target.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['@google-cloud/*', 'google-gax', '@grpc/*', 'pg-native'],
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
-    logLevel: 'warning',
-  });
-  copyFileSync(path.join(import.meta.dirname, '..', 'service', 'ui', 'style.css'), path.join(dir, 'style.css'));
-  return outfile;
-}
-
-function start(script: string, mode: 'app' | 'bare' | 'floor', artifactFile?: string): Promise<Target> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : [])],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening (\d+)/.exec(out);
-      if (!m) return;
-      child.removeAllListeners('exit');
-      resolve({
-        url: `http://127.0.0.1:${m[1]}`,
-        pid: child.pid!,
-        stop: () =>
-          new Promise<void>((done) => {
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
-      });
-    });
-  });
-}
-
-/** CPU seconds (user + system) a process has used: /proc/<pid>/stat fields 14 and 15, in clock ticks of 10 ms. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/**
- * A run under load, with the server's CPU time per answered request: on a machine shared with other work,
- * req/s depends on what else runs, CPU per request much less so.
- */
-async function measured(target: Target, body: string, seconds: number, route = '/v1/predict') {
-  const cpu0 = cpuSeconds(target.pid);
-  const result = await load(target.url, body, seconds, route);
-  const cpuPerRequestUs = ((cpuSeconds(target.pid) - cpu0) / result.requests.total) * 1e6;
-  return { result, cpuPerRequestUs };
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
-  return kb * 1024;
-}
-
-async function load(url: string, body: string, seconds: number, route = '/v1/predict') {
-  return autocannon({
-    url: `${url}${route}`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
-    connections: CONNECTIONS,
-    duration: seconds,
-  });
-}
 
 /** Microseconds per call of `f`, after a warm-up. */
 function micros(f: () => unknown, n: number): number {
@@ -212,6 +124,10 @@ async function main(): Promise<void> {
     `model: ${artifact.params.nEstimators} trees; ${CONNECTIONS} connections, ${DURATION} s per run; load average ${loadavg()[0]!.toFixed(2)}`,
   );
 
+  console.log(
+    "framework floor: the service's fastify instance (createFramework: same server, options, JSON and form parsers, " +
+      'error and not-found handlers) with one trivial POST /v1/predict parsing the body and answering a 77-byte constant',
+  );
   const cpu = breakdown(artifact, passengers);
   const costs = explainCost(artifact, passengers);
 
@@ -316,7 +232,7 @@ async function main(): Promise<void> {
     ],
     ['service GET /healthz req/s', floor.requests.average.toFixed(0), ''],
     [
-      'framework floor: trivial fastify POST route req/s, ratio to bare',
+      "framework floor: trivial route on the service's fastify req/s, ratio to bare",
       `${floorPost.requests.average.toFixed(0)}, ${(floorPost.requests.average / baseline.requests.average).toFixed(2)}`,
       '',
     ],

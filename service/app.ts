@@ -169,8 +169,12 @@ const wantsHtml = (request: FastifyRequest): boolean =>
   HTML_ROUTES.has(request.routeOptions.url ?? '') ||
   (request.method === 'GET' && (request.headers.accept ?? '').includes('text/html'));
 
-export function buildApp(deps: AppDeps): FastifyInstance {
-  const options: AppOptions = { ...DEFAULT_OPTIONS, ...deps.options };
+/**
+ * The fastify instance the service's routes run on, with no route: the server (timeouts), the JSON and form body
+ * parsers, rate limiting in public mode, and the error and not-found answers. `buildApp` adds the routes;
+ * `npm run bench:serve` puts a trivial route on one to measure the framework floor.
+ */
+export function createFramework(logger: Logger, options: AppOptions): FastifyInstance {
   // A passenger is ~250 bytes of JSON: a full batch fits with room to spare, a runaway body does not.
   const bodyLimit = Math.max(1 << 20, options.maxBatch * 1024);
   const app = Fastify({
@@ -178,7 +182,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit,
     trustProxy: true,
     return503OnClosing: true,
-    clientErrorHandler: clientErrorHandler(deps.logger, options.requestTimeoutMs),
+    clientErrorHandler: clientErrorHandler(logger, options.requestTimeoutMs),
     // The server is made here so that its timeouts are checked every second (Node checks every 30 s by default,
     // which would let a slow body hold its connection for up to requestTimeout + 30 s).
     serverFactory: (handler) => {
@@ -199,7 +203,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         err.code === 'FST_ERR_BAD_URL'
           ? new AppError('BAD_REQUEST', 'the path has a malformed percent-encoding', { field: 'path' })
           : requestError(err, bodyLimit).error;
-      deps.logger.warn('request refused before routing', { method: request.method, code: err.code });
+      logger.warn('request refused before routing', { method: request.method, code: err.code });
       return (reply as FastifyReply).code(error.status).send(error.toJSON());
     },
   });
@@ -212,6 +216,46 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
   });
 
+  app.register(formbody, { bodyLimit });
+  if (options.publicMode) {
+    app.register(rateLimit, {
+      max: options.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: clientAddress,
+      // Probes and the authenticated push are not the public's requests.
+      allowList: (request) => NOT_RATE_LIMITED.has(request.routeOptions.url ?? ''),
+      errorResponseBuilder: (_request, context) =>
+        new AppError('RATE_LIMITED', `more than ${context.max} requests a minute from this address; retry later`),
+    });
+  }
+
+  app.setErrorHandler((err, request, reply) => {
+    const { error, internal } = requestError(err, bodyLimit);
+    const fields = { ...traceFields(request.headers, options.projectId), method: request.method, url: request.url };
+    if (internal) logger.error('request failed', { ...fields, err });
+    else if (error.status >= 500) logger.warn(error.message, { ...fields, code: error.code, err: error.cause });
+    if (error.retryable) reply.header('retry-after', '5');
+    if (wantsHtml(request)) {
+      const title = error.status >= 500 ? 'Service unavailable' : 'Something is wrong with the request';
+      return sendHtml(reply, messagePage(title, error.message), error.status);
+    }
+    return reply.code(error.status).send(error.toJSON());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const error = new AppError('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`);
+    if ((request.headers.accept ?? '').includes('text/html')) {
+      return sendHtml(reply, messagePage('Page not found', 'There is no page at this address.'), 404);
+    }
+    return reply.code(404).send(error.toJSON());
+  });
+
+  return app;
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const options: AppOptions = { ...DEFAULT_OPTIONS, ...deps.options };
+  const app = createFramework(deps.logger, options);
   const metrics = createMetrics({
     current: () => deps.models.current(),
     sourceHealth: () => deps.models.sourceHealth?.(),
@@ -233,40 +277,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     logger: deps.logger,
     options,
   };
-
-  app.register(formbody, { bodyLimit });
-  if (options.publicMode) {
-    app.register(rateLimit, {
-      max: options.rateLimitPerMinute,
-      timeWindow: 60_000,
-      keyGenerator: clientAddress,
-      // Probes and the authenticated push are not the public's requests.
-      allowList: (request) => NOT_RATE_LIMITED.has(request.routeOptions.url ?? ''),
-      errorResponseBuilder: (_request, context) =>
-        new AppError('RATE_LIMITED', `more than ${context.max} requests a minute from this address; retry later`),
-    });
-  }
-
-  app.setErrorHandler((err, request, reply) => {
-    const { error, internal } = requestError(err, bodyLimit);
-    const fields = { ...traceFields(request.headers, options.projectId), method: request.method, url: request.url };
-    if (internal) deps.logger.error('request failed', { ...fields, err });
-    else if (error.status >= 500) deps.logger.warn(error.message, { ...fields, code: error.code, err: error.cause });
-    if (error.retryable) reply.header('retry-after', '5');
-    if (wantsHtml(request)) {
-      const title = error.status >= 500 ? 'Service unavailable' : 'Something is wrong with the request';
-      return sendHtml(reply, messagePage(title, error.message), error.status);
-    }
-    return reply.code(error.status).send(error.toJSON());
-  });
-
-  app.setNotFoundHandler((request, reply) => {
-    const error = new AppError('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`);
-    if ((request.headers.accept ?? '').includes('text/html')) {
-      return sendHtml(reply, messagePage('Page not found', 'There is no page at this address.'), 404);
-    }
-    return reply.code(404).send(error.toJSON());
-  });
 
   app.addHook('onClose', async () => {
     await driftMonitor.flush();

@@ -32,23 +32,25 @@ export type Scorer = (served: ServedModel, passengers: readonly Passenger[]) => 
 export function createScorer(deps: { metrics: ServiceMetrics; driftMonitor: DriftMonitor }): Scorer {
   const { metrics, driftMonitor } = deps;
   return (served, passengers) => {
-    const predictions = served.model.predict([...passengers]);
-    const rows = predictions.map((p) => p.features);
+    const predicted = served.model.predict(passengers);
+    const n = predicted.length;
+    const rows = new Array<number[]>(n);
+    const predictions = new Array<ScoredPassenger>(n);
+    let survived = 0;
+    for (let i = 0; i < n; i++) {
+      const p = predicted[i]!;
+      rows[i] = p.features;
+      predictions[i] = { survived: p.survived, probability: p.probability, features: p.features };
+      if (p.survived) survived++;
+    }
     const drift = served.requestDrift.predict(rows);
     driftMonitor.observe(served, rows);
 
-    let survived = 0;
-    for (const p of predictions) if (p.survived) survived++;
-    metrics.predictions.inc(predictions.length);
+    metrics.predictions.inc(n);
     if (survived > 0) metrics.outcomes.inc({ outcome: 'survived' }, survived);
-    if (predictions.length - survived > 0) metrics.outcomes.inc({ outcome: 'died' }, predictions.length - survived);
+    if (n - survived > 0) metrics.outcomes.inc({ outcome: 'died' }, n - survived);
     if (drift.isDrift) metrics.drift.inc();
 
-    return {
-      modelVersion: served.version,
-      featureNames: served.requestDrift.featureNames,
-      predictions: predictions.map((p) => ({ survived: p.survived, probability: p.probability, features: p.features })),
-      drift,
-    };
+    return { modelVersion: served.version, featureNames: served.requestDrift.featureNames, predictions, drift };
   };
 }

@@ -65,10 +65,25 @@ export function serializePrediction(scored: ScoredRequest): string {
     const p = predictions[i]!;
     out += `${i === 0 ? '' : ','}{"survived":${p.survived ? 'true' : 'false'},"probability":${number(p.probability)}${tail}`;
   }
-  out += `],"modelVersion":${JSON.stringify(scored.modelVersion)}`;
+  out += `],"modelVersion":${quoted(scored.modelVersion)}`;
   out += `,"drift":{"isDrift":${isDrift},"threshold":${number(drift.threshold)},"drifted":${drifted}`;
   out += `,"pValues":${numberMap(drift.pValues)},"statistics":${numberMap(drift.statistics)}}}`;
   return out;
+}
+
+/**
+ * JSON.stringify of the strings every answer repeats (feature names, the model version), kept: a few dozen of
+ * them per model, at most QUOTED_LIMIT (a caller cannot make the process keep its strings).
+ */
+const QUOTED_LIMIT = 1024;
+const quotedStrings = new Map<string, string>();
+function quoted(s: string): string {
+  let q = quotedStrings.get(s);
+  if (q === undefined) {
+    q = JSON.stringify(s);
+    if (quotedStrings.size < QUOTED_LIMIT) quotedStrings.set(s, q);
+  }
+  return q;
 }
 
 function number(n: number): string {
@@ -78,28 +93,31 @@ function number(n: number): string {
 }
 
 function stringArray(xs: readonly string[]): string {
+  if (xs.length === 0) return '[]';
   let out = '[';
-  for (let i = 0; i < xs.length; i++) out += (i === 0 ? '' : ',') + JSON.stringify(xs[i]);
+  for (let i = 0; i < xs.length; i++) out += (i === 0 ? '' : ',') + quoted(xs[i]!);
   return `${out}]`;
 }
 
 function numberMap(map: Record<string, number>): string {
+  const keys = Object.keys(map);
   let out = '{';
-  let first = true;
-  for (const key of Object.keys(map)) {
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${number(map[key]!)}`;
-    first = false;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    out += `${i === 0 ? '' : ','}${quoted(key)}:${number(map[key]!)}`;
   }
   return `${out}}`;
 }
 
 export function predictRoutes(app: FastifyInstance, ctx: AppContext): void {
+  // The histogram's child for this route, bound once (startTimer would validate and hash the label every time).
+  const latency = ctx.metrics.latency.labels({ route: 'api' });
   const handler = async (request: { body: unknown }, reply: FastifyReply) => {
-    const stopTimer = ctx.metrics.latency.startTimer({ route: 'api' });
+    const started = performance.now();
     const passengers = readInstances(request.body, ctx.options.maxBatch);
     const served = requireModel(ctx.models);
     const scored = ctx.scorer(served, passengers);
-    stopTimer();
+    latency.observe((performance.now() - started) / 1000);
     const body = serializePrediction(scored);
     // A string with a JSON content type is sent as it is (the schema below documents it and serves tests).
     reply.header('content-type', 'application/json; charset=utf-8');

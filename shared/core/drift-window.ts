@@ -15,6 +15,17 @@
  * The evaluation itself compares each KS statistic with the smallest statistic that could reach the level (found
  * once, at construction) and computes exact p-values only for features that pass it; the full per-feature result
  * (p-values, distances, histograms) is computed when someone reads it, once per evaluation.
+ *
+ * The window is kept ready for its tests as rows come and go, so an evaluation neither copies nor sorts it:
+ *   - a continuous feature keeps, per "slot" of its reference (below, at or between the reference's distinct
+ *     values), how many window rows fall there. The KS statistic depends only on how the window interleaves with
+ *     the reference, which those counts give: two window values in the same gap between reference values have the
+ *     same counts of reference values below and at most them, so the gap's last value gives the largest
+ *     F_window - F_reference and its first the largest F_reference - F_window, as a merge of the sorted values
+ *     would find (the same integers divided by the same sizes: the same statistic, to the bit);
+ *   - a categorical feature keeps its window count per reference category, the table chi2_contingency tests.
+ * A feature whose window holds a NaN or (categorical) a category the reference lacks, or a window larger than the
+ * reference, is tested from a copy of its column as TabularDrift tests it, so every case gives the same figures.
  */
 
 import {
@@ -27,7 +38,9 @@ import {
 } from './drift.ts';
 import { type FeatureHistogram, featureHistogram, histogramDistance } from './drift-distance.ts';
 import { createRng, type Rng } from './rng.ts';
-import type { KsMethod } from './stats/index.ts';
+import { chi2Contingency, type KsMethod } from './stats/index.ts';
+
+const ONE_ROW: readonly number[] = [0];
 
 export interface WindowDriftOptions {
   /** Rows tested (default 200). */
@@ -88,7 +101,8 @@ export interface WindowDriftState {
 }
 
 interface Evaluation {
-  columns: Float64Array[];
+  /** The window when evaluated, column-major (feature f at [f * windowSize, (f + 1) * windowSize)). */
+  columns: Float64Array;
   /** Per feature: the statistic, and the p-value when it was needed for the decision (else null). */
   statistics: number[];
   pValues: (number | null)[];
@@ -109,7 +123,19 @@ export class WindowDrift {
   readonly alpha: number;
   readonly tests: TabularDrift;
   readonly #nf: number;
-  readonly #buffer: Float64Array; // row-major ring buffer
+  /** Column-major ring buffer: feature f of window slot s at [f * windowSize + s]. */
+  readonly #buffer: Float64Array;
+  /** Per feature and window slot: its reference slot (continuous) or category index (categorical); -1 if irregular. */
+  readonly #bin: Int32Array;
+  /** Per feature: window rows per reference slot or category (null for a feature always tested from its column). */
+  readonly #counts: (Int32Array | null)[];
+  /** Per feature: window rows that are NaN or (categorical) of a category the reference lacks. */
+  readonly #irregular: Int32Array;
+  /** Per continuous feature: its reference's distinct values, ascending. */
+  readonly #distinct: (Float64Array | null)[];
+  /** Per continuous feature and reference slot: the share of the reference below / at most the slot's values. */
+  readonly #refBelow: (Float64Array | null)[];
+  readonly #refAtMost: (Float64Array | null)[];
   readonly #rng: Rng;
   /** KS statistics below this cannot reach the evaluation's level (the window always has windowSize rows). */
   readonly #ksFloor: number;
@@ -145,6 +171,51 @@ export class WindowDrift {
     });
     this.#nf = this.tests.featureNames.length;
     this.#buffer = new Float64Array(this.windowSize * this.#nf);
+    this.#bin = new Int32Array(this.windowSize * this.#nf);
+    this.#irregular = new Int32Array(this.#nf);
+    this.#counts = [];
+    this.#distinct = [];
+    this.#refBelow = [];
+    this.#refAtMost = [];
+    for (let f = 0; f < this.#nf; f++) {
+      const feature = this.tests.feature(f);
+      let counts: Int32Array | null = null;
+      let distinct: Float64Array | null = null;
+      let below: Float64Array | null = null;
+      let atMost: Float64Array | null = null;
+      if (feature.type === 'categorical') counts = new Int32Array(feature.categories.length);
+      else if (this.windowSize <= feature.sorted.length) {
+        // Slot 2i is the gap just below distinct value i (2D: above the last), slot 2i + 1 the value itself.
+        const sorted = feature.sorted;
+        const nl = sorted.length;
+        const values: number[] = [];
+        const cumulative: number[] = [0]; // reference rows below distinct value i
+        for (let i = 0; i < nl; i++) {
+          if (i === 0 || sorted[i] !== sorted[i - 1]) {
+            values.push(sorted[i]!);
+            cumulative.push(cumulative.at(-1)!);
+          }
+          cumulative[cumulative.length - 1]!++;
+        }
+        // cumulative[i] = rows below value i, cumulative[i + 1] = rows at most value i
+        distinct = Float64Array.from(values);
+        below = new Float64Array(2 * values.length + 1);
+        atMost = new Float64Array(2 * values.length + 1);
+        for (let i = 0; i <= values.length; i++) {
+          below[2 * i] = cumulative[i]! / nl;
+          atMost[2 * i] = cumulative[i]! / nl;
+          if (i < values.length) {
+            below[2 * i + 1] = cumulative[i]! / nl;
+            atMost[2 * i + 1] = cumulative[i + 1]! / nl;
+          }
+        }
+        counts = new Int32Array(2 * values.length + 1);
+      }
+      this.#counts.push(counts);
+      this.#distinct.push(distinct);
+      this.#refBelow.push(below);
+      this.#refAtMost.push(atMost);
+    }
     this.#rng = createRng(opts.seed ?? 1);
     // Bonferroni rejects below alpha / F; BH never rejects a p-value above alpha.
     const level = this.tests.correction === 'bonferroni' ? this.alpha / this.#nf : this.alpha;
@@ -163,10 +234,29 @@ export class WindowDrift {
         throw new DriftInputError(`row ${r} has ${rows[r]!.length} features, expected ${nf}`);
       }
     }
+    const n = this.windowSize;
     for (const r of this.#pick(rows.length)) {
-      this.#buffer.set(rows[r]!, this.#next * nf);
-      this.#next = (this.#next + 1) % this.windowSize;
-      if (this.#count < this.windowSize) this.#count++;
+      const row = rows[r]!;
+      const slot = this.#next;
+      const full = this.#count === n;
+      for (let f = 0; f < nf; f++) {
+        const at = f * n + slot;
+        const counts = this.#counts[f] ?? null;
+        if (counts !== null) {
+          if (full) {
+            const old = this.#bin[at]!;
+            if (old < 0) this.#irregular[f]!--;
+            else counts[old]!--;
+          }
+          const bin = this.#binOf(f, row[f]!);
+          this.#bin[at] = bin;
+          if (bin < 0) this.#irregular[f]!++;
+          else counts[bin]!++;
+        }
+        this.#buffer[at] = row[f]!;
+      }
+      this.#next = (slot + 1) % n;
+      if (!full) this.#count++;
     }
     this.#requestsSeen++;
     if (this.#count < this.windowSize) return null;
@@ -191,20 +281,21 @@ export class WindowDrift {
   /** The rows in the window, oldest first. */
   contents(): number[][] {
     const out: number[][] = [];
-    const start = this.#count < this.windowSize ? 0 : this.#next;
+    const n = this.windowSize;
+    const start = this.#count < n ? 0 : this.#next;
     for (let i = 0; i < this.#count; i++) {
-      const slot = (start + i) % this.windowSize;
-      out.push(Array.from(this.#buffer.subarray(slot * this.#nf, (slot + 1) * this.#nf)));
+      const slot = (start + i) % n;
+      out.push(Array.from({ length: this.#nf }, (_, f) => this.#buffer[f * n + slot]!));
     }
     return out;
   }
 
   /** Row indices of a request that enter the window: all of them, or a uniform sample of rowsPerRequest. */
-  #pick(n: number): number[] {
+  #pick(n: number): readonly number[] {
     const k = this.rowsPerRequest;
     if (n <= k) {
       this.#rowsSeen += n;
-      return Array.from({ length: n }, (_, i) => i);
+      return n === 1 ? ONE_ROW : Array.from({ length: n }, (_, i) => i);
     }
     this.#rowsSeen += k;
     // Floyd's algorithm: k distinct indices of n, each k-subset equally likely.
@@ -219,20 +310,29 @@ export class WindowDrift {
   #evaluate(): WindowEvaluation {
     const nf = this.#nf;
     const n = this.windowSize;
-    const columns = Array.from({ length: nf }, () => new Float64Array(n));
-    for (let r = 0; r < n; r++) {
-      for (let f = 0; f < nf; f++) columns[f]![r] = this.#buffer[r * nf + f]!;
-    }
+    // The window as it is now, for the full result's histograms (in window-slot order, as the tests see it).
+    const columns = this.#buffer.slice();
     const statistics: number[] = [];
     const pValues: (number | null)[] = [];
     for (let f = 0; f < nf; f++) {
-      const column = columns[f]!;
+      const counts = this.#counts[f] ?? null;
       if (this.tests.featureTypes[f] === 'continuous') {
-        const d = this.tests.ksStatistic(f, column);
+        // A NaN in the window gives the feature a NaN statistic and p-value, which never drift (as TabularDrift).
+        let d: number;
+        if (counts !== null) d = this.#irregular[f] === 0 ? this.#ksStatistic(f, counts) : Number.NaN;
+        else {
+          const column = this.#oldestFirst(columns, f);
+          d = column.includes(Number.NaN) ? Number.NaN : this.tests.ksStatistic(f, column);
+        }
         statistics.push(d);
-        pValues.push(d >= this.#ksFloor ? this.tests.ksFromStatistic(d, n).pValue : null);
+        pValues.push(
+          Number.isNaN(d) ? Number.NaN : d >= this.#ksFloor ? this.tests.ksFromStatistic(d, n).pValue : null,
+        );
       } else {
-        const t = this.tests.testFeature(f, column);
+        const t =
+          this.#irregular[f] === 0
+            ? chi2Contingency([this.tests.feature(f).counts, Array.from(counts!)])
+            : this.tests.testFeature(f, this.#oldestFirst(columns, f));
         statistics.push(t.statistic);
         pValues.push(t.pValue);
       }
@@ -266,11 +366,13 @@ export class WindowDrift {
     const tests = e.statistics.map((statistic, f) => {
       if (this.#testOf(f) === 'chi2') return { test: 'chi2' as const, statistic, pValue: e.pValues[f]! };
       // The KS result reports the statistic as scipy does (on the exact method's lattice).
+      if (Number.isNaN(statistic)) return { test: 'ks' as const, statistic, pValue: Number.NaN };
       return { test: 'ks' as const, ...this.tests.ksFromStatistic(statistic, n) };
     });
     const result = this.tests.decide(tests);
     const detail: WindowFeature[] = result.features.map((feature, f) => {
-      const histogram = featureHistogram(feature.type, this.tests.feature(f).sorted, e.columns[f]!);
+      const column = e.columns.subarray(f * n, (f + 1) * n);
+      const histogram = featureHistogram(feature.type, this.tests.feature(f).sorted, column);
       return { ...feature, distance: histogramDistance(histogram), histogram };
     });
     e.full = {
@@ -282,6 +384,62 @@ export class WindowDrift {
       detail,
     };
     return e.full;
+  }
+
+  /** Feature f's column of a window snapshot, oldest row first (the order TabularDrift sees the rows in). */
+  #oldestFirst(columns: Float64Array, f: number): Float64Array {
+    const n = this.windowSize;
+    const start = this.#next; // the window is full when evaluated: the oldest row is the next to be replaced
+    const column = new Float64Array(n);
+    column.set(columns.subarray(f * n + start, (f + 1) * n), 0);
+    column.set(columns.subarray(f * n, f * n + start), n - start);
+    return column;
+  }
+
+  /** The reference slot (continuous) or category (categorical) of value v of feature f; -1 when irregular. */
+  #binOf(f: number, v: number): number {
+    if (Number.isNaN(v)) return -1;
+    const distinct = this.#distinct[f] ?? null;
+    if (distinct === null) return this.tests.feature(f).indexOf.get(v) ?? -1;
+    let lo = 0; // distinct values below v
+    let hi = distinct.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (distinct[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < distinct.length && distinct[lo] === v ? 2 * lo + 1 : 2 * lo;
+  }
+
+  /**
+   * The two-sample KS statistic of the window (NaN-free, no larger than the reference) against feature f's
+   * reference, from the window's counts per reference slot: the same arithmetic as `ksStatisticSorted` on the
+   * sorted window, one step per occupied slot.
+   */
+  #ksStatistic(f: number, counts: Int32Array): number {
+    const ns = this.windowSize;
+    const below = this.#refBelow[f]!;
+    const atMost = this.#refAtMost[f]!;
+    let s = 0;
+    while (counts[s] === 0) s++;
+    let above = 0;
+    let beneath = below[s]!;
+    let k = 0;
+    while (k < ns) {
+      k += counts[s]!;
+      const fs = k / ns;
+      const up = fs - atMost[s]!;
+      if (up > above) above = up;
+      let next = 1;
+      if (k < ns) {
+        s++;
+        while (counts[s] === 0) s++;
+        next = below[s]!;
+      }
+      const down = next - fs;
+      if (down > beneath) beneath = down;
+    }
+    return above >= beneath ? above : Math.min(beneath, 1);
   }
 
   #testOf(f: number): FeatureTestName {

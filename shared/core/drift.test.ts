@@ -231,6 +231,54 @@ describe('WindowDrift', () => {
     }
   });
 
+  it('gives, at every evaluation, the figures TabularDrift gives on the window: ties, NaN, infinities, unseen categories', () => {
+    const stream = sampler(world, createRng(12));
+    const rng = createRng(13);
+    const age = nameIndex('Age');
+    const title = nameIndex('Title');
+    const odd = (row: number[]): number[] => {
+      const out = [...row];
+      const f = rng.int(out.length);
+      const pick = rng.int(6);
+      // a NaN, an infinity, a category (or value) the reference never saw, a negative zero, a reference value
+      out[f] = [Number.NaN, Number.POSITIVE_INFINITY, 99.5, -0, world.reference.columns[f]![0]!, -1e9][pick]!;
+      if (pick === 5) out[age] = out[age]! + 0.5; // between two reference values
+      return out;
+    };
+    const referenceRows = world.reference.columns[0]!.length;
+    for (const windowSize of [50, 200, referenceRows + 3]) {
+      const window = new WindowDrift(world.reference, { windowSize, evaluateEvery: 7, rowsPerRequest: 2, seed: 3 });
+      const direct = new TabularDrift(world.reference, { pVal: window.alpha, ksMethod: 'auto' });
+      let evaluations = 0;
+      let irregular = 0;
+      for (let i = 0; i < windowSize + 400; i++) {
+        const phase = Math.floor(i / 60) % 4;
+        const rows =
+          phase === 0
+            ? [stream.normal()]
+            : phase === 1
+              ? [stream.shifted('embarked-Q'), stream.normal(), stream.shifted('age+25')]
+              : phase === 2
+                ? [odd(stream.normal())]
+                : [stream.normal().map((v, f) => (f === title ? 4 : v))];
+        if (phase === 2) irregular++;
+        const e = window.add(rows);
+        if (e === null) continue;
+        evaluations++;
+        const last = window.state().last!;
+        const expected = direct.predict(window.contents());
+        expect(last.statistics).toEqual(expected.statistics);
+        expect(last.pValues).toEqual(expected.pValues);
+        expect({ isDrift: e.isDrift, drifted: e.drifted }).toEqual({
+          isDrift: expected.isDrift,
+          drifted: expected.drifted,
+        });
+      }
+      expect(evaluations).toBeGreaterThan(50);
+      expect(irregular).toBeGreaterThan(50);
+    }
+  });
+
   it('raises at most one alert in 100,000 in-distribution requests (four streams of 25,000)', () => {
     let alerts = 0;
     for (let s = 0; s < 4; s++) {
