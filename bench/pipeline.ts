@@ -296,7 +296,17 @@ async function runOnce(run: number): Promise<RunFigures> {
     throw new Error(`run ${run}: execution ${name} ${outcome.state}: ${JSON.stringify(outcome.error)}`);
   }
   const result = outcome.result as { modelVersion: string; promoted: boolean; datasetId: string };
-  if (!result.promoted) throw new Error(`run ${run}: model ${result.modelVersion} was not promoted`);
+  if (!result.promoted) {
+    // the steps ran: their times and memory are still the figures asked for
+    const ended = events.filter((e) => e.execution === name && e.type === 'step-end' && e.routine === 'main');
+    const memory = peakMemory();
+    for (const e of ended)
+      if (e.type === 'step-end' && e.step in LIMITS)
+        say(`  ${e.step}: ${(e.durationMs / 1000).toFixed(1)} s, peak RSS ${memory[e.step]?.toFixed(0) ?? '?'} MiB`);
+    throw new Error(
+      `run ${run}: model ${result.modelVersion} was not promoted: ${JSON.stringify((result as { decision?: unknown }).decision ?? null).slice(0, 500)}`,
+    );
+  }
   const seen = await Promise.race([pointer, sleep(30_000).then(() => null)]);
   stop.abort();
   if (!seen) throw new Error(`run ${run}: models/latest.json did not change within 30 s of the execution's end`);
