@@ -30,7 +30,13 @@ import {
   sha256Hex,
   verifyArtifactBytes,
 } from '../../shared/adapters/model-store.ts';
-import { buildArtifact, type ModelArtifact, parseArtifact, type TrainingSample } from '../../shared/core/artifact.ts';
+import {
+  buildArtifact,
+  DEFAULT_ARTIFACT_LIMITS,
+  type ModelArtifact,
+  parseArtifact,
+  type TrainingSample,
+} from '../../shared/core/artifact.ts';
 import { loadModel, type Predictor } from '../../shared/core/model.ts';
 import { modelVersionFor, resolveSearchOptions, type SearchSettings } from '../../shared/core/pipeline.ts';
 import {
@@ -201,6 +207,7 @@ async function obtainArtifact(
   // the search's rows: the split, or its stratified search sample above SEARCH_MAX_ROWS (the fits take the same)
   const searchRows = searchRowsOf(m.recipe, m.trainIds, train, deps.config.searchMaxRows, options.seed);
   const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames, foldScores);
+  const maxBytes = deps.config.maxArtifactBytes ?? DEFAULT_ARTIFACT_LIMITS.maxBytes;
   const training = await trainModel(
     {
       featureNames: m.meta.featureNames,
@@ -211,7 +218,11 @@ async function obtainArtifact(
       ...(searchRows.foldView === undefined ? {} : { foldView: searchRows.foldView }),
       ...(search ? { search } : {}),
     },
-    { ...options, runner: threadPoolRunner(deps.config.workers) },
+    {
+      ...options,
+      runner: threadPoolRunner(deps.config.workers),
+      maxForestBytes: maxForestBytesOf(maxBytes, m.recipe, m.meta.featureNames, train.X),
+    },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });
   const artifact = buildArtifact({
@@ -226,8 +237,31 @@ async function obtainArtifact(
   });
   // Written only if absent: a concurrent run of the same version may have won, and then its bytes are the ones kept.
   const stored = await store.writeArtifact(modelVersion, artifact);
-  return { artifact: parseArtifact(stored.bytes), sha256: stored.sha256, size: stored.size };
+  return {
+    artifact: parseArtifact(stored.bytes, { ...DEFAULT_ARTIFACT_LIMITS, maxBytes }),
+    sha256: stored.sha256,
+    size: stored.size,
+  };
 }
+
+/**
+ * Room the artifact leaves the forest and its covers under MODEL_MAX_BYTES: the limit less the drift reference
+ * (the training split's rows, column-major) and the recipe, whose sizes are known before the refit, and less
+ * ARTIFACT_OTHER_BYTES for the rest (search, metrics, importances, sources), a few kB in practice.
+ */
+export function maxForestBytesOf(
+  maxBytes: number,
+  recipe: unknown,
+  featureNames: readonly string[],
+  trainX: readonly (readonly number[])[],
+): number {
+  const columns = featureNames.map((_, j) => trainX.map((row) => row[j] as number));
+  const fixed = Buffer.byteLength(JSON.stringify(columns)) + Buffer.byteLength(JSON.stringify(recipe));
+  return Math.max(0, maxBytes - fixed - ARTIFACT_OTHER_BYTES);
+}
+
+/** Bytes kept for the artifact's parts besides the forest, covers, drift reference and recipe (measured: < 20 kB). */
+export const ARTIFACT_OTHER_BYTES = 256 * 1024;
 
 /** The current champion: the pointer and the model it names (verified), or null when there is none to compare. */
 async function readChampion(

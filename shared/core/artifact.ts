@@ -17,7 +17,7 @@ import type { ForestParams } from './forest.ts';
 import { FEATURE_KINDS, type FeatureKind, type FeatureName, RECIPE_FEATURES, type RecipeVersion } from './schema.ts';
 import type { SearchResult } from './search.ts';
 import type { SearchSample } from './search-sample.ts';
-import type { ShapSample, TrainingResult } from './training.ts';
+import type { ShapSample, TrainingResult, TreeCap } from './training.ts';
 
 /**
  * Format versions (each adds optional fields; the reader accepts every version up to this one):
@@ -63,6 +63,11 @@ export interface ModelArtifact {
   searchSample?: SearchSample;
   /** Present when the test split had more rows than SHAP_MAX_ROWS: `shapImportances` are over this sample of it. */
   shapSample?: ShapSample;
+  /**
+   * Present when the refit's forest did not fit MODEL_MAX_BYTES: it keeps its first `keptTrees` trees (`params`
+   * says so), the forest those parameters grow with that many trees.
+   */
+  treeCap?: TreeCap;
 }
 
 /** The cap on training rows and the stratified sample taken under it (optional: readers that predate it skip it). */
@@ -112,6 +117,7 @@ export function buildArtifact(input: BuildArtifactInput): ModelArtifact {
     ...(input.sample ? { sample: input.sample } : {}),
     ...(input.searchSample ? { searchSample: input.searchSample } : {}),
     ...(input.training.shapSample ? { shapSample: input.training.shapSample } : {}),
+    ...(input.training.treeCap ? { treeCap: input.training.treeCap } : {}),
   };
 }
 
@@ -338,6 +344,16 @@ export const ARTIFACT_SCHEMA = {
         maxRows: { type: 'integer', minimum: 1 },
         testRows: { type: 'integer', minimum: 1 },
         seed: { type: 'integer' },
+      },
+    },
+    treeCap: {
+      type: 'object',
+      required: ['maxBytes', 'searchedTrees', 'keptTrees', 'refitBytes'],
+      properties: {
+        maxBytes: { type: 'integer', minimum: 1 },
+        searchedTrees: { type: 'integer', minimum: 1 },
+        keptTrees: { type: 'integer', minimum: 1 },
+        refitBytes: { type: 'integer', minimum: 1 },
       },
     },
   },

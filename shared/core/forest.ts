@@ -109,6 +109,28 @@ export function trainForest(X: readonly (readonly number[])[], y: readonly numbe
 }
 
 /**
+ * The forest of its first `k` trees, as `ml-random-forest` JSON. The library draws each tree's bootstrap rows and
+ * columns from one seed chain, tree after tree, so this is the forest `trainForest` grows with `nEstimators: k` and
+ * the same seed, tree for tree (the tests check it).
+ */
+export function firstTrees(forestJson: object, k: number): object {
+  const json = forestJson as { baseModel: { estimators: unknown[]; indexes: unknown[]; nEstimators: number } };
+  const base = json.baseModel;
+  if (!Number.isInteger(k) || k < 1 || k > base.estimators.length) {
+    throw new RangeError(`k must be an integer in [1, ${base.estimators.length}], got ${k}`);
+  }
+  return {
+    ...json,
+    baseModel: {
+      ...base,
+      nEstimators: k,
+      estimators: base.estimators.slice(0, k),
+      indexes: base.indexes.slice(0, k),
+    },
+  };
+}
+
+/**
  * Votes for class 1 per row, counted by `ml-random-forest` itself (`predictionValues`): the reference the
  * compiled predictor is tested against. Slow; serving uses `compileForest`.
  */

@@ -3,10 +3,11 @@
  * cross-validation on the training split, a refit of the best parameters on the whole training split plus
  * its SMOTE rows, then test metrics (on real, held-out rows) and feature importances.
  */
+import { AppError } from '../errors.ts';
 import { compileForest } from './compiled-forest.ts';
 import { bootstrapCovers, type NodeCovers } from './covers.ts';
 import { evaluate, type TestMetrics } from './evaluation.ts';
-import { type ForestParams, impurityImportances, trainForest } from './forest.ts';
+import { type ForestParams, firstTrees, impurityImportances, trainForest } from './forest.ts';
 import type { FeatureName } from './schema.ts';
 import { type FoldView, randomizedSearch, type SearchOptions, type SearchResult } from './search.ts';
 import { smote } from './smote.ts';
@@ -48,7 +49,25 @@ export interface TrainingInput {
 export type TrainingOptions = Omit<SearchOptions, 'foldView'> & {
   /** Test rows the mean |SHAP| is computed over at most (default SHAP_MAX_ROWS). */
   shapMaxRows?: number;
+  /**
+   * Bytes the refitted forest's JSON and its node covers may take together in the artifact (the train step passes
+   * MODEL_MAX_BYTES less the artifact's other parts). A refit beyond keeps its first trees that fit, which is the
+   * forest the same parameters grow with fewer trees, and records it (`treeCap`). Absent: no bound.
+   */
+  maxForestBytes?: number;
 };
+
+/** Present when the refit had more trees than fit in the artifact's byte budget: it keeps its first `keptTrees`. */
+export interface TreeCap {
+  /** The forest's and covers' byte budget (`maxForestBytes`). */
+  maxBytes: number;
+  /** The chosen candidate's tree count (`search.best.nEstimators`). */
+  searchedTrees: number;
+  /** The trees kept (`params.nEstimators`): the most whose JSON and covers fit `maxBytes`. */
+  keptTrees: number;
+  /** Bytes of the whole refitted forest and its covers, which did not fit. */
+  refitBytes: number;
+}
 
 export interface TrainingResult {
   /** The refitted forest, as `ml-random-forest` JSON. */
@@ -67,7 +86,33 @@ export interface TrainingResult {
   shapImportances: Record<FeatureName, number>;
   /** Present when the test split had more than SHAP_MAX_ROWS rows: the mean |SHAP| is over this sample of them. */
   shapSample?: ShapSample;
+  /** Present when the refit was cut to its first trees to fit `maxForestBytes`. */
+  treeCap?: TreeCap;
   seconds: number;
+}
+
+/** UTF-8 bytes of `value` as JSON. */
+const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+/**
+ * The most leading trees of `forest` whose JSON and covers take at most `maxBytes` together, and the bytes of the
+ * whole forest and covers. The JSON of the first `k` trees is the forest's fixed part plus each kept tree's JSON and
+ * column list, comma-separated (likewise the covers), so the count is exact up to the digits of `nEstimators`, which
+ * only shrink as trees are dropped.
+ */
+export function treesWithin(forest: object, covers: NodeCovers, maxBytes: number): { kept: number; bytes: number } {
+  const base = (forest as { baseModel: { estimators: unknown[]; indexes: unknown[] } }).baseModel;
+  let bytes =
+    jsonBytes({ ...forest, baseModel: { ...base, estimators: [], indexes: [] } }) + jsonBytes({ ...covers, trees: [] });
+  let kept = 0;
+  for (let t = 0; t < base.estimators.length; t++) {
+    const tree = jsonBytes(base.estimators[t]) + jsonBytes(base.indexes[t]) + jsonBytes(covers.trees[t] ?? []);
+    const next = bytes + tree + (t === 0 ? 0 : 3);
+    if (next > maxBytes) break;
+    bytes = next;
+    kept = t + 1;
+  }
+  return { kept, bytes: jsonBytes(forest) + jsonBytes(covers) };
 }
 
 /**
@@ -107,13 +152,36 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions): P
     }));
 
   const synthetic = input.synthetic ?? smote(train.X, train.y, { seed });
-  const params = search.best;
+  let params = search.best;
   const fitX = [...train.X, ...synthetic.X];
-  const forest = trainForest(fitX, [...train.y, ...synthetic.y], params);
+  let forest = trainForest(fitX, [...train.y, ...synthetic.y], params);
   opts.onProgress?.(searchTotal + 1, searchTotal + 1);
 
-  const compiled = compileForest(forest);
-  const covers = bootstrapCovers(forest, compiled, fitX, params);
+  let compiled = compileForest(forest);
+  let covers = bootstrapCovers(forest, compiled, fitX, params);
+  let treeCap: TreeCap | undefined;
+  if (opts.maxForestBytes !== undefined) {
+    const { kept, bytes } = treesWithin(forest, covers, opts.maxForestBytes);
+    if (kept === 0) {
+      throw new AppError(
+        'ARTIFACT_INVALID',
+        `model artifact: not one tree of the refit fits the ${opts.maxForestBytes} bytes left for the forest (MODEL_MAX_BYTES)`,
+        { maxForestBytes: opts.maxForestBytes, refitBytes: bytes },
+      );
+    }
+    if (kept < params.nEstimators) {
+      treeCap = {
+        maxBytes: opts.maxForestBytes,
+        searchedTrees: params.nEstimators,
+        keptTrees: kept,
+        refitBytes: bytes,
+      };
+      params = { ...params, nEstimators: kept };
+      forest = firstTrees(forest, kept);
+      compiled = compileForest(forest);
+      covers = { ...covers, trees: covers.trees.slice(0, kept) };
+    }
+  }
   const metrics = evaluate(
     test.y,
     test.X.map((row) => compiled.probability(row)),
@@ -142,6 +210,7 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions): P
     covers,
     shapImportances,
     ...(shapRows === null ? {} : { shapSample: { maxRows: shapMaxRows, testRows: test.X.length, seed } }),
+    ...(treeCap ? { treeCap } : {}),
     seconds: (performance.now() - started) / 1000,
   };
 }
