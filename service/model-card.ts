@@ -9,7 +9,7 @@ import type { PromotionRecord } from '../shared/adapters/model-store.ts';
 import type { ModelArtifact, TrainingSample } from '../shared/core/artifact.ts';
 import { type Comparison, wilsonInterval } from '../shared/core/promotion.ts';
 import type { SearchSample } from '../shared/core/search-sample.ts';
-import type { ShapSample } from '../shared/core/training.ts';
+import type { ShapSample, TreeCap } from '../shared/core/training.ts';
 import type { ServedModel } from './model-registry.ts';
 
 export const INTENDED_USE =
@@ -37,6 +37,11 @@ export interface ModelCard {
      * the test rows the mean |SHAP| is over (SHAP_MAX_ROWS of the test split).
      */
     samples?: { training?: TrainingSample; search?: SearchSample; validation?: unknown; shap?: ShapSample };
+    /**
+     * Present when the refitted forest did not fit MODEL_MAX_BYTES: the model keeps the first `keptTrees` of the
+     * `searchedTrees` the search chose (the forest the same parameters grow with that many trees).
+     */
+    treeCap?: TreeCap;
   };
   metrics: {
     test: { rows: number; accuracy: number; accuracyInterval: [number, number]; f1: number; rocAuc: number };
@@ -85,6 +90,7 @@ export function modelCard(served: ServedModel): ModelCard {
       labelShare: dataset?.labelShare ?? null,
       validation: dataset?.validation ?? 'not recorded (the pointer predates promotion records)',
       ...(Object.keys(samples).length > 0 ? { samples } : {}),
+      ...(a.treeCap ? { treeCap: a.treeCap } : {}),
     },
     metrics: {
       test: {

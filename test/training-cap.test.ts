@@ -21,7 +21,7 @@ import { keysFor } from '../shared/adapters/feature-store/layout.ts';
 import { createFeatureStore, type FeatureStore } from '../shared/adapters/feature-store/store.ts';
 import type { ModelPointer } from '../shared/adapters/model-store.ts';
 import { readJson } from '../shared/adapters/storage.ts';
-import { parseArtifact } from '../shared/core/artifact.ts';
+import { DEFAULT_ARTIFACT_LIMITS, parseArtifact } from '../shared/core/artifact.ts';
 import { validatePassengerCsv } from '../shared/core/csv-stream.ts';
 import { loadModel } from '../shared/core/model.ts';
 import { type DataPlaneEnv, MODELS_BUCKET, post, startDataPlane } from './support/data-plane.ts';
@@ -163,6 +163,47 @@ describe('the cap on training rows', () => {
       survived: CAP - sampledDied,
       seed: 42,
     });
+  });
+});
+
+describe('the byte bound on the artifact', () => {
+  it('keeps the artifact of a capped sample within MODEL_MAX_BYTES: the refit keeps its first trees that fit, and says so', async () => {
+    const out = await processWith({ splitSeed: 42, maxRows: CAP });
+    const MAX_BYTES = 700_000;
+    const TREES = 40;
+    const config: TrainConfig = {
+      modelsBucket: MODELS_BUCKET,
+      minAccuracy: 0,
+      candidates: 1,
+      folds: 2,
+      repeats: 1,
+      seed: 42,
+      workers: 0,
+      // the default space's largest candidate, with fewer trees
+      space: { nEstimators: [TREES], maxFeatures: [9], maxDepth: [12], minNumSamples: [2], gainThreshold: [0] },
+      maxArtifactBytes: MAX_BYTES,
+      topic: 'model-published',
+    };
+    http(
+      'train-bytes',
+      makeTrainHandler({ pool: env.db.pool, featureStore, storage: env.storage, pubsub, logger: env.logger, config }),
+    );
+    const res = await post(getTestServer('train-bytes'), { featureSetVersion: out.featureSetVersion });
+    expect(res.status).toBe(200);
+    const [bytes] = await env.storage
+      .bucket(MODELS_BUCKET)
+      .file(`models/${res.body.modelVersion}/model.json`)
+      .download();
+    expect(bytes.length).toBeLessThanOrEqual(MAX_BYTES);
+    const artifact = parseArtifact(bytes, { ...DEFAULT_ARTIFACT_LIMITS, maxBytes: MAX_BYTES });
+    const kept = artifact.params.nEstimators;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(TREES);
+    expect(artifact.search.best.nEstimators).toBe(TREES);
+    expect(artifact.treeCap).toMatchObject({ searchedTrees: TREES, keptTrees: kept });
+    expect(artifact.treeCap!.refitBytes).toBeGreaterThan(MAX_BYTES);
+    const served = { model: loadModel(bytes), pointer: null } as unknown as ServedModel;
+    expect(modelCard(served).trainingData.treeCap).toEqual(artifact.treeCap);
   });
 });
 
