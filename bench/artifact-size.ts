@@ -5,8 +5,7 @@
  * default 12500,31250,50000: 50,000 is MAX_TRAINING_ROWS's sample, whose refit has ~49,300 rows) and extrapolates the forest and covers linearly in the
  * tree count to the space's largest tree count. Prints one JSON line per size.
  */
-import { maxForestBytesOf } from '../functions/train/handler.ts';
-import { DEFAULT_ARTIFACT_LIMITS } from '../shared/core/artifact.ts';
+import { DEFAULT_ARTIFACT_LIMITS, maxForestBytesOf } from '../shared/core/artifact.ts';
 import { compileForest } from '../shared/core/compiled-forest.ts';
 import { bootstrapCovers } from '../shared/core/covers.ts';
 import { type ForestParams, trainForest } from '../shared/core/forest.ts';
@@ -45,12 +44,7 @@ for (const n of SIZES) {
   const driftBytes = Buffer.byteLength(JSON.stringify(columns));
   const perTree = (forestBytes + coverBytes) / TREES;
   const recipeBytes = Buffer.byteLength(JSON.stringify(prepared.recipe));
-  const budget = maxForestBytesOf(
-    DEFAULT_ARTIFACT_LIMITS.maxBytes,
-    prepared.recipe,
-    prepared.recipe.featureNames,
-    prepared.train.X,
-  );
+  const budget = maxForestBytesOf(DEFAULT_ARTIFACT_LIMITS.maxBytes, prepared.recipe, prepared.train.X);
   console.log(
     JSON.stringify({
       datasetRows: n,

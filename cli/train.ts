@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { buildArtifact } from '../shared/core/artifact.ts';
+import { buildArtifact, DEFAULT_ARTIFACT_LIMITS, maxForestBytesOf } from '../shared/core/artifact.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import {
   prepareFeatureSet,
@@ -95,6 +95,8 @@ export async function main(argv: string[]): Promise<number> {
   const training = await trainModel(trainingInputOf(prepared), {
     ...search,
     runner: threadPoolRunner(workers),
+    // what this CLI's own loaders (predict, evaluate, models) and the service accept by default
+    maxForestBytes: maxForestBytesOf(DEFAULT_ARTIFACT_LIMITS.maxBytes, recipe, trainX),
     onProgress: (done, total) => {
       if (!started) {
         bar.start(total, 0);

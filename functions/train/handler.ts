@@ -34,6 +34,7 @@ import {
   buildArtifact,
   DEFAULT_ARTIFACT_LIMITS,
   type ModelArtifact,
+  maxForestBytesOf,
   parseArtifact,
   type TrainingSample,
 } from '../../shared/core/artifact.ts';
@@ -221,7 +222,7 @@ async function obtainArtifact(
     {
       ...options,
       runner: threadPoolRunner(deps.config.workers),
-      maxForestBytes: maxForestBytesOf(maxBytes, m.recipe, m.meta.featureNames, train.X),
+      maxForestBytes: maxForestBytesOf(maxBytes, m.recipe, train.X),
     },
   );
   log.info('trained', { modelVersion, seconds: training.seconds, accuracy: training.metrics.accuracy });
@@ -243,25 +244,6 @@ async function obtainArtifact(
     size: stored.size,
   };
 }
-
-/**
- * Room the artifact leaves the forest and its covers under MODEL_MAX_BYTES: the limit less the drift reference
- * (the training split's rows, column-major) and the recipe, whose sizes are known before the refit, and less
- * ARTIFACT_OTHER_BYTES for the rest (search, metrics, importances, sources), a few kB in practice.
- */
-export function maxForestBytesOf(
-  maxBytes: number,
-  recipe: unknown,
-  featureNames: readonly string[],
-  trainX: readonly (readonly number[])[],
-): number {
-  const columns = featureNames.map((_, j) => trainX.map((row) => row[j] as number));
-  const fixed = Buffer.byteLength(JSON.stringify(columns)) + Buffer.byteLength(JSON.stringify(recipe));
-  return Math.max(0, maxBytes - fixed - ARTIFACT_OTHER_BYTES);
-}
-
-/** Bytes kept for the artifact's parts besides the forest, covers, drift reference and recipe (measured: < 20 kB). */
-export const ARTIFACT_OTHER_BYTES = 256 * 1024;
 
 /** The current champion: the pointer and the model it names (verified), or null when there is none to compare. */
 async function readChampion(

@@ -401,6 +401,24 @@ export const DEFAULT_ARTIFACT_LIMITS: ArtifactLimits = {
   maxDepth: 64,
 };
 
+/**
+ * Room the artifact leaves the forest and its covers under MODEL_MAX_BYTES: the limit less the drift reference
+ * (the training split's rows, column-major) and the recipe, whose sizes are known before the refit, and less
+ * ARTIFACT_OTHER_BYTES for the rest (search, metrics, importances, sources), a few kB in practice.
+ */
+export function maxForestBytesOf(
+  maxBytes: number,
+  recipe: FeatureRecipe,
+  trainX: readonly (readonly number[])[],
+): number {
+  const columns = recipe.featureNames.map((_, j) => trainX.map((row) => row[j] as number));
+  const fixed = Buffer.byteLength(JSON.stringify(columns)) + Buffer.byteLength(JSON.stringify(recipe));
+  return Math.max(0, maxBytes - fixed - ARTIFACT_OTHER_BYTES);
+}
+
+/** Bytes kept for the artifact's parts besides the forest, covers, drift reference and recipe (measured: < 20 kB). */
+export const ARTIFACT_OTHER_BYTES = 256 * 1024;
+
 /** State of an incremental scan of JSON bytes for their deepest nesting of objects and arrays. */
 export interface JsonDepthScan {
   depth: number;
