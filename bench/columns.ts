@@ -6,39 +6,20 @@
  * accuracies and its paired difference with every column; the last stdout line is JSON. `--permute` shuffles the
  * labels first (the leakage check).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { mean, standardDeviation } from '../shared/core/evaluation.ts';
-import { createRng } from '../shared/core/rng.ts';
-import { FEATURE_NAMES_V2, type LabelledPassenger } from '../shared/core/schema.ts';
+import { FEATURE_NAMES_V2 } from '../shared/core/schema.ts';
 import { crossValidateRecipe } from '../test/support/cross-validation.ts';
+import { CV_OPTIONS, titanicPassengers } from './cv-common.ts';
 
 const { values } = parseArgs({
   options: {
-    repeats: { type: 'string', default: '10' },
-    folds: { type: 'string', default: '5' },
-    seed: { type: 'string', default: '2026' },
-    trees: { type: 'string', default: '100' },
+    ...CV_OPTIONS,
     depth: { type: 'string', default: '6' },
-    features: { type: 'string', default: '9' },
     permute: { type: 'boolean', default: false },
   },
 });
-const { rows } = await readPassengerCsv(readFileSync(new URL('../data/titanic.csv', import.meta.url)), {
-  requireSurvived: true,
-});
-let passengers = rows.map((r) => r.passenger as LabelledPassenger);
-if (values.permute) {
-  // the leakage check: labels shuffled, so a leak-free recipe scores near chance whatever the columns
-  const rng = createRng(Number(values.seed) + 7);
-  const labels = passengers.map((p) => p.survived);
-  for (let i = labels.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [labels[i], labels[j]] = [labels[j] as 0 | 1, labels[i] as 0 | 1];
-  }
-  passengers = passengers.map((p, i) => ({ ...p, survived: labels[i] as 0 | 1 }));
-}
+const passengers = await titanicPassengers(values.permute ? Number(values.seed) + 7 : undefined);
 const names: readonly string[] = FEATURE_NAMES_V2;
 
 const SUBSETS: Record<string, readonly string[]> = {
@@ -66,7 +47,7 @@ for (const [label, keep] of Object.entries(SUBSETS)) {
       nEstimators: Number(values.trees),
       maxFeatures: Math.min(Number(values.features), n),
       maxDepth: Number(values.depth),
-      minNumSamples: 3,
+      minNumSamples: Number(values['min-samples']),
       gainThreshold: 0,
       seed: 42,
     }),

@@ -12,25 +12,18 @@
  * v2 - v1 per repeat, and a drop-one ablation of v2's added features. `--permute` shuffles the labels first (the
  * leakage check: a leak-free recipe then scores near the majority-class rate).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { mean, standardDeviation } from '../shared/core/evaluation.ts';
 import type { ForestParams } from '../shared/core/forest.ts';
-import { createRng } from '../shared/core/rng.ts';
-import { type LabelledPassenger, RECIPE_FEATURES, type RecipeVersion } from '../shared/core/schema.ts';
+import { RECIPE_FEATURES, type RecipeVersion } from '../shared/core/schema.ts';
 import { crossValidateRecipe } from '../test/support/cross-validation.ts';
+import { CV_OPTIONS, titanicPassengers } from './cv-common.ts';
 
 const { values } = parseArgs({
   options: {
-    repeats: { type: 'string', default: '10' },
-    folds: { type: 'string', default: '5' },
-    seed: { type: 'string', default: '2026' },
-    trees: { type: 'string', default: '100' },
+    ...CV_OPTIONS,
     depth: { type: 'string', default: '8' },
-    'min-samples': { type: 'string', default: '3' },
     gain: { type: 'string', default: '0' },
-    features: { type: 'string', default: '9' },
     'per-split': { type: 'string' },
     'split-variants': { type: 'string' },
     recipes: { type: 'string', default: 'v1,v2' },
@@ -42,19 +35,7 @@ const repeats = Number(values.repeats);
 const k = Number(values.folds);
 const seed = Number(values.seed);
 
-const { rows } = await readPassengerCsv(readFileSync(new URL('../data/titanic.csv', import.meta.url)), {
-  requireSurvived: true,
-});
-let passengers = rows.map((r) => r.passenger as LabelledPassenger);
-if (values.permute) {
-  const rng = createRng(seed + 7);
-  const labels = passengers.map((p) => p.survived);
-  for (let i = labels.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    [labels[i], labels[j]] = [labels[j] as 0 | 1, labels[i] as 0 | 1];
-  }
-  passengers = passengers.map((p, i) => ({ ...p, survived: labels[i] as 0 | 1 }));
-}
+const passengers = await titanicPassengers(values.permute ? seed + 7 : undefined);
 const y = passengers.map((p) => p.survived);
 
 /** `perSplit`: columns each split considers; `allColumns`: every tree gets all of the recipe's columns. */

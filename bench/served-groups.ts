@@ -13,26 +13,20 @@
  * only the rows differ.
  * Prints each variant's mean and sd of the per-repeat accuracies, and the paired differences against `split`.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { compileForest } from '../shared/core/compiled-forest.ts';
-import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { mean, predictedLabel, standardDeviation } from '../shared/core/evaluation.ts';
 import { type FeatureRecipe, fitRecipe, transform } from '../shared/core/features.ts';
 import { type ForestParams, trainForest } from '../shared/core/forest.ts';
 import { FEATURE_NAMES_V2, type LabelledPassenger } from '../shared/core/schema.ts';
 import { smote } from '../shared/core/smote.ts';
 import { stratifiedKFold, stratifiedSplit } from '../shared/core/split.ts';
+import { CV_OPTIONS, titanicPassengers } from './cv-common.ts';
 
 const { values } = parseArgs({
   options: {
-    repeats: { type: 'string', default: '10' },
-    folds: { type: 'string', default: '5' },
-    seed: { type: 'string', default: '2026' },
-    trees: { type: 'string', default: '100' },
+    ...CV_OPTIONS,
     depth: { type: 'string', default: '6' },
-    'min-samples': { type: 'string', default: '3' },
-    features: { type: 'string', default: '9' },
     'test-size': { type: 'string', default: '0.2' },
     columns: { type: 'string' },
   },
@@ -42,10 +36,7 @@ const k = Number(values.folds);
 const seed = Number(values.seed);
 const testSize = Number(values['test-size']);
 
-const { rows } = await readPassengerCsv(readFileSync(new URL('../data/titanic.csv', import.meta.url)), {
-  requireSurvived: true,
-});
-const passengers = rows.map((r) => r.passenger as LabelledPassenger);
+const passengers = await titanicPassengers();
 const y = passengers.map((p) => p.survived);
 
 const columns = values.columns?.split(',').map((name) => FEATURE_NAMES_V2.indexOf(name as never));

@@ -3,7 +3,7 @@
  * Append only: a migration that has shipped is never edited; a change is a new entry with the next version.
  */
 import type pg from 'pg';
-import { dbFailure } from './pool.ts';
+import { inTransaction } from './pool.ts';
 export interface Migration {
   version: number;
   name: string;
@@ -177,39 +177,27 @@ const MIGRATION_LOCK_KEY = '7308044230282929511';
  * Returns the versions applied by this call.
  */
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
-  try {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
-      // A function's role may not create tables: once the owner has applied every migration, the check below
-      // needs nothing but SELECT on schema_migrations.
-      const { rows: exists } = await client.query<{ t: string | null }>(
-        `SELECT to_regclass('schema_migrations')::text AS t`,
+  return inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    // A function's role may not create tables: once the owner has applied every migration, the check below
+    // needs nothing but SELECT on schema_migrations.
+    const { rows: exists } = await client.query<{ t: string | null }>(
+      `SELECT to_regclass('schema_migrations')::text AS t`,
+    );
+    if (exists[0]?.t == null)
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (
+       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
-      if (exists[0]?.t == null)
-        await client.query(
-          `CREATE TABLE IF NOT EXISTS schema_migrations (
-           version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-        );
-      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
-      const done = new Set(rows.map((r) => r.version));
-      const applied: number[] = [];
-      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-        if (done.has(m.version)) continue;
-        await client.query(m.sql);
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-        applied.push(m.version);
-      }
-      await client.query('COMMIT');
-      return applied;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const done = new Set(rows.map((r) => r.version));
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
     }
-  } catch (err) {
-    throw dbFailure(err);
-  }
+    return applied;
+  });
 }

@@ -92,3 +92,26 @@ export function dbFailure(err: unknown): unknown {
   if (err instanceof AppError || !isTransientDbError(err)) return err;
   return new AppError('UNAVAILABLE', 'the database is unavailable', undefined, { cause: err });
 }
+
+/**
+ * Runs `work` in one transaction on a client of `pool`: COMMIT when it resolves, ROLLBACK when it throws (the
+ * error is rethrown); the client is released either way, and every failure goes through `dbFailure`.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  try {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  } catch (err) {
+    throw dbFailure(err);
+  }
+}

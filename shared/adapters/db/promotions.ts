@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { PromotionRecord } from '../model-store.ts';
-import { dbFailure } from './pool.ts';
+import { dbFailure, inTransaction } from './pool.ts';
 
 export interface PromotionRow extends PromotionRecord {
   id: number;
@@ -13,28 +13,16 @@ export interface PromotionRow extends PromotionRecord {
 
 /** Records a pointer move and keeps `models.promoted` true for the model it names (and only for it). */
 export async function recordPromotion(db: pg.Pool, record: PromotionRecord): Promise<void> {
-  try {
-    const client = await db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(
-        `INSERT INTO promotions (model_version, previous_version, action, actor, reason, at)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [record.modelVersion, record.previousVersion, record.action, record.actor, record.reason, new Date(record.at)],
-      );
-      await client.query('UPDATE models SET promoted = (version = $1) WHERE promoted OR version = $1', [
-        record.modelVersion,
-      ]);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
-  } catch (err) {
-    throw dbFailure(err);
-  }
+  return inTransaction(db, async (client) => {
+    await client.query(
+      `INSERT INTO promotions (model_version, previous_version, action, actor, reason, at)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+      [record.modelVersion, record.previousVersion, record.action, record.actor, record.reason, new Date(record.at)],
+    );
+    await client.query('UPDATE models SET promoted = (version = $1) WHERE promoted OR version = $1', [
+      record.modelVersion,
+    ]);
+  });
 }
 
 export async function listPromotions(db: pg.Pool, limit = 50): Promise<PromotionRow[]> {

@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import { SCRAM_SECRET_PATTERN } from '../../core/scram.ts';
 import { AppError, ConfigError } from '../../errors.ts';
-import { dbFailure } from './pool.ts';
+import { inTransaction } from './pool.ts';
 
 /** The database user (PGUSER) of each function that uses the database; `fit` and `trigger` use none. */
 export const FUNCTION_ROLES = { load: 'pipeline_load', process: 'pipeline_process', train: 'pipeline_train' } as const;
@@ -88,29 +88,17 @@ export async function enableFunctionLogins(pool: pg.Pool, secrets: Record<DbFunc
     if (!SCRAM_SECRET_PATTERN.test(secrets[fn] ?? ''))
       throw new AppError('CONFIG_INVALID', `the login secret of ${fn} is not a SCRAM-SHA-256 secret`);
   }
-  try {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const problems: string[] = [];
-      for (const fn of DB_FUNCTIONS) problems.push(...(await roleProblems(client, fn)));
-      if (problems.length > 0)
-        throw new AppError('CONFIG_INVALID', `function roles hold more than their grants: ${problems.join('; ')}`, {
-          problems,
-        });
-      for (const fn of DB_FUNCTIONS) {
-        // Utility statements take no parameters; the secret matched SCRAM_SECRET_PATTERN (no quote can occur).
-        await client.query(`ALTER ROLE ${FUNCTION_ROLES[fn]} LOGIN PASSWORD '${secrets[fn]}'`);
-      }
-      await client.query('COMMIT');
-      return DB_FUNCTIONS.map((fn) => FUNCTION_ROLES[fn]);
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
+  return inTransaction(pool, async (client) => {
+    const problems: string[] = [];
+    for (const fn of DB_FUNCTIONS) problems.push(...(await roleProblems(client, fn)));
+    if (problems.length > 0)
+      throw new AppError('CONFIG_INVALID', `function roles hold more than their grants: ${problems.join('; ')}`, {
+        problems,
+      });
+    for (const fn of DB_FUNCTIONS) {
+      // Utility statements take no parameters; the secret matched SCRAM_SECRET_PATTERN (no quote can occur).
+      await client.query(`ALTER ROLE ${FUNCTION_ROLES[fn]} LOGIN PASSWORD '${secrets[fn]}'`);
     }
-  } catch (err) {
-    throw dbFailure(err);
-  }
+    return DB_FUNCTIONS.map((fn) => FUNCTION_ROLES[fn]);
+  });
 }
