@@ -402,9 +402,10 @@ export const DEFAULT_ARTIFACT_LIMITS: ArtifactLimits = {
 };
 
 /**
- * Room the artifact leaves the forest and its covers under MODEL_MAX_BYTES: the limit less the drift reference
- * (the training split's rows, column-major) and the recipe, whose sizes are known before the refit, and less
- * ARTIFACT_OTHER_BYTES for the rest (search, metrics, importances, sources), a few kB in practice.
+ * Room the artifact leaves the forest, its covers and the search result under MODEL_MAX_BYTES (`trainModel`'s
+ * `maxForestBytes`; it takes the search result's bytes off itself): the limit less the drift reference (the training
+ * split's rows, column-major) and the recipe, whose sizes are known before the refit, and less ARTIFACT_OTHER_BYTES
+ * for the rest.
  */
 export function maxForestBytesOf(
   maxBytes: number,
@@ -416,7 +417,11 @@ export function maxForestBytesOf(
   return Math.max(0, maxBytes - fixed - ARTIFACT_OTHER_BYTES);
 }
 
-/** Bytes kept for the artifact's parts besides the forest, covers, drift reference and recipe (measured: < 20 kB). */
+/**
+ * Bytes kept for the artifact's parts besides the forest, covers, search, drift reference and recipe: metrics,
+ * importances, sources, lineage, sample records, whose size depends on the feature count only (measured: under 2 kB
+ * for recipe v2's 9 features).
+ */
 export const ARTIFACT_OTHER_BYTES = 256 * 1024;
 
 /** State of an incremental scan of JSON bytes for their deepest nesting of objects and arrays. */

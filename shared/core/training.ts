@@ -50,16 +50,17 @@ export type TrainingOptions = Omit<SearchOptions, 'foldView'> & {
   /** Test rows the mean |SHAP| is computed over at most (default SHAP_MAX_ROWS). */
   shapMaxRows?: number;
   /**
-   * Bytes the refitted forest's JSON and its node covers may take together in the artifact (the train step passes
-   * MODEL_MAX_BYTES less the artifact's other parts). A refit beyond keeps its first trees that fit, which is the
-   * forest the same parameters grow with fewer trees, and records it (`treeCap`). Absent: no bound.
+   * Bytes the refitted forest's JSON, its node covers and the search result may take together in the artifact (the
+   * train step passes MODEL_MAX_BYTES less the artifact's other parts, `maxForestBytesOf`). A refit beyond keeps its
+   * first trees that fit, which is the forest the same parameters grow with fewer trees, and records it (`treeCap`).
+   * Absent: no bound.
    */
   maxForestBytes?: number;
 };
 
 /** Present when the refit had more trees than fit in the artifact's byte budget: it keeps its first `keptTrees`. */
 export interface TreeCap {
-  /** The forest's and covers' byte budget (`maxForestBytes`). */
+  /** The forest's and covers' byte budget: `maxForestBytes` less the search result's JSON. */
   maxBytes: number;
   /** The chosen candidate's tree count (`search.best.nEstimators`). */
   searchedTrees: number;
@@ -161,17 +162,18 @@ export async function trainModel(input: TrainingInput, opts: TrainingOptions): P
   let covers = bootstrapCovers(forest, compiled, fitX, params);
   let treeCap: TreeCap | undefined;
   if (opts.maxForestBytes !== undefined) {
-    const { kept, bytes } = treesWithin(forest, covers, opts.maxForestBytes);
+    const budget = Math.max(0, opts.maxForestBytes - jsonBytes(search));
+    const { kept, bytes } = treesWithin(forest, covers, budget);
     if (kept === 0) {
       throw new AppError(
         'ARTIFACT_INVALID',
-        `model artifact: not one tree of the refit fits the ${opts.maxForestBytes} bytes left for the forest (MODEL_MAX_BYTES)`,
-        { maxForestBytes: opts.maxForestBytes, refitBytes: bytes },
+        `model artifact: not one tree of the refit fits the ${budget} bytes left for the forest (MODEL_MAX_BYTES)`,
+        { maxForestBytes: budget, refitBytes: bytes },
       );
     }
     if (kept < params.nEstimators) {
       treeCap = {
-        maxBytes: opts.maxForestBytes,
+        maxBytes: budget,
         searchedTrees: params.nEstimators,
         keptTrees: kept,
         refitBytes: bytes,
