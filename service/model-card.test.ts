@@ -93,6 +93,17 @@ describe('the model card', () => {
     expect(page).toMatch(/Comparison rows \(neither model trained on them\)/);
   });
 
+  it('shows the tree cap of a refit cut to fit MODEL_MAX_BYTES, in GET /v1/model and on the /model page', async () => {
+    const treeCap = { maxBytes: 1000, searchedTrees: 150, keptTrees: 105, refitBytes: 2000 };
+    const t = await testApp({ ...v1, treeCap });
+    const { card } = (await t.app.inject({ method: 'GET', url: '/v1/model' })).json();
+    expect(card.trainingData.treeCap).toEqual(treeCap);
+    const page = (await t.app.inject({ method: 'GET', url: '/model' })).body;
+    expect(page).toContain('<dt>Tree cap</dt><dd>105 of the 150 trees the search chose');
+    const plain = (await (await testApp(v1)).app.inject({ method: 'GET', url: '/model' })).body;
+    expect(plain).not.toContain('Tree cap');
+  });
+
   it('says what is not recorded when the pointer predates promotion records', async () => {
     const t = await testApp(v1);
     const { card } = (await t.app.inject({ method: 'GET', url: '/v1/model' })).json();

@@ -412,7 +412,7 @@ ${
 
 const interval = (i: [number, number]) => html`[${formatNumber(i[0], 3)}, ${formatNumber(i[1], 3)}]`;
 
-/** The capped samples of the card, one fact each (nothing when no cap applied). */
+/** The capped samples of the card and the tree cap, one fact each (nothing when no cap applied). */
 function samplesFacts(card: ModelCard): SafeHtml {
   const s = card.trainingData.samples;
   const share = (x: { died: number; survived: number }) => `${x.died} died, ${x.survived} survived`;
@@ -420,7 +420,8 @@ function samplesFacts(card: ModelCard): SafeHtml {
   return html`${s?.training ? html`<dt>Training sample</dt><dd>${s.training.maxRows} of ${s.training.datasetRows} rows (MAX_TRAINING_ROWS), stratified by outcome: ${share(s.training)}, seed ${s.training.seed}</dd>` : ''}
 ${s?.search ? html`<dt>Search sample</dt><dd>${s.search.maxRows} of ${s.search.trainRows} training rows (SEARCH_MAX_ROWS), stratified by outcome: ${share(s.search)}, seed ${s.search.seed}; the refit used all ${s.search.trainRows}</dd>` : ''}
 ${s?.shap ? html`<dt>SHAP sample</dt><dd>mean |SHAP| over ${s.shap.maxRows} of the ${s.shap.testRows} test rows (SHAP_MAX_ROWS), stratified by outcome, seed ${s.shap.seed}</dd>` : ''}
-${validation ? html`<dt>Validation sample</dt><dd>${validation.maxRows ?? '?'} rows (VALIDATION_MAX_ROWS), stratified by outcome: ${share({ died: validation.died ?? 0, survived: validation.survived ?? 0 })}, seed ${validation.seed ?? '?'}</dd>` : ''}`;
+${validation ? html`<dt>Validation sample</dt><dd>${validation.maxRows ?? '?'} rows (VALIDATION_MAX_ROWS), stratified by outcome: ${share({ died: validation.died ?? 0, survived: validation.survived ?? 0 })}, seed ${validation.seed ?? '?'}</dd>` : ''}
+${card.trainingData.treeCap ? html`<dt>Tree cap</dt><dd>${card.trainingData.treeCap.keptTrees} of the ${card.trainingData.treeCap.searchedTrees} trees the search chose: the refit's forest (${card.trainingData.treeCap.refitBytes} bytes) did not fit MODEL_MAX_BYTES, so the model keeps its first trees that fit</dd>` : ''}`;
 }
 
 function modelCardSections(card: ModelCard): SafeHtml {
