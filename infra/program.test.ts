@@ -579,6 +579,8 @@ describe('wiring', () => {
       'MIN_ACCURACY',
       'SEARCH_CANDIDATES',
       'SEARCH_SEED',
+      'SEARCH_MAX_ROWS',
+      'VALIDATION_MAX_ROWS',
       'TRAIN_WORKERS',
       'WORKFLOW_NAME',
       'UPLOAD_PREFIX',
@@ -588,7 +590,17 @@ describe('wiring', () => {
         expect(contract.has(key), `${fn}: ${key}`).toBe(true);
       }
     }
+    // train and fit search alike (same candidates, seed and search sample), else fanned-out scores would not match
+    const searchVars = (fn: string) =>
+      Object.fromEntries(
+        Object.entries(fnNamed(fn).inputs.serviceConfig.environmentVariables as Record<string, string>).filter(
+          ([k]) => k.startsWith('SEARCH_') || k === 'TRAIN_WORKERS',
+        ),
+      );
+    expect(searchVars('fit')).toEqual(searchVars('train'));
+    expect(searchVars('train')).toMatchObject({ SEARCH_MAX_ROWS: '5000', SEARCH_SEED: '42' });
     expect(fnNamed('train').inputs.serviceConfig.environmentVariables).toMatchObject({
+      VALIDATION_MAX_ROWS: '50000',
       MIN_ACCURACY: '0.75',
       MODELS_BUCKET: `${PROJECT}-survival-models`,
       MODEL_PUBLISHED_TOPIC: 'model-published',

@@ -17,6 +17,10 @@ export interface Settings {
   searchCandidates: number;
   /** Labelled rows a model trains on at most (larger uploads are sampled). */
   maxTrainingRows: number;
+  /** SEARCH_MAX_ROWS of train and fit: a larger training split is searched on a stratified sample. */
+  searchMaxRows: number;
+  /** VALIDATION_MAX_ROWS of train: a larger upload is validated on a stratified sample. */
+  validationMaxRows: number;
   /** Training rows from which the search fans out over the fit function. */
   fanOutMinRows: number;
   /** Concurrent fit calls of a fanned-out search (and the fit function's max instances). */
@@ -83,6 +87,8 @@ export function readSettings(config = new pulumi.Config()): Settings {
     minAccuracy: config.requireNumber('minAccuracy', { min: 0, max: 1 }),
     searchCandidates: int('searchCandidates', 1, 1000),
     maxTrainingRows: int('maxTrainingRows', 100, 1_000_000_000),
+    searchMaxRows: int('searchMaxRows', 100, 1_000_000_000),
+    validationMaxRows: int('validationMaxRows', 100, 1_000_000_000),
     fanOutMinRows: int('fanOutMinRows', 1, 1_000_000_000),
     fitConcurrency: int('fitConcurrency', 1, 1000),
     maxUploadBytes: int('maxUploadBytes', 1, 5 * 1024 ** 3),

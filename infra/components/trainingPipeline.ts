@@ -162,6 +162,13 @@ export class TrainingPipeline extends pulumi.ComponentResource {
       },
       secretEnv: { ...login('process').secretEnv, ...redisSecrets },
     });
+    // The search settings train and fit share: the same values, or a fanned-out search would score other rows.
+    const search = {
+      SEARCH_CANDIDATES: `${cfg.searchCandidates}`,
+      SEARCH_SEED: '42',
+      SEARCH_MAX_ROWS: `${cfg.searchMaxRows}`,
+      TRAIN_WORKERS: cfg.functions.trainCpu,
+    };
     this.train = fn('train', {
       description: 'Feature store -> random forest -> model artifact in GCS, event on Pub/Sub',
       env: {
@@ -171,9 +178,8 @@ export class TrainingPipeline extends pulumi.ComponentResource {
         MODELS_BUCKET: buckets.models.name,
         MODEL_PUBLISHED_TOPIC: topics.modelPublished.name,
         MIN_ACCURACY: `${cfg.minAccuracy}`,
-        SEARCH_CANDIDATES: `${cfg.searchCandidates}`,
-        SEARCH_SEED: '42',
-        TRAIN_WORKERS: cfg.functions.trainCpu,
+        VALIDATION_MAX_ROWS: `${cfg.validationMaxRows}`,
+        ...search,
       },
       secretEnv: { ...login('train').secretEnv, ...redisSecrets },
       bucketRoles: modelBucketRolesForTrain(buckets.models),
@@ -185,12 +191,7 @@ export class TrainingPipeline extends pulumi.ComponentResource {
     // One search candidate on every fold per call; the same search settings as train, so both select alike.
     this.fit = fn('fit', {
       description: 'Feature store -> one search candidate scored on every cross-validation fold',
-      env: {
-        ...redis,
-        SEARCH_CANDIDATES: `${cfg.searchCandidates}`,
-        SEARCH_SEED: '42',
-        TRAIN_WORKERS: cfg.functions.trainCpu,
-      },
+      env: { ...redis, ...search },
       secretEnv: redisSecrets,
       memory: cfg.functions.trainMemory,
       cpu: cfg.functions.trainCpu,
