@@ -204,6 +204,27 @@ describe('the byte bound on the artifact', () => {
     expect(artifact.treeCap!.refitBytes).toBeGreaterThan(MAX_BYTES);
     const served = { model: loadModel(bytes), pointer: null } as unknown as ServedModel;
     expect(modelCard(served).trainingData.treeCap).toEqual(artifact.treeCap);
+
+    // A retried step that finds the artifact stored but no decision recorded (a crash between the two) reads the
+    // stored artifact again, under the configured limit, not the default one.
+    await env.db.pool.query('DELETE FROM promotions WHERE model_version = $1', [res.body.modelVersion]);
+    await env.db.pool.query('DELETE FROM models WHERE version = $1', [res.body.modelVersion]);
+    const tighter = Math.floor(bytes.length / 2);
+    http(
+      'train-bytes-tighter',
+      makeTrainHandler({
+        pool: env.db.pool,
+        featureStore,
+        storage: env.storage,
+        pubsub,
+        logger: env.logger,
+        config: { ...config, maxArtifactBytes: tighter },
+      }),
+    );
+    const again = await post(getTestServer('train-bytes-tighter'), { featureSetVersion: out.featureSetVersion });
+    expect(again.status).not.toBe(200);
+    expect(again.body.error?.code ?? again.body.code).toBe('ARTIFACT_INVALID');
+    expect(JSON.stringify(again.body)).toContain(String(tighter));
   });
 });
 

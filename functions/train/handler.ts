@@ -193,12 +193,19 @@ async function obtainArtifact(
   log: Logger,
   foldScores: number[][] | null = null,
 ): Promise<StoredArtifact> {
-  const existing = await store.readArtifactBytes(artifactObject(modelVersion)).catch((err: unknown) => {
-    if (err instanceof ArtifactNotFoundError) return null;
-    throw err;
-  });
+  // A stored artifact is read under the same configured limit that the one written below is checked against.
+  const limits = {
+    ...DEFAULT_ARTIFACT_LIMITS,
+    maxBytes: deps.config.maxArtifactBytes ?? DEFAULT_ARTIFACT_LIMITS.maxBytes,
+  };
+  const existing = await store
+    .readArtifactBytes(artifactObject(modelVersion), { maxBytes: limits.maxBytes })
+    .catch((err: unknown) => {
+      if (err instanceof ArtifactNotFoundError) return null;
+      throw err;
+    });
   if (existing) {
-    return { artifact: parseArtifact(existing), sha256: sha256Hex(existing), size: existing.length };
+    return { artifact: parseArtifact(existing, limits), sha256: sha256Hex(existing), size: existing.length };
   }
 
   const m = await deps.featureStore.readMatrices(featureSetVersion);
@@ -208,7 +215,7 @@ async function obtainArtifact(
   // the search's rows: the split, or its stratified search sample above SEARCH_MAX_ROWS (the fits take the same)
   const searchRows = searchRowsOf(m.recipe, m.trainIds, train, deps.config.searchMaxRows, options.seed);
   const search = foldScores && searchFromFanOut(deps.config, m.meta.featureNames, foldScores);
-  const maxBytes = deps.config.maxArtifactBytes ?? DEFAULT_ARTIFACT_LIMITS.maxBytes;
+  const { maxBytes } = limits;
   const training = await trainModel(
     {
       featureNames: m.meta.featureNames,
