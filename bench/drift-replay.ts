@@ -12,6 +12,7 @@
  * Options: --requests=N (default 50,000), --recipe=1|2 (default 1), --seed=N.
  */
 import type { AddressInfo } from 'node:net';
+import { passengerRecord } from '../shared/core/passenger-validation.ts';
 import { createRng } from '../shared/core/rng.ts';
 import type { Passenger } from '../shared/core/schema.ts';
 import { loadDriftWorld, SHIFTS, shiftPassenger } from '../test/support/drift-streams.ts';
@@ -25,22 +26,6 @@ const REQUESTS = arg('requests', 50_000);
 const RECIPE = arg('recipe', 1) as 1 | 2;
 const SEED = arg('seed', 1);
 
-function instance(p: Passenger): Record<string, unknown> {
-  return {
-    PassengerId: p.passengerId,
-    Pclass: p.pclass,
-    Name: p.name,
-    Sex: p.sex,
-    Age: p.age,
-    SibSp: p.sibSp,
-    Parch: p.parch,
-    Ticket: p.ticket,
-    Fare: p.fare,
-    Cabin: p.cabin,
-    Embarked: p.embarked,
-  };
-}
-
 const world = await loadDriftWorld(42);
 const artifact = await tinyArtifact({ recipeVersion: RECIPE });
 const t = await buildTestApp(artifact);
@@ -53,7 +38,7 @@ async function send(p: Passenger): Promise<boolean> {
   const res = await fetch(`${base}/v1/predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(instance(p)),
+    body: JSON.stringify(passengerRecord(p)),
   });
   if (!res.ok) throw new Error(`predict answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { drift: { isDrift: boolean } }).drift.isDrift;
@@ -89,7 +74,7 @@ for (const shift of SHIFTS) {
     fetch(`${url}/v1/predict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(instance(p)),
+      body: JSON.stringify(passengerRecord(p)),
     }).then((r) => r.text());
   const drifts = async () => ((await (await fetch(`${url}/v1/drift`)).json()) as { isDrift: boolean }).isDrift;
   for (let i = 0; i < 300; i++) await post(pick());

@@ -12,6 +12,7 @@ import type { ModelArtifact } from '../shared/core/artifact.ts';
 import { readPassengerCsv } from '../shared/core/csv-stream.ts';
 import { transform } from '../shared/core/features.ts';
 import { loadModel } from '../shared/core/model.ts';
+import { passengerRecord } from '../shared/core/passenger-validation.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
 import { connect, deleteByPrefix, REDIS_URL, uniquePrefix } from '../test/support/redis.ts';
 import { tinyArtifact } from '../test/support/service.ts';
@@ -24,20 +25,6 @@ let artifact: ModelArtifact;
 let tie: LabelledPassenger;
 let admin: Redis;
 let client: Redis;
-
-const record = (p: LabelledPassenger): Record<string, unknown> => ({
-  PassengerId: p.passengerId,
-  Pclass: p.pclass,
-  Name: p.name,
-  Sex: p.sex,
-  Age: p.age,
-  SibSp: p.sibSp,
-  Parch: p.parch,
-  Ticket: p.ticket,
-  Fare: p.fare,
-  Cabin: p.cabin,
-  Embarked: p.embarked,
-});
 
 beforeAll(async () => {
   // Four trees: a passenger on whom they split two against two has a probability of exactly 0.5.
@@ -72,7 +59,7 @@ afterAll(async () => {
 describe('a probability of exactly 0.5', () => {
   it('is "not survived" from POST /v1/predict, one passenger or a batch', async () => {
     const t = await testApp(artifact);
-    for (const payload of [record(tie), { instances: [record(tie), record(tie)] }]) {
+    for (const payload of [passengerRecord(tie), { instances: [passengerRecord(tie), passengerRecord(tie)] }]) {
       const res = await t.app.inject({ method: 'POST', url: '/v1/predict', payload });
       expect(res.statusCode).toBe(200);
       for (const p of res.json().predictions) expect(p).toMatchObject({ survived: false, probability: 0.5 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parsePassengerRecord } from './passenger-validation.ts';
+import { loadTitanic } from '../../test/support/titanic.ts';
+import { parsePassengerRecord, passengerRecord } from './passenger-validation.ts';
 
 describe('parsePassengerRecord', () => {
   const valid = {
@@ -92,5 +93,15 @@ describe('parsePassengerRecord', () => {
         message: 'instances[0]: expected an object with passenger fields',
       }),
     );
+  });
+});
+
+describe('passengerRecord', () => {
+  it('is what parsePassengerRecord reads back to the same passenger, for every row of data/titanic.csv', async () => {
+    const { passengers } = await loadTitanic();
+    for (const p of passengers) {
+      const { survived: _, ...unlabelled } = p;
+      expect(parsePassengerRecord(passengerRecord(p), 'row')).toEqual(unlabelled);
+    }
   });
 });

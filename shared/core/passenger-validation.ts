@@ -36,6 +36,23 @@ const CANONICAL_COLUMNS = Object.fromEntries(RAW_COLUMNS.map((column, i) => [col
 /** A caller's key as it is echoed in a message: JSON-quoted, cut to 40 characters. */
 const quotedKey = (key: string): string => JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
 
+/** A passenger as the JSON API takes it (CSV header names): what `parsePassengerRecord` reads back to `p`. */
+export function passengerRecord(p: Passenger): Record<string, unknown> {
+  return {
+    PassengerId: p.passengerId,
+    Pclass: p.pclass,
+    Name: p.name,
+    Sex: p.sex,
+    Age: p.age,
+    SibSp: p.sibSp,
+    Parch: p.parch,
+    Ticket: p.ticket,
+    Fare: p.fare,
+    Cabin: p.cabin,
+    Embarked: p.embarked,
+  };
+}
+
 /**
  * Validates one raw passenger given as JSON (the API and the CLI): keys are CSV header names in any case,
  * values numbers or numeric strings, Age/Fare/Cabin/Embarked may be null, empty or absent.

@@ -13,6 +13,7 @@ import { ModelRegistry, type ModelSource } from '../../service/model-registry.ts
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
 import { buildArtifact } from '../../shared/core/artifact.ts';
 import { readPassengerCsv } from '../../shared/core/csv-stream.ts';
+import { passengerRecord } from '../../shared/core/passenger-validation.ts';
 import { prepareFeatureSet, resolveFeatureSetOptions, trainingInputOf } from '../../shared/core/pipeline.ts';
 import type { LabelledPassenger, RecipeVersion } from '../../shared/core/schema.ts';
 import { trainModel } from '../../shared/core/training.ts';
@@ -152,19 +153,7 @@ export function rawPassenger(overrides: Record<string, unknown> = {}): Record<st
 /** The first `n` passengers of data/titanic.csv as JSON API instances (ordinary passengers: no drift). */
 export async function titanicInstances(n: number, offset = 0): Promise<Array<Record<string, unknown>>> {
   const { rows } = await readPassengerCsv(await readFile(TITANIC, 'utf8'), { requireSurvived: true });
-  return rows.slice(offset, offset + n).map(({ passenger: p }) => ({
-    PassengerId: p.passengerId,
-    Pclass: p.pclass,
-    Name: p.name,
-    Sex: p.sex,
-    Age: p.age,
-    SibSp: p.sibSp,
-    Parch: p.parch,
-    Ticket: p.ticket,
-    Fare: p.fare,
-    Cabin: p.cabin,
-    Embarked: p.embarked,
-  }));
+  return rows.slice(offset, offset + n).map(({ passenger }) => passengerRecord(passenger));
 }
 
 export interface TestApp {
