@@ -7,38 +7,24 @@
  * numbers, and unless `--skip-invalid` is given any invalid row makes the run fail (exit code 1, nothing on stdout).
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { evaluate } from '../shared/core/evaluation.ts';
 import { loadModel } from '../shared/core/model.ts';
 import type { LabelledPassenger } from '../shared/core/schema.ts';
-import { readPassengerFile } from './passenger-file.ts';
-import { runCli, UsageError } from './run.ts';
+import { parseModelAndCsvArgs, readPassengerFile } from './passenger-file.ts';
+import { runCli } from './run.ts';
 
 const USAGE = 'usage: npm run evaluate -- --model model.json <labelled.csv> [--skip-invalid] [--json]';
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      'skip-invalid': { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const [csvPath, ...extra] = positionals;
-  if (values.model === undefined || csvPath === undefined || extra.length > 0) throw new UsageError(USAGE);
+  const args = parseModelAndCsvArgs(argv, USAGE, 'json');
+  if (args === null) return 0;
+  const { csvPath, flag: json } = args;
 
-  const model = loadModel(await readFile(values.model));
+  const model = loadModel(await readFile(args.model));
   const read = await readPassengerFile(csvPath, true);
   const passengers = read.passengers as LabelledPassenger[];
   const { invalid } = read;
-  if (invalid > 0 && !values['skip-invalid']) {
+  if (invalid > 0 && !args.skipInvalid) {
     process.stderr.write(`${invalid} invalid row(s); nothing evaluated (use --skip-invalid to evaluate the others)\n`);
     return 1;
   }
@@ -66,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     f1: m.f1,
     confusionMatrix: m.confusionMatrix,
   };
-  if (values.json) {
+  if (json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return 0;
   }

@@ -9,39 +9,25 @@
  * so a partial submission is never produced by accident.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { loadModel } from '../shared/core/model.ts';
 import type { Passenger } from '../shared/core/schema.ts';
-import { readPassengerFile } from './passenger-file.ts';
-import { runCli, UsageError } from './run.ts';
+import { parseModelAndCsvArgs, readPassengerFile } from './passenger-file.ts';
+import { runCli } from './run.ts';
 
 const USAGE = 'usage: npm run predict -- --model model.json <csv> [--skip-invalid] [--explain]';
 
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      'skip-invalid': { type: 'boolean', default: false },
-      explain: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const [csvPath, ...extra] = positionals;
-  if (values.model === undefined || csvPath === undefined || extra.length > 0) throw new UsageError(USAGE);
+  const args = parseModelAndCsvArgs(argv, USAGE, 'explain');
+  if (args === null) return 0;
+  const { csvPath, flag: explain } = args;
 
-  const model = loadModel(await readFile(values.model));
+  const model = loadModel(await readFile(args.model));
   const { passengers, invalid } = await readPassengerFile(csvPath, false);
-  if (invalid > 0 && !values['skip-invalid']) {
+  if (invalid > 0 && !args.skipInvalid) {
     process.stderr.write(`${invalid} invalid row(s); nothing written (use --skip-invalid to predict the others)\n`);
     return 1;
   }
-  const explainer = values.explain ? model.explainer : null;
+  const explainer = explain ? model.explainer : null;
   const header = ['PassengerId', 'Survived', 'Probability', ...(explainer?.featureNames ?? []).map((f) => `shap_${f}`)];
   const lines = [header.join(',')];
   model.predict(passengers).forEach((p, i) => {
