@@ -83,6 +83,13 @@ interface PreparedFeature {
   categories: number[];
   counts: number[];
   indexOf: Map<number, number>;
+  /** Continuous: where a value falls among the distinct reference values (null for a categorical feature). */
+  slots: SlotIndex | null;
+  /**
+   * Categorical, when every category is a small whole number (as the recipe's codes are): the category index by
+   * value, -1 where the reference has none, so a lookup is an array read instead of a hash (else null).
+   */
+  codes: Int32Array | null;
 }
 
 function prepare(reference: DriftReference): PreparedFeature[] {
@@ -111,6 +118,7 @@ function prepare(reference: DriftReference): PreparedFeature[] {
     sorted.sort();
     const categories: number[] = [];
     const counts: number[] = [];
+    let codes: Int32Array | null = null;
     if (type === 'categorical') {
       for (let i = 0; i < sorted.length; i++) {
         if (i === 0 || sorted[i] !== sorted[i - 1]) {
@@ -118,6 +126,12 @@ function prepare(reference: DriftReference): PreparedFeature[] {
           counts.push(0);
         }
         counts[counts.length - 1]!++;
+      }
+      if (categories.every((c) => Number.isInteger(c) && c >= 0 && c < SMALL_CODES)) {
+        codes = new Int32Array(categories.at(-1)! + 1).fill(-1);
+        categories.forEach((c, k) => {
+          codes![c] = k;
+        });
       }
     }
     return {
@@ -129,8 +143,86 @@ function prepare(reference: DriftReference): PreparedFeature[] {
       categories,
       counts,
       indexOf: new Map(categories.map((c, i) => [c, i])),
+      slots: type === 'continuous' ? new SlotIndex(sorted) : null,
+      codes,
     };
   });
+}
+
+/** Categories that are whole numbers below this get an array lookup (see PreparedFeature.codes). */
+const SMALL_CODES = 1024;
+
+/**
+ * The category index of value v (not NaN) of a categorical feature, or -1 for a category the reference lacks:
+ * `indexOf.get(v) ?? -1`, by array when the categories are small whole numbers.
+ */
+export function categoryOf(feature: Readonly<PreparedFeature>, v: number): number {
+  const codes = feature.codes;
+  if (codes === null) return feature.indexOf.get(v) ?? -1;
+  // v | 0 is v for a whole number in int32 range (-0 reads as 0, as the map's SameValueZero has it).
+  const i = v | 0;
+  return i === v && i >= 0 && i < codes.length ? codes[i]! : -1;
+}
+
+/**
+ * Where a value falls among a continuous feature's distinct reference values: slot 2i is the gap just below
+ * distinct value i (slot 2D above the last of D values), slot 2i + 1 the value itself. Both the request's tail
+ * p-value and the window's KS counts depend only on that slot.
+ *
+ * A binary search over a few hundred values is most of a row's cost, so the range [min, max] is cut into equal
+ * buckets, each knowing the distinct values that fall in it, and the search runs within one bucket. The bucket
+ * of a value is a non-decreasing function of it (a rounded subtraction and a multiplication by a positive scale,
+ * clamped), so every distinct value in an earlier bucket is below v and every one in a later bucket above it: the
+ * search in v's bucket finds the same slot as a search over them all.
+ */
+export class SlotIndex {
+  /** The distinct values, ascending. */
+  readonly distinct: Float64Array;
+  readonly #min: number;
+  readonly #scale: number;
+  readonly #buckets: number;
+  /** Per bucket b (and b = buckets): the first distinct value whose bucket is b or later. */
+  readonly #start: Int32Array;
+
+  /** `sorted`: the reference values ascending, finite. */
+  constructor(sorted: ArrayLike<number>) {
+    const values: number[] = [];
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) values.push(sorted[i]!);
+    this.distinct = Float64Array.from(values);
+    const d = values.length;
+    this.#min = values[0]!;
+    const span = values[d - 1]! - this.#min;
+    this.#buckets = d === 1 ? 1 : Math.min(4 * d, 4096);
+    // A span that overflows gives scale 0: one bucket in effect, still exact.
+    this.#scale = span > 0 && Number.isFinite(span) ? this.#buckets / span : 0;
+    this.#start = new Int32Array(this.#buckets + 1);
+    let i = 0;
+    for (let b = 0; b <= this.#buckets; b++) {
+      while (i < d && this.#bucket(values[i]!) < b) i++;
+      this.#start[b] = i;
+    }
+  }
+
+  #bucket(v: number): number {
+    const x = (v - this.#min) * this.#scale;
+    if (!(x >= 0)) return 0; // below min, -Infinity, or Infinity * 0
+    if (x >= this.#buckets) return this.#buckets - 1;
+    return x | 0;
+  }
+
+  /** The slot of v, which must not be NaN. */
+  slotOf(v: number): number {
+    const distinct = this.distinct;
+    const b = this.#bucket(v);
+    let lo = this.#start[b]!; // distinct values below v: at least the earlier buckets' ...
+    let hi = this.#start[b + 1]!; // ... and at most those up to this bucket's end
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (distinct[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < distinct.length && distinct[lo] === v ? 2 * lo + 1 : 2 * lo;
+  }
 }
 
 /** Bound on the memoised KS p-values of one detector (each entry is a few dozen bytes). */
@@ -384,13 +476,38 @@ export interface RequestDriftResult extends DriftResult {
  * two-sided rank p-value 2 * (1 + reference rows at least as extreme) / (n + 1); categorical: the share of the
  * reference in the row's category, (1 + count) / (n + 1)) and `statistics` the number of the request's rows out
  * of support: both informative only, the verdict is the support check.
+ *
+ * Every request of the JSON API and the form goes through here, most of them one passenger, so what depends only
+ * on the reference is worked out once, at construction: a value's tail p-value depends only on its "slot" among
+ * the reference's distinct values (below, at or between them; for a category, which one or none), so each
+ * feature keeps its p-value per slot, computed from the reference rows below and at most the slot's values, and a row costs one binary
+ * search per continuous feature and one map lookup per categorical one. `drift-request.test.ts` compares every
+ * figure with the direct computation.
  */
 export class RequestDrift {
   readonly tests: TabularDrift;
   readonly minTestRows: number;
   readonly rangeMargin: number;
+  readonly #nf: number;
+  readonly #names: readonly string[];
+  readonly #types: readonly FeatureKind[];
+  readonly #testNames: readonly FeatureTestName[];
+  readonly #features: readonly Readonly<PreparedFeature>[];
   readonly #lo: Float64Array;
   readonly #hi: Float64Array;
+  /**
+   * Per feature, the tail p-value by slot: a continuous feature's `SlotIndex` slots; for a categorical one the
+   * category's index, the last slot standing for a category the reference never saw.
+   */
+  readonly #slotP: Float64Array[];
+  /** Builds the answer's pValues and statistics from per-feature values (keys in feature order). */
+  readonly #record: (values: ArrayLike<number>) => Record<string, number>;
+  /** Per feature: the features sharing its name (null when every name is distinct, as in every real model). */
+  readonly #sameName: (readonly number[])[] | null;
+  /** Per-request scratch: each feature's lowest p-value and its rows out of support (then, its statistic). */
+  readonly #p: Float64Array;
+  readonly #outside: Int32Array;
+  readonly #statistic: Int32Array;
 
   constructor(reference: DriftReference, opts: RequestDriftOptions = {}) {
     this.tests = new TabularDrift(reference, opts);
@@ -401,15 +518,32 @@ export class RequestDrift {
     }
     if (!(this.rangeMargin >= 0)) throw new DriftInputError(`rangeMargin must be >= 0, got ${this.rangeMargin}`);
     const nf = this.tests.featureNames.length;
+    const n = this.tests.referenceSize;
+    this.#nf = nf;
+    this.#names = this.tests.featureNames;
+    this.#types = this.tests.featureTypes;
+    this.#testNames = this.#types.map((t) => (t === 'continuous' ? 'ks' : 'chi2'));
+    this.#features = this.#names.map((_, f) => this.tests.feature(f));
     this.#lo = new Float64Array(nf);
     this.#hi = new Float64Array(nf);
+    this.#slotP = [];
     for (let f = 0; f < nf; f++) {
-      const { min, max, sorted } = this.tests.feature(f);
+      const feature = this.#features[f]!;
+      const { min, max, sorted } = feature;
       const counts = sorted.every((v) => Number.isInteger(v));
       const margin = Math.max(this.rangeMargin * (max - min), counts ? 1 : 0);
       this.#lo[f] = min - margin;
       this.#hi[f] = max + margin;
+      this.#slotP.push(feature.slots === null ? categoryTailPValues(feature, n) : rankTailPValues(feature.sorted, n));
     }
+    this.#record = recordOf(this.#names);
+    this.#sameName =
+      new Set(this.#names).size === nf
+        ? null
+        : this.#names.map((name) => this.#names.flatMap((other, g) => (other === name ? [g] : [])));
+    this.#p = new Float64Array(nf);
+    this.#outside = new Int32Array(nf);
+    this.#statistic = new Int32Array(nf);
   }
 
   get featureNames(): readonly string[] {
@@ -422,23 +556,49 @@ export class RequestDrift {
 
   predict(rows: readonly ArrayLike<number>[]): RequestDriftResult {
     if (rows.length === 0) throw new DriftInputError('no rows to test for drift');
-    const nf = this.tests.featureNames.length;
+    const nf = this.#nf;
     checkWidths(rows, nf);
+    const names = this.#names;
+    const lowest = this.#p;
+    const outside = this.#outside;
+    lowest.fill(1);
+    outside.fill(0);
     const outOfSupport: OutOfSupport[] = [];
-    const flagged = new Uint8Array(nf);
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
       for (let f = 0; f < nf; f++) {
-        const reason = this.#supportReason(f, row[f]!);
+        const v = row[f]!;
+        const slotP = this.#slotP[f]!;
+        let reason: SupportReason | null = null;
+        let p: number;
+        if (Number.isNaN(v)) {
+          reason = 'not-a-number';
+          p = Number.NaN;
+        } else {
+          const feature = this.#features[f]!;
+          const slots = feature.slots;
+          if (slots === null) {
+            const k = categoryOf(feature, v);
+            if (k < 0) {
+              reason = 'unseen-category';
+              p = slotP[slotP.length - 1]!;
+            } else p = slotP[k]!;
+          } else {
+            if (v < this.#lo[f]!) reason = 'below-range';
+            else if (v > this.#hi[f]!) reason = 'above-range';
+            p = slotP[slots.slotOf(v)]!;
+          }
+        }
+        lowest[f] = Math.min(lowest[f]!, p);
         if (reason !== null) {
-          outOfSupport.push({ row: r, feature: this.tests.featureNames[f]!, value: row[f]!, reason });
-          flagged[f] = 1;
+          outOfSupport.push({ row: r, feature: names[f]!, value: v, reason });
+          outside[f]!++;
         }
       }
     }
     if (rows.length >= this.minTestRows) {
       const tested = this.tests.predict(rows);
-      const drifted = this.tests.featureNames.filter((name, f) => flagged[f] === 1 || tested.drifted.includes(name));
+      const drifted = names.filter((name, f) => outside[f]! > 0 || tested.drifted.includes(name));
       return {
         ...tested,
         isDrift: drifted.length > 0,
@@ -448,45 +608,39 @@ export class RequestDrift {
         outOfSupport,
       };
     }
-    return this.#supportOnly(rows, flagged, outOfSupport);
+    return this.#supportOnly(outOfSupport);
   }
 
-  #supportReason(f: number, v: number): SupportReason | null {
-    if (Number.isNaN(v)) return 'not-a-number';
-    const feature = this.tests.feature(f);
-    if (feature.type === 'categorical') return feature.indexOf.has(v) ? null : 'unseen-category';
-    if (v < this.#lo[f]!) return 'below-range';
-    if (v > this.#hi[f]!) return 'above-range';
-    return null;
-  }
-
-  #supportOnly(
-    rows: readonly ArrayLike<number>[],
-    flagged: Uint8Array,
-    outOfSupport: readonly OutOfSupport[],
-  ): RequestDriftResult {
-    const nf = this.tests.featureNames.length;
-    const n = this.tests.referenceSize;
+  /** The verdict of a request too small to test, from the scratch filled by `predict`. */
+  #supportOnly(outOfSupport: OutOfSupport[]): RequestDriftResult {
+    const nf = this.#nf;
+    const names = this.#names;
+    const lowest = this.#p;
+    const outside = this.#outside;
+    // The statistic counts the request's rows out of support under the feature's name.
+    let statistic: Int32Array = outside;
+    const sameName = this.#sameName;
+    if (sameName !== null) {
+      statistic = this.#statistic;
+      for (let f = 0; f < nf; f++) {
+        let count = 0;
+        for (const g of sameName[f]!) count += outside[g]!;
+        statistic[f] = count;
+      }
+    }
     const features: FeatureTest[] = [];
     const drifted: string[] = [];
-    const pValues: Record<string, number> = {};
-    const statistics: Record<string, number> = {};
     for (let f = 0; f < nf; f++) {
-      const feature = this.tests.feature(f);
-      let p = 1;
-      for (const row of rows) p = Math.min(p, tailPValue(feature, row[f]!, n));
-      const outside = outOfSupport.filter((o) => o.feature === feature.name).length;
-      pValues[feature.name] = p;
-      statistics[feature.name] = outside;
-      if (flagged[f] === 1) drifted.push(feature.name);
+      const flagged = outside[f]! > 0;
+      if (flagged) drifted.push(names[f]!);
       features.push({
-        name: feature.name,
-        type: feature.type,
-        test: feature.type === 'continuous' ? 'ks' : 'chi2',
-        statistic: outside,
-        pValue: p,
+        name: names[f]!,
+        type: this.#types[f]!,
+        test: this.#testNames[f]!,
+        statistic: statistic[f]!,
+        pValue: lowest[f]!,
         threshold: Number.NaN,
-        drifted: flagged[f] === 1,
+        drifted: flagged,
       });
     }
     return {
@@ -496,45 +650,65 @@ export class RequestDrift {
       features,
       drifted,
       driftedShare: drifted.length / nf,
-      pValues,
-      statistics,
+      pValues: this.#record(lowest),
+      statistics: this.#record(statistic),
       check: 'support',
-      outOfSupport: [...outOfSupport],
+      outOfSupport,
     };
   }
 }
 
-/** Conformal tail p-value of one value against a reference of n rows (see RequestDrift). */
-function tailPValue(feature: PreparedFeature, v: number, n: number): number {
-  if (Number.isNaN(v)) return Number.NaN;
-  if (feature.type === 'categorical') {
-    const k = feature.indexOf.get(v);
-    return (1 + (k === undefined ? 0 : feature.counts[k]!)) / (n + 1);
-  }
-  const sorted = feature.sorted;
-  const atMost = upperBound(sorted, v);
-  const atLeast = n - lowerBound(sorted, v);
-  return Math.min(1, (2 * (1 + Math.min(atMost, atLeast))) / (n + 1));
+/**
+ * A categorical feature's tail p-value by category, (1 + reference rows in it) / (n + 1), and last, for a category
+ * the reference never saw, 1 / (n + 1).
+ */
+function categoryTailPValues(feature: Readonly<PreparedFeature>, n: number): Float64Array {
+  const k = feature.categories.length;
+  const p = new Float64Array(k + 1);
+  for (let i = 0; i < k; i++) p[i] = (1 + feature.counts[i]!) / (n + 1);
+  p[k] = (1 + 0) / (n + 1);
+  return p;
 }
 
-function upperBound(xs: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! <= v) lo = mid + 1;
-    else hi = mid;
+/**
+ * A continuous feature's two-sided rank p-value by `SlotIndex` slot, min(1, 2 * (1 + min(atMost, atLeast)) /
+ * (n + 1)) with atMost the reference rows <= v and atLeast those >= v: in the gap below distinct value i both
+ * count from the rows below value i; at value i, atMost also counts the rows equal to it.
+ */
+function rankTailPValues(sorted: Float64Array, n: number): Float64Array {
+  const below: number[] = []; // reference rows below distinct value i, then n
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) below.push(i);
+  below.push(n);
+  const d = below.length - 1;
+  const tail = (atMost: number, atLeast: number) => Math.min(1, (2 * (1 + Math.min(atMost, atLeast))) / (n + 1));
+  const p = new Float64Array(2 * d + 1);
+  for (let i = 0; i <= d; i++) {
+    p[2 * i] = tail(below[i]!, n - below[i]!);
+    if (i < d) p[2 * i + 1] = tail(below[i + 1]!, n - below[i]!);
   }
-  return lo;
+  return p;
 }
 
-function lowerBound(xs: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (xs[mid]! < v) lo = mid + 1;
-    else hi = mid;
+/** A name is written as it is in an object literal's key when it is a plain identifier (and not the prototype). */
+const PLAIN_KEY = /^[A-Za-z_$][\w$]*$/;
+
+/**
+ * A function making { [names[f]]: values[f] } for every feature, keys in feature order, the object the answer's
+ * pValues and statistics have always been (assigned key by key into `{}`). Assigning eleven keys per object is a
+ * good part of a one-row verdict, so for plain, distinct names (every recipe's) it is a compiled object literal:
+ * one allocation of a fixed shape. The names are checked against PLAIN_KEY before they are written into code.
+ */
+function recordOf(names: readonly string[]): (values: ArrayLike<number>) => Record<string, number> {
+  const plain = new Set(names).size === names.length && names.every((n) => PLAIN_KEY.test(n) && n !== '__proto__');
+  if (plain) {
+    const fields = names.map((name, f) => `${name}: values[${f}]`).join(', ');
+    return new Function('values', `'use strict'; return { ${fields} };`) as (
+      values: ArrayLike<number>,
+    ) => Record<string, number>;
   }
-  return lo;
+  return (values) => {
+    const out: Record<string, number> = {};
+    for (let f = 0; f < names.length; f++) out[names[f]!] = values[f]!;
+    return out;
+  };
 }
