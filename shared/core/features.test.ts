@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readPassengerCsv } from './csv-stream.ts';
-import { excludeMembers, extractTitle, featurize, fitRecipe, median, transform } from './features.ts';
+import {
+  excludeMembers,
+  extractTitle,
+  type FeatureRecipeV2,
+  featurize,
+  fitRecipe,
+  type GroupTable,
+  groupKeys,
+  median,
+  transform,
+} from './features.ts';
+import { createRng } from './rng.ts';
 import { FEATURE_NAMES, type LabelledPassenger, type Passenger } from './schema.ts';
 
 const { rows } = await readPassengerCsv(readFileSync(new URL('../../data/titanic.csv', import.meta.url)), {
@@ -242,5 +253,56 @@ describe('recipe v2', () => {
     expect(featurize(recipe, passenger({ cabin: 'C85' }))[column('Deck')]).toBe(3);
     // v1 is unchanged by all this: the seed's codes
     expect(featurize(fitRecipe(family), passenger({ name: 'A, Mlle. B', sex: 'female' }))[8]).toBe(4);
+  });
+});
+
+/** Recipe v2's group columns counted the plain way (Sets and spreads), the reference for `featurize`'s count. */
+function referenceGroupColumns(
+  table: GroupTable,
+  p: Passenger,
+  exclude: ReadonlySet<number> | undefined,
+): { ticketSize: number; wcOutcome: number } {
+  const keys = groupKeys(p);
+  const ticketMates = new Map(table.ticket).get(keys.ticket) ?? [];
+  const familyMates = new Map(table.family).get(keys.family) ?? [];
+  const visible = (m: number): boolean => {
+    const id = (table.members[m] as [number, number, number])[0];
+    return id !== p.passengerId && !(exclude?.has(id) ?? false);
+  };
+  const ticketSize = 1 + ticketMates.filter(visible).length;
+  const counted = [...new Set([...familyMates, ...ticketMates])].filter(visible).map((m) => table.members[m]!);
+  const survived = counted.filter(([, wc, outcome]) => wc === 1 && outcome === 1).length;
+  const died = counted.filter(([, wc, outcome]) => wc === 1 && outcome === 0).length;
+  return { ticketSize, wcOutcome: survived > 0 && died === 0 ? 2 : died > 0 && survived === 0 ? 0 : 1 };
+}
+
+describe('recipe v2 group columns', () => {
+  it('count as the plain recount for every Titanic row: as a training row, as an outsider, and with folds hidden', () => {
+    const labelled = rows.map((r) => r.passenger as LabelledPassenger);
+    const recipe = fitRecipe(labelled, 2) as FeatureRecipeV2;
+    const at = (name: string) => recipe.featureNames.indexOf(name as never);
+    const rng = createRng(17);
+    const folds = Array.from(
+      { length: 5 },
+      () => new Set(titanic.filter(() => rng.int(5) === 0).map((p) => p.passengerId)),
+    );
+    let mixed = 0;
+    // twice over: a passenger's count never depends on the ones before it
+    for (const round of [0, 1]) {
+      for (const p of titanic) {
+        for (const [who, exclude] of [
+          [p, undefined],
+          [{ ...p, passengerId: p.passengerId + 10_000 }, undefined],
+          [p, folds[(p.passengerId + round) % 5]],
+        ] as const) {
+          const row = featurize(recipe, who, exclude);
+          const expected = referenceGroupColumns(recipe.groups, who, exclude);
+          expect([row[at('TicketSize')], row[at('GroupWcOutcome')]]).toEqual([expected.ticketSize, expected.wcOutcome]);
+          expect(row[at('FarePerPerson')]).toBe((row[at('Fare')] as number) / expected.ticketSize);
+          if (expected.wcOutcome === 1 && expected.ticketSize > 1) mixed++;
+        }
+      }
+    }
+    expect(mixed).toBeGreaterThan(100);
   });
 });

@@ -259,6 +259,10 @@ interface GroupIndex {
   ticket: Map<string, number[]>;
   /** PassengerId of a member -> its own family and ticket keys. */
   keysOf: Map<number, { family: string; ticket: string }>;
+  /** Per member: the call of `groupColumns` that last counted it (a set of seen members without a Set). */
+  seen: Int32Array;
+  /** The current call's mark in `seen`. */
+  mark: number;
 }
 const groupIndexes = new WeakMap<GroupTable, GroupIndex>();
 
@@ -275,11 +279,19 @@ function indexOf(table: GroupTable): GroupIndex {
         if (keys !== undefined) keys.ticket = key;
       }
     }
-    index = { family: new Map(table.family), ticket: new Map(table.ticket), keysOf };
+    index = {
+      family: new Map(table.family),
+      ticket: new Map(table.ticket),
+      keysOf,
+      seen: new Int32Array(table.members.length),
+      mark: 0,
+    };
     groupIndexes.set(table, index);
   }
   return index;
 }
+
+const NO_MATES: readonly number[] = [];
 
 /** The group columns of a passenger: ticket group size (self included) and woman-child group outcome code. */
 function groupColumns(
@@ -289,24 +301,37 @@ function groupColumns(
   exclude: ReadonlySet<number> | undefined,
 ): { ticketSize: number; wcOutcome: number } {
   const index = indexOf(table);
-  const ticketMates = index.ticket.get(keys.ticket) ?? [];
-  const familyMates = index.family.get(keys.family) ?? [];
-  const visible = (m: number): boolean => {
-    const id = (table.members[m] as [number, number, number])[0];
-    return id !== passengerId && !(exclude?.has(id) ?? false);
-  };
+  const ticketMates = index.ticket.get(keys.ticket) ?? NO_MATES;
+  const familyMates = index.family.get(keys.family) ?? NO_MATES;
+  const members = table.members;
   let ticketSize = 1;
-  for (const m of ticketMates) if (visible(m)) ticketSize++;
+  for (let i = 0; i < ticketMates.length; i++) {
+    const id = (members[ticketMates[i] as number] as [number, number, number])[0];
+    if (id !== passengerId && !(exclude?.has(id) ?? false)) ticketSize++;
+  }
+  // Every visible member of the two groups once (family first, then ticket), marked in `seen` rather than
+  // collected in a Set: this runs for every served passenger.
+  if (index.mark === 2 ** 31 - 1) {
+    index.seen.fill(0);
+    index.mark = 0;
+  }
+  const mark = ++index.mark;
+  const seen = index.seen;
   let survived = 0;
   let died = 0;
-  const seen = new Set<number>();
-  for (const m of [...familyMates, ...ticketMates]) {
-    if (seen.has(m) || !visible(m)) continue;
-    seen.add(m);
-    const [, wc, outcome] = table.members[m] as [number, 0 | 1, 0 | 1];
-    if (wc === 0) continue;
-    if (outcome === 1) survived++;
-    else died++;
+  for (let list = 0; list < 2; list++) {
+    const mates = list === 0 ? familyMates : ticketMates;
+    for (let i = 0; i < mates.length; i++) {
+      const m = mates[i] as number;
+      if (seen[m] === mark) continue;
+      const member = members[m] as [number, 0 | 1, 0 | 1];
+      const id = member[0];
+      if (id === passengerId || (exclude?.has(id) ?? false)) continue;
+      seen[m] = mark;
+      if (member[1] === 0) continue;
+      if (member[2] === 1) survived++;
+      else died++;
+    }
   }
   const wcOutcome = survived > 0 && died === 0 ? WC_SURVIVED : died > 0 && survived === 0 ? WC_DIED : WC_UNKNOWN;
   return { ticketSize, wcOutcome };
