@@ -117,6 +117,14 @@ function stringArray(xs: readonly string[]): string {
  */
 const MEMO_LIMIT = 1024;
 
+/**
+ * A kept text is made flat (`join` copies its parts into one string; `+` would keep a pair of them): the answer's
+ * flattening then copies one piece for it rather than walking two.
+ */
+function flat(...parts: string[]): string {
+  return parts.join('');
+}
+
 function remember<K>(memo: Map<K, string>, key: K, text: string): string {
   if (memo.size >= MEMO_LIMIT) memo.clear();
   memo.set(key, text);
@@ -142,7 +150,7 @@ function predictionText(survived: boolean, probability: number): string {
   const memo = survived ? usualSurvivedTexts : usualDiedTexts;
   const text = memo.get(probability);
   if (text !== undefined) return text;
-  return remember(memo, probability, probabilityText(survived, probability) + USUAL_TAIL);
+  return remember(memo, probability, flat(probabilityText(survived, probability), USUAL_TAIL));
 }
 
 /** From the end of the predictions to the p-values for a request without drift: the same for every such answer. */
@@ -151,8 +159,13 @@ let usualThreshold = Number.NaN;
 let usualText = '';
 function usualMiddle(modelVersion: string, threshold: number): string {
   if (modelVersion !== usualVersion || threshold !== usualThreshold) {
-    const text = `],"modelVersion":${quoted(modelVersion)},"drift":{"isDrift":false,"threshold":${number(threshold)},"drifted":[],"pValues":`;
-    usualText = text;
+    usualText = flat(
+      '],"modelVersion":',
+      quoted(modelVersion),
+      ',"drift":{"isDrift":false,"threshold":',
+      number(threshold),
+      ',"drifted":[],"pValues":',
+    );
     usualVersion = modelVersion;
     usualThreshold = threshold;
   }
@@ -174,7 +187,7 @@ let layoutZeros: readonly string[] = [''];
 function member(i: number, v: number): string {
   const memo = layoutMembers[i]!;
   const text = memo.get(v);
-  return text !== undefined ? text : remember(memo, v, layoutPrefixes[i]! + number(v));
+  return text !== undefined ? text : remember(memo, v, flat(layoutPrefixes[i]!, number(v)));
 }
 
 /**
@@ -213,7 +226,7 @@ function membersByKeys(map: Record<string, number>): string {
   layoutPrefixes = keys.map((key, i) => (i === 0 ? '{' : ',') + quoted(key) + ':');
   layoutMembers = keys.map(() => new Map<number, string>());
   const zeros = [''];
-  for (let i = 0; i < keys.length; i++) zeros.push([zeros[i], layoutPrefixes[i], '0'].join(''));
+  for (let i = 0; i < keys.length; i++) zeros.push(flat(zeros[i]!, layoutPrefixes[i]!, '0'));
   layoutZeros = zeros;
   let out = '';
   for (let i = 0; i < keys.length; i++) out += member(i, map[keys[i]!]!);
