@@ -2,7 +2,7 @@
  * The body of a prediction request: Vertex AI's `{"instances": [...]}` or one bare passenger object. Each
  * instance is validated by the core's `parsePassengerRecord`; an error names the field and the instance.
  */
-import { parsePassengerRecord } from '../shared/core/passenger-validation.ts';
+import { parsePassengerRecord, readWellTypedPassenger } from '../shared/core/passenger-validation.ts';
 import { type Passenger, RAW_COLUMNS } from '../shared/core/schema.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 
@@ -15,6 +15,12 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * format) and the caller's value is what gets scored.
  */
 export function parseServingPassenger(record: Record<string, unknown>, where: string): Passenger {
+  // Nearly every request is well typed: read it directly, and leave anything else to the full rules below.
+  return readWellTypedPassenger(record, true) ?? readServingPassenger(record, where);
+}
+
+/** `parseServingPassenger` by the full rules, whatever the record holds (its fast path is tested against this). */
+export function readServingPassenger(record: Record<string, unknown>, where: string): Passenger {
   let checked = record;
   const kept: { age?: number; fare?: number } = {};
   for (const key of Object.keys(record)) {

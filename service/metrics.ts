@@ -1,18 +1,42 @@
 /**
  * Prometheus metrics of one app instance, on its own Registry (tests build many apps in one process).
  * `prediction_count_total` and `drift_count_total` keep the seed's names so its dashboards keep working.
+ *
+ * The request path does not call prom-client: it adds to plain numbers (`countScored`) and to a latency record
+ * (`latencyOf`), and prom-client is handed them when it is read (a scrape, `get()`). prom-client validates and
+ * hashes the labels of every `inc` and `observe`, and a histogram observation converts its bucket bound to a
+ * string twice: about a microsecond a call, several calls a request, for figures only a scrape reads.
  */
+import { format } from 'node:util';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ServedModel, SourceHealth } from './model-registry.ts';
 
+/** One route's series of `prediction_latency_seconds`, observed without prom-client on the request path. */
+export interface LatencyRecord {
+  /** As prom-client's `observe` (a value that is not a finite number throws the same TypeError). */
+  observe(seconds: number): void;
+}
+
+const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 export interface ServiceMetrics {
   registry: Registry;
+  /**
+   * Counts one scored request (its passengers, how many of them are predicted to survive, its drift verdict) in
+   * plain numbers; `predictions`, `outcomes` and `drift` take what was counted when they are read.
+   */
+  countScored(passengers: number, survived: number, isDrift: boolean): void;
   /** Passengers scored (one per prediction). */
   predictions: Counter;
   /** Requests that do not look like the training data (the per-request verdict). */
   drift: Counter;
   /** Seconds spent scoring one request (validation, features, forest, drift). */
   latency: Histogram<'route'>;
+  /**
+   * The record of one route's latency series, kept in plain numbers and written into `latency` when it is read.
+   * The record owns its series: that route's latency is observed through it only.
+   */
+  latencyOf(route: string): LatencyRecord;
   outcomes: Counter<'outcome'>;
   /** Per-feature p-value of the last sliding-window evaluation. */
   windowPValue: Gauge<'feature'>;
@@ -43,31 +67,101 @@ export function createMetrics(opts: {
   let failuresSeen = 0;
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  // Totals since the app started (or the counter's last reset), and the part of each prom-client was handed.
+  const tallies = { passengers: 0, survived: 0, died: 0, drifted: 0 };
+  const handed = { passengers: 0, survived: 0, died: 0, drifted: 0 };
+  /** The first scored passengers were all predicted to die: prom-client listed the `died` series first. */
+  let diedFirst = false;
+  /**
+   * Hands prom-client what was added to a tally since it last looked, in one `inc`: a series appears at the first
+   * read after its first count, with the value the per-request `inc`s would have given (sums of whole numbers).
+   */
+  function hand(counter: Counter<string>, tally: keyof typeof tallies, labels?: Record<string, string>): void {
+    const added = tallies[tally] - handed[tally];
+    if (added <= 0) return;
+    handed[tally] = tallies[tally];
+    if (labels) counter.inc(labels, added);
+    else counter.inc(added);
+  }
+  const records = new Map<string, RouteLatency>();
+  /** Records in the order of their first observation: prom-client lists series in the order they appeared. */
+  let observed: RouteLatency[] = [];
+
+  // Registered in this order, which is the order of the families on /metrics.
+  const predictions = new Counter({
+    name: 'prediction_count_total',
+    help: 'Passengers scored by the model.',
+    registers,
+    collect() {
+      hand(this, 'passengers');
+    },
+  });
+  const drift = new Counter({
+    name: 'drift_count_total',
+    help: 'Prediction requests that do not look like the training data (a row out of the reference support, or a batch failing the drift tests).',
+    registers,
+    collect() {
+      hand(this, 'drifted');
+    },
+  });
+  const latency: Histogram<'route'> = new Histogram({
+    name: 'prediction_latency_seconds',
+    help: 'Time to score one prediction request, from validated input to answer.',
+    labelNames: ['route'],
+    buckets: [...LATENCY_BUCKETS],
+    registers,
+    collect() {
+      for (const record of observed) record.writeInto(this);
+    },
+  });
+  const outcomes = new Counter<'outcome'>({
+    name: 'predictions_by_outcome_total',
+    help: 'Passengers scored, by predicted outcome.',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      // Series in the order they appeared, as per-request `inc`s would have made them.
+      for (const outcome of diedFirst ? OUTCOMES_DIED_FIRST : OUTCOMES) hand(this, outcome, { outcome });
+    },
+  });
+
+  // A reset (Registry.resetMetrics) forgets what was counted before it, handed over or not.
+  onReset(predictions, () => {
+    tallies.passengers = handed.passengers = 0;
+  });
+  onReset(drift, () => {
+    tallies.drifted = handed.drifted = 0;
+  });
+  onReset(latency, () => {
+    for (const record of records.values()) record.clear();
+    observed = [];
+  });
+  onReset(outcomes, () => {
+    tallies.survived = handed.survived = 0;
+    tallies.died = handed.died = 0;
+  });
+
   return {
     registry,
-    predictions: new Counter({
-      name: 'prediction_count_total',
-      help: 'Passengers scored by the model.',
-      registers,
-    }),
-    drift: new Counter({
-      name: 'drift_count_total',
-      help: 'Prediction requests that do not look like the training data (a row out of the reference support, or a batch failing the drift tests).',
-      registers,
-    }),
-    latency: new Histogram({
-      name: 'prediction_latency_seconds',
-      help: 'Time to score one prediction request, from validated input to answer.',
-      labelNames: ['route'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-      registers,
-    }),
-    outcomes: new Counter({
-      name: 'predictions_by_outcome_total',
-      help: 'Passengers scored, by predicted outcome.',
-      labelNames: ['outcome'],
-      registers,
-    }),
+    countScored(passengers, survived, isDrift) {
+      if (tallies.survived === 0 && tallies.died === 0) diedFirst = survived === 0;
+      tallies.passengers += passengers;
+      tallies.survived += survived;
+      tallies.died += passengers - survived;
+      if (isDrift) tallies.drifted++;
+    },
+    predictions,
+    drift,
+    latency,
+    latencyOf(route) {
+      let record = records.get(route);
+      if (record === undefined) {
+        record = new RouteLatency(route, (first) => observed.push(first));
+        records.set(route, record);
+      }
+      return record;
+    },
+    outcomes,
     windowPValue: new Gauge({
       name: 'drift_window_p_value',
       help: 'p-value per feature (KS or chi-squared) of the last sliding-window evaluation.',
@@ -157,4 +251,76 @@ export function createMetrics(opts: {
       },
     }),
   };
+}
+
+const OUTCOMES = ['survived', 'died'] as const;
+const OUTCOMES_DIED_FIRST = ['died', 'survived'] as const;
+
+function onReset(metric: { reset(): void }, forget: () => void): void {
+  const reset = metric.reset.bind(metric);
+  metric.reset = () => {
+    forget();
+    reset();
+  };
+}
+
+/** prom-client's per-series histogram state (`hashMap` values): what `RouteLatency` writes its figures into. */
+interface HistogramSeries {
+  labels: Record<string, string>;
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * One route's latency series in plain numbers: the observations per bucket (not cumulative), their count, and
+ * their sum added in observation order, as prom-client's `observe` adds it (so the exported sum is the same
+ * double). Written into the histogram's own series when the histogram is read; `metrics.test.ts` checks the
+ * exposition against prom-client's `observe` for the same values.
+ */
+class RouteLatency implements LatencyRecord {
+  readonly #labels: Record<string, string>;
+  readonly #firstObservation: (record: RouteLatency) => void;
+  readonly #counts = new Float64Array(LATENCY_BUCKETS.length);
+  #sum = 0;
+  #count = 0;
+
+  constructor(route: string, firstObservation: (record: RouteLatency) => void) {
+    this.#labels = { route };
+    this.#firstObservation = firstObservation;
+  }
+
+  observe(seconds: number): void {
+    if (!Number.isFinite(seconds)) throw new TypeError(`Value is not a valid number: ${format(seconds)}`);
+    if (this.#count === 0) this.#firstObservation(this);
+    // The first bucket whose bound is at least the value; above the last bound, no bucket (the +Inf count).
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      if (seconds <= LATENCY_BUCKETS[i]!) {
+        this.#counts[i]!++;
+        break;
+      }
+    }
+    this.#sum += seconds;
+    this.#count++;
+  }
+
+  clear(): void {
+    this.#counts.fill(0);
+    this.#sum = 0;
+    this.#count = 0;
+  }
+
+  /** Sets the histogram's series for this route to this record's figures (created if it is not there yet). */
+  writeInto(histogram: Histogram<'route'>): void {
+    const series = histogram as unknown as { hashMap: Record<string, HistogramSeries> };
+    let own = Object.values(series.hashMap).find((s) => s.labels.route === this.#labels.route);
+    if (own === undefined) {
+      histogram.zero(this.#labels);
+      own = Object.values(series.hashMap).find((s) => s.labels === this.#labels);
+      if (own === undefined) throw new Error('prom-client did not create the latency series');
+    }
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) own.bucketValues[LATENCY_BUCKETS[i]!] = this.#counts[i]!;
+    own.sum = this.#sum;
+    own.count = this.#count;
+  }
 }

@@ -32,25 +32,19 @@ export type Scorer = (served: ServedModel, passengers: readonly Passenger[]) => 
 export function createScorer(deps: { metrics: ServiceMetrics; driftMonitor: DriftMonitor }): Scorer {
   const { metrics, driftMonitor } = deps;
   return (served, passengers) => {
-    const predicted = served.model.predict(passengers);
-    const n = predicted.length;
+    // The model's predictions are the answers' (same fields, made fresh for this request): no copy.
+    const predictions: ScoredPassenger[] = served.model.predict(passengers);
+    const n = predictions.length;
     const rows = new Array<number[]>(n);
-    const predictions = new Array<ScoredPassenger>(n);
     let survived = 0;
     for (let i = 0; i < n; i++) {
-      const p = predicted[i]!;
+      const p = predictions[i]!;
       rows[i] = p.features;
-      predictions[i] = { survived: p.survived, probability: p.probability, features: p.features };
       if (p.survived) survived++;
     }
     const drift = served.requestDrift.predict(rows);
     driftMonitor.observe(served, rows);
-
-    metrics.predictions.inc(n);
-    if (survived > 0) metrics.outcomes.inc({ outcome: 'survived' }, survived);
-    if (n - survived > 0) metrics.outcomes.inc({ outcome: 'died' }, n - survived);
-    if (drift.isDrift) metrics.drift.inc();
-
+    metrics.countScored(n, survived, drift.isDrift);
     return { modelVersion: served.version, featureNames: served.requestDrift.featureNames, predictions, drift };
   };
 }

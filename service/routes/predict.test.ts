@@ -86,4 +86,92 @@ describe('POST /v1/predict answer bytes', () => {
     const bad = { ...scored, drift: { ...scored.drift, pValues: { a: Number.NaN } } };
     expect(() => serializePrediction(bad)).toThrow(/cannot be converted to a number/);
   });
+
+  it("are the schema serializer's over thousands of random answers: kept texts, layouts, zeros, odd keys and numbers", async () => {
+    // The serializer keeps texts between answers (per feature, per probability, the model's constants) and the
+    // layout of the last number maps: random answers that repeat values, switch layouts, overflow the tables and
+    // carry odd numbers must still be written exactly as fastify's serializer for the schema writes them.
+    const random = mulberry32(14);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const features = artifact.recipe.featureNames;
+    const keySets: ReadonlyArray<readonly string[]> = [
+      features,
+      features,
+      features,
+      ['a', 'b"', 'caf\u00e9\u2028', '10', '2'],
+      [],
+      ['x'],
+      features.slice(0, 5),
+    ];
+    const odd = [0, -0, 1, 2, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 5e-324, 1e21, 1e-7, -1.5, 0.1 + 0.2];
+    const repeated = Array.from({ length: 40 }, (_, k) => (2 * (1 + k)) / 713);
+    const value = (fresh: boolean): number => {
+      const r = random();
+      if (fresh || r < 0.3) return random();
+      if (r < 0.8) return pick(repeated);
+      if (r < 0.995) return pick(odd);
+      return Number.NaN;
+    };
+    const count = (): number => (random() < 0.85 ? 0 : pick([0, -0, 1, 2, 3, 0.5, Number.POSITIVE_INFINITY]));
+    let compared = 0;
+    let refused = 0;
+    let usual = 0;
+    for (let c = 0; c < 2500; c++) {
+      // cases 1000-2199 write 1,200 fresh p-values for one layout: more than a table keeps
+      const fresh = c >= 1000 && c < 2200;
+      const keys = fresh ? features : pick(keySets);
+      const pValues: Record<string, number> = {};
+      const statistics: Record<string, number> = {};
+      const allZero = random() < 0.5;
+      for (const key of keys) {
+        pValues[key] = value(fresh);
+        statistics[key] = allZero ? 0 : count();
+      }
+      const isDrift = random() < 0.3;
+      const drifted = random() < 0.7 ? [] : keys.filter(() => random() < 0.3);
+      if (!isDrift && drifted.length === 0) usual++;
+      const n = 1 + Math.floor(random() * (random() < 0.9 ? 1 : 5));
+      const predictions = Array.from({ length: n }, () => ({
+        survived: random() < 0.5,
+        probability: random() < 0.9 ? Math.floor(random() * 201) / 200 : value(false),
+        features: [],
+      }));
+      const drift = { isDrift, threshold: random() < 0.9 ? 0.05 / 11 : value(false), drifted, pValues, statistics };
+      const scored = {
+        modelVersion: pick(['bench-200', 'v "1"', 'mod\u00e8le']),
+        featureNames: keys,
+        predictions,
+        drift,
+      };
+      const short = { isDrift, drifted };
+      const schemaInput = {
+        predictions: predictions.map((p) => ({ survived: p.survived, probability: p.probability, drift: short })),
+        modelVersion: scored.modelVersion,
+        drift,
+      };
+      const numbers = [drift.threshold, ...predictions.map((p) => p.probability), ...Object.values(pValues)];
+      if (numbers.some(Number.isNaN) || Object.values(statistics).some(Number.isNaN)) {
+        expect(() => serializePrediction(scored)).toThrow('The value "NaN" cannot be converted to a number.');
+        refused++;
+        continue;
+      }
+      expect(serializePrediction(scored), `case ${c}`).toBe(await schemaBytes(schemaInput));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(2000);
+    expect(refused).toBeGreaterThan(0);
+    expect(usual).toBeGreaterThan(500);
+  });
 });
+
+/** mulberry32: a tiny seeded generator, so the random answers are the same on every run. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

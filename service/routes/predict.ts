@@ -53,22 +53,30 @@ export const responseSchema = {
  * does), but in one pass with the request's short drift verdict written once and repeated in every prediction:
  * the schema serializer is a tenth of a one-passenger request and several milliseconds of a 1,000-row batch.
  * `predict.test.ts` checks the bytes against fastify's serializer for the schema.
+ *
+ * The answer is made of few pieces, most of them kept from earlier answers (see `MEMO_LIMIT`): each piece is a
+ * string concatenation here and a node to copy when the string is flattened to be sent, which costs about as
+ * much as converting the numbers.
  */
 export function serializePrediction(scored: ScoredRequest): string {
   const drift = scored.drift;
-  const drifted = stringArray(drift.drifted);
-  const isDrift = drift.isDrift ? 'true' : 'false';
-  const tail = `,"drift":{"isDrift":${isDrift},"drifted":${drifted}}}`;
-  let out = '{"predictions":[';
+  const usual = !drift.isDrift && drift.drifted.length === 0;
+  const drifted = usual ? '[]' : stringArray(drift.drifted);
+  const tail = usual ? '' : `,"drift":{"isDrift":${drift.isDrift},"drifted":${drifted}}}`;
   const predictions = scored.predictions;
+  let out = '{"predictions":[';
   for (let i = 0; i < predictions.length; i++) {
     const p = predictions[i]!;
-    out += `${i === 0 ? '' : ','}{"survived":${p.survived ? 'true' : 'false'},"probability":${number(p.probability)}${tail}`;
+    if (i > 0) out += ',';
+    out += usual ? predictionText(p.survived, p.probability) : probabilityText(p.survived, p.probability) + tail;
   }
-  out += `],"modelVersion":${quoted(scored.modelVersion)}`;
-  out += `,"drift":{"isDrift":${isDrift},"threshold":${number(drift.threshold)},"drifted":${drifted}`;
-  out += `,"pValues":${numberMap(drift.pValues)},"statistics":${numberMap(drift.statistics)}}}`;
-  return out;
+  out += usual
+    ? usualMiddle(scored.modelVersion, drift.threshold)
+    : `],"modelVersion":${quoted(scored.modelVersion)},"drift":{"isDrift":${drift.isDrift},"threshold":${number(drift.threshold)},"drifted":${drifted},"pValues":`;
+  out += members(drift.pValues);
+  out += '},"statistics":';
+  out += members(drift.statistics);
+  return `${out}}}}`;
 }
 
 /**
@@ -99,20 +107,137 @@ function stringArray(xs: readonly string[]): string {
   return `${out}]`;
 }
 
-function numberMap(map: Record<string, number>): string {
-  const keys = Object.keys(map);
-  let out = '{';
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    out += `${i === 0 ? '' : ','}${quoted(key)}:${number(map[key]!)}`;
+/**
+ * Texts kept between requests, each table bounded (emptied when full, so a run of new values cannot pin it):
+ * a number's text depends on the number only, and the values an answer repeats come from small sets. A
+ * probability is a share of the forest's trees (at most trees + 1 values); a request under `minTestRows` rows
+ * gets, per feature, a conformal tail p-value of the form k / (reference rows + 1) and a count of rows as its
+ * statistic, so a feature sees a few hundred distinct values however many requests come. Larger batches' KS
+ * and chi-squared p-values are continuous: they miss, and cost what they cost before.
+ */
+const MEMO_LIMIT = 1024;
+
+/**
+ * A kept text is made flat (`join` copies its parts into one string; `+` would keep a pair of them): the answer's
+ * flattening then copies one piece for it rather than walking two.
+ */
+function flat(...parts: string[]): string {
+  return parts.join('');
+}
+
+function remember<K>(memo: Map<K, string>, key: K, text: string): string {
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(key, text);
+  return text;
+}
+
+const USUAL_TAIL = ',"drift":{"isDrift":false,"drifted":[]}}';
+const survivedTexts = new Map<number, string>();
+const diedTexts = new Map<number, string>();
+const usualSurvivedTexts = new Map<number, string>();
+const usualDiedTexts = new Map<number, string>();
+
+/** `{"survived":…,"probability":…` of one prediction. */
+function probabilityText(survived: boolean, probability: number): string {
+  const memo = survived ? survivedTexts : diedTexts;
+  const text = memo.get(probability);
+  if (text !== undefined) return text;
+  return remember(memo, probability, `{"survived":${survived},"probability":${number(probability)}`);
+}
+
+/** One prediction of a request without drift, its short drift verdict included. */
+function predictionText(survived: boolean, probability: number): string {
+  const memo = survived ? usualSurvivedTexts : usualDiedTexts;
+  const text = memo.get(probability);
+  if (text !== undefined) return text;
+  return remember(memo, probability, flat(probabilityText(survived, probability), USUAL_TAIL));
+}
+
+/** From the end of the predictions to the p-values for a request without drift: the same for every such answer. */
+let usualVersion = '';
+let usualThreshold = Number.NaN;
+let usualText = '';
+function usualMiddle(modelVersion: string, threshold: number): string {
+  if (modelVersion !== usualVersion || threshold !== usualThreshold) {
+    usualText = flat(
+      '],"modelVersion":',
+      quoted(modelVersion),
+      ',"drift":{"isDrift":false,"threshold":',
+      number(threshold),
+      ',"drifted":[],"pValues":',
+    );
+    usualVersion = modelVersion;
+    usualThreshold = threshold;
   }
-  return `${out}}`;
+  return usualText;
+}
+
+/**
+ * The members of the number maps (`pValues`, `statistics`), for the keys of the last map written: per key
+ * position, `{"name":` or `,"name":`, and the text of that member per value seen. Both maps of an answer have
+ * the feature names as keys, in feature order, so the layout changes only when the served model's features do.
+ * `layoutZeros[i]` is the text of the first i members all 0: a request in the training support (nearly every
+ * request) has no row out of support, so its `statistics` are all 0 and are written as one piece.
+ */
+let layoutKeys: readonly string[] = [];
+let layoutPrefixes: readonly string[] = [];
+let layoutMembers: ReadonlyArray<Map<number, string>> = [];
+let layoutZeros: readonly string[] = [''];
+
+function member(i: number, v: number): string {
+  const memo = layoutMembers[i]!;
+  const text = memo.get(v);
+  return text !== undefined ? text : remember(memo, v, flat(layoutPrefixes[i]!, number(v)));
+}
+
+/**
+ * `{"key":value,...` without the closing brace, keys in Object.keys' order as fast-json-stringify writes
+ * `additionalProperties`.
+ */
+function members(map: Record<string, number>): string {
+  // for-in walks the keys without making an array; a key that is not the layout's (another map, or an
+  // inherited enumerable key, which Object.keys leaves out) sends the map to the general path. A map with the
+  // layout's first keys only is written right by the layout too.
+  let out = '';
+  let zeros = true;
+  let i = 0;
+  for (const key in map) {
+    if (key !== layoutKeys[i]) return membersByKeys(map);
+    const v = map[key]!;
+    if (zeros) {
+      if (v === 0) {
+        i++;
+        continue;
+      }
+      zeros = false;
+      out = layoutZeros[i]!;
+    }
+    out += member(i, v);
+    i++;
+  }
+  if (i === 0) return '{';
+  return zeros ? layoutZeros[i]! : out;
+}
+
+function membersByKeys(map: Record<string, number>): string {
+  const keys = Object.keys(map);
+  if (keys.length === 0) return '{';
+  layoutKeys = keys;
+  layoutPrefixes = keys.map((key, i) => (i === 0 ? '{' : ',') + quoted(key) + ':');
+  layoutMembers = keys.map(() => new Map<number, string>());
+  const zeros = [''];
+  for (let i = 0; i < keys.length; i++) zeros.push(flat(zeros[i]!, layoutPrefixes[i]!, '0'));
+  layoutZeros = zeros;
+  let out = '';
+  for (let i = 0; i < keys.length; i++) out += member(i, map[keys[i]!]!);
+  return out;
 }
 
 export function predictRoutes(app: FastifyInstance, ctx: AppContext): void {
-  // The histogram's child for this route, bound once (startTimer would validate and hash the label every time).
-  const latency = ctx.metrics.latency.labels({ route: 'api' });
-  const handler = async (request: { body: unknown }, reply: FastifyReply) => {
+  const latency = ctx.metrics.latencyOf('api');
+  // Not async: the answer is ready when the handler returns, and fastify sends a returned string at once
+  // (what is thrown goes to the error handler as a rejection would).
+  const handler = (request: { body: unknown }, reply: FastifyReply): string => {
     const started = performance.now();
     const passengers = readInstances(request.body, ctx.options.maxBatch);
     const served = requireModel(ctx.models);

@@ -114,9 +114,10 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
     ),
   );
 
+  const formLatency = ctx.metrics.latencyOf('form');
   app.post('/predict', async (request, reply) => {
     const values = formValues(request.body);
-    const stopTimer = ctx.metrics.latency.startTimer({ route: 'form' });
+    const started = performance.now();
     const rerender = (errors: FormErrors) =>
       sendHtml(reply, formPage({ values, errors, modelVersion: ctx.models.current()?.version ?? null }), 400);
     if (values.name.trim() === '') return rerender({ name: 'Enter a name with a title, e.g. "Dawson, Mr. Jack"' });
@@ -134,7 +135,7 @@ export function uiRoutes(app: FastifyInstance, ctx: AppContext): void {
     const explainer = served.model.explainer;
     const attribution = attributionOf(explainer, p.features, p.probability);
     const contributions = explainer.featureNames.map((name) => attribution.featureAttributions[name] ?? 0);
-    stopTimer();
+    formLatency.observe((performance.now() - started) / 1000);
     return sendHtml(
       reply,
       resultPage({

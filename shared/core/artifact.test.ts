@@ -176,8 +176,12 @@ describe('loadModel', () => {
       expect(p.probability).toBe(compiled.votes(p.features) / compiled.nTrees);
       expect(p.survived).toBe(p.probability > 0.5);
     });
-    // a batch is scored tree by tree, a single passenger row by row: the same answers
+    // a batch and one passenger at a time give the same answers, the library's own votes on every Titanic row
     expect(passengers.map((p) => model.predict([p])[0])).toEqual(predictions);
+    const all = model.predict(data.passengers);
+    const votes = libraryVotes(artifact.forest, data.X);
+    expect(all.map((p) => p.probability)).toEqual(votes.map((v) => v / compiled.nTrees));
+    expect(data.passengers.map((p) => model.predict([p])[0]?.probability)).toEqual(all.map((p) => p.probability));
   });
 
   it('never returns a half-working model: a bad artifact throws ARTIFACT_INVALID', () => {
@@ -330,6 +334,9 @@ describe('recipe v2 artifacts (format 2: the group table travels in the recipe)'
       expect(p.features).toEqual(v2.X[i]);
       expect(p.probability).toBe(compiled.probability(v2.X[i] as number[]));
     });
+    const votes = libraryVotes(v2Artifact.forest, v2.X);
+    expect(predictions.map((p) => p.probability)).toEqual(votes.map((v) => v / compiled.nTrees));
+    expect(v2.passengers.map((p) => model.predict([p])[0])).toEqual(predictions);
   });
 
   it('marks each new feature continuous or categorical in the drift reference', () => {

@@ -2,8 +2,9 @@ import { RandomForestClassifier } from 'ml-random-forest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTitanic, type TitanicData } from '../../test/support/titanic.ts';
 import { AppError } from '../errors.ts';
-import { compileForest } from './compiled-forest.ts';
+import { type CompiledForest, compileForest } from './compiled-forest.ts';
 import { libraryVotes, trainForest } from './forest.ts';
+import { createRng } from './rng.ts';
 
 let data: TitanicData;
 let forest: object;
@@ -38,7 +39,98 @@ function twoLeafForest(): object {
   };
 }
 
+/**
+ * The plain walk over `ForestNodes` (left on `row[column] < threshold`, else right; a leaf votes its class): the
+ * reference the serving walk must agree with, vote for vote.
+ */
+function nodeVotes(compiled: CompiledForest, row: ArrayLike<number>): number {
+  const { feature, threshold, left, roots } = compiled.nodes;
+  let count = 0;
+  for (const root of roots) {
+    let n = root;
+    while ((feature[n] as number) >= 0) {
+      n =
+        (row[feature[n] as number] as number) < (threshold[n] as number)
+          ? (left[n] as number)
+          : (left[n] as number) + 1;
+    }
+    if (left[n] === 1) count++;
+  }
+  return count;
+}
+
+/**
+ * Rows meant to find a walk that goes the wrong way: every column drawn from the forest's own thresholds (a value
+ * equal to a threshold must go right), their neighbours one ulp away, NaN, ±Infinity, ±0, and Titanic values;
+ * some rows short (missing columns go right) or with extra columns.
+ */
+function adversarialRows(compiled: CompiledForest, n: number, seed: number, titanic: readonly number[][]): number[][] {
+  const rng = createRng(seed);
+  const thresholds = Array.from(compiled.nodes.threshold).filter((_, i) => (compiled.nodes.feature[i] as number) >= 0);
+  const pick = <T>(xs: readonly T[]): T => xs[rng.int(xs.length)] as T;
+  const ulp = (v: number, up: boolean): number => {
+    const f = new Float64Array([v]);
+    const b = new BigInt64Array(f.buffer);
+    b[0] = (b[0] as bigint) + (v >= 0 === up ? 1n : -1n);
+    return f[0] as number;
+  };
+  const value = (column: number): number => {
+    const kind = rng.int(10);
+    if (kind <= 3) return pick(thresholds);
+    if (kind === 4) return ulp(pick(thresholds), rng.int(2) === 0);
+    if (kind === 5) return pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0, -1e300]);
+    if (kind === 6) return (rng.next() - 0.5) * 1000;
+    return pick(titanic)[column] as number;
+  };
+  return Array.from({ length: n }, () => {
+    const width = rng.int(8) === 0 ? rng.int(compiled.nFeatures + 3) : compiled.nFeatures;
+    return Array.from({ length: width }, (_, c) => value(c % compiled.nFeatures));
+  });
+}
+
 describe('compileForest', () => {
+  it('votes as the plain node walk and the library on 20,000 adversarial rows, one by one and in batches', () => {
+    // 25 trees (an odd count: the serving walk takes trees two at a time and the last one alone) and 24
+    const even = structuredClone(forest) as {
+      baseModel: { estimators: unknown[]; indexes: unknown[]; nEstimators: number };
+    };
+    even.baseModel.estimators.pop();
+    even.baseModel.indexes.pop();
+    even.baseModel.nEstimators = 24;
+    for (const [json, trees] of [
+      [forest, 25],
+      [even, 24],
+    ] as const) {
+      const compiled = compileForest(json);
+      expect(compiled.nTrees).toBe(trees);
+      const rows = adversarialRows(compiled, 20_000, trees, data.X);
+      const expected = rows.map((row) => nodeVotes(compiled, row));
+      expect(rows.map((row) => compiled.votes(row))).toEqual(expected);
+      expect(rows.map((row) => compiled.probability(row))).toEqual(expected.map((v) => v / trees));
+      expect(Array.from(compiled.votesBatch(rows))).toEqual(expected);
+      expect(Array.from(compiled.votesBatch(rows.slice(0, 1)))).toEqual(expected.slice(0, 1));
+      // the library reads a short row's missing columns as undefined, which goes right as NaN does
+      const full = rows.slice(0, 2000).filter((row) => row.length === compiled.nFeatures);
+      expect(full.map((row) => compiled.votes(row))).toEqual(libraryVotes(json, full));
+    }
+  });
+
+  it('votes as the plain walk for a forest too wide for the serving layout (more than 256 columns)', () => {
+    // the same trees reading column 30c instead of c: 301 columns
+    const wide = structuredClone(forest) as { baseModel: { indexes: number[][] } };
+    wide.baseModel.indexes = wide.baseModel.indexes.map((columns) => columns.map((c) => c * 30));
+    const narrow = compileForest(forest);
+    const compiled = compileForest(wide);
+    expect(compiled.nFeatures).toBeGreaterThan(256);
+    const rows = adversarialRows(narrow, 2000, 5, data.X);
+    // a short row's missing columns stay missing (NaN), as they read in the narrow forest
+    const spread = (row: number[]): number[] =>
+      Array.from({ length: compiled.nFeatures }, (_, c) => (c % 30 === 0 ? (row[c / 30] ?? Number.NaN) : 0));
+    const expected = rows.map((row) => narrow.votes(row));
+    expect(rows.map((row) => compiled.votes(spread(row)))).toEqual(expected);
+    expect(Array.from(compiled.votesBatch(rows.map(spread)))).toEqual(expected);
+  });
+
   it('gives exactly the votes of ml-random-forest on every row of the data set, synthetic rows included', () => {
     const compiled = compileForest(forest);
     const rows = [...data.X, ...data.fit.X];

@@ -74,13 +74,15 @@ export function loadModel(json: unknown, limits: ArtifactLimits = DEFAULT_ARTIFA
     forest: compiled,
     explainer: explainerOf(artifact, compiled),
     predict: (passengers) => {
-      const rows = passengers.map((p) => featurize(artifact.recipe, p));
-      // Tree by tree over the whole batch (identical votes); a single row walks the trees directly.
-      const votes = rows.length > 1 ? compiled.votesBatch(rows) : null;
-      return rows.map((features, i) => {
-        const probability = votes === null ? compiled.probability(features) : (votes[i] as number) / compiled.nTrees;
-        return { survived: predictedLabel(probability) === 1, probability, features };
-      });
+      // Row by row, a batch as one passenger: the serving walk needs no batching to keep the forest in cache.
+      const n = passengers.length;
+      const out = new Array<Prediction>(n);
+      for (let i = 0; i < n; i++) {
+        const features = featurize(artifact.recipe, passengers[i] as Passenger);
+        const probability = compiled.probability(features);
+        out[i] = { survived: predictedLabel(probability) === 1, probability, features };
+      }
+      return out;
     },
   };
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { generatedRecords, outcome } from '../../test/support/passenger-records.ts';
 import { loadTitanic } from '../../test/support/titanic.ts';
-import { parsePassengerRecord, passengerRecord } from './passenger-validation.ts';
+import {
+  parsePassengerRecord,
+  passengerRecord,
+  readPassengerRecord,
+  readWellTypedPassenger,
+} from './passenger-validation.ts';
+import type { Passenger } from './schema.ts';
 
 describe('parsePassengerRecord', () => {
   const valid = {
@@ -105,3 +112,63 @@ describe('passengerRecord', () => {
     }
   });
 });
+
+describe('readWellTypedPassenger (the fast path of parsePassengerRecord)', () => {
+  it("reads what it accepts to the full reader's passenger, and parsePassengerRecord answers as the full reader, on 30,000 generated records", async () => {
+    const { passengers } = await loadTitanic();
+    const records = generatedRecords(passengers, 30_000, 11);
+    let fast = 0;
+    let refused = 0;
+    for (const record of records) {
+      const full = outcome(() => readPassengerRecord(record, 'instances[3]'));
+      expect(outcome(() => parsePassengerRecord(record, 'instances[3]'))).toStrictEqual(full);
+      const quick = readWellTypedPassenger(record, false);
+      if (quick !== null) {
+        fast++;
+        expect(outcome(() => quick)).toStrictEqual(full);
+      }
+      if ((full as { code?: string }).code === 'BAD_REQUEST') refused++;
+    }
+    // the corpus exercises both sides: many records take the fast path, many are refused
+    expect(fast).toBeGreaterThan(5000);
+    expect(refused).toBeGreaterThan(10_000);
+  });
+
+  it('leaves to the full reader what it does not read exactly as that reader does', () => {
+    const valid = passengerRecord(BRAUND);
+    expect(readWellTypedPassenger(valid, false)).toStrictEqual(readPassengerRecord(valid, 'w'));
+    for (const odd of [
+      { Pclass: '3' }, // numbers as text
+      { Age: -1 }, // negative: refused unless serving
+      { Age: Number.NaN },
+      { Sex: 'Male' },
+      { Embarked: ' S' },
+      { Cabin: 12 },
+      { Name: 7 },
+      { PassengerId: 0 },
+      { SibSp: 1.5 },
+      { pclass: 3 }, // another spelling of a key
+      { extra: 1 },
+    ]) {
+      expect(readWellTypedPassenger({ ...valid, ...odd }, false)).toBeNull();
+    }
+    expect(readWellTypedPassenger({ ...valid, Age: -1, Fare: -500 }, true)).toMatchObject({ age: -1, fare: -500 });
+    // -0 reads as 0, as its text "0" does
+    const zero = readWellTypedPassenger({ ...valid, Age: -0, SibSp: -0 }, false);
+    expect(Object.is(zero?.age, 0) && Object.is(zero?.sibSp, 0)).toBe(true);
+  });
+});
+
+const BRAUND: Passenger = {
+  passengerId: 1,
+  pclass: 3,
+  name: 'Braund, Mr. Owen Harris',
+  sex: 'male',
+  age: 22,
+  sibSp: 1,
+  parch: 0,
+  ticket: 'A/5 21171',
+  fare: 7.25,
+  cabin: null,
+  embarked: 'S',
+};

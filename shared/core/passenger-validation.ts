@@ -62,6 +62,123 @@ export function parsePassengerRecord(record: Record<string, unknown>, where: str
   if (record === null || typeof record !== 'object' || Array.isArray(record)) {
     throw new AppError('BAD_REQUEST', `${where}: expected an object with passenger fields`, { where });
   }
+  return readWellTypedPassenger(record, false) ?? readPassengerRecord(record, where);
+}
+
+/**
+ * The passenger of a record in the form nearly every API call takes (exact header names, numbers as numbers,
+ * codes as the contract spells them), without going through text; null for anything else, which the caller
+ * then gives to the full reader (`parsePassengerRecord`), so messages and edge cases have one home. Whatever
+ * this accepts, the full reader accepts too and reads to an equal passenger (`passenger-validation.test.ts`
+ * checks it on many generated records): a number is what its text would read back to, the one exception
+ * being -0, whose text "0" reads as 0.
+ *
+ * `negativeAmounts`: a finite negative Age or Fare is kept as it is (the serving rule, see the service's
+ * `parseServingPassenger`) instead of being left to the full reader, which refuses it.
+ */
+export function readWellTypedPassenger(record: object, negativeAmounts: boolean): Passenger | null {
+  let passengerId = -1;
+  let pclass = -1;
+  let name: string | null = null;
+  let sex: Sex | null = null;
+  let age: number | null = null;
+  let sibSp = -1;
+  let parch = -1;
+  let ticket: string | null = null;
+  let fare: number | null = null;
+  let cabin: string | null = null;
+  let embarked: Port | null = null;
+  const fields = record as Record<string, unknown>;
+  const keys = Object.keys(record);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = fields[key];
+    switch (key) {
+      case 'PassengerId':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_INT) return null;
+        passengerId = value;
+        break;
+      case 'Pclass':
+        if (value !== 1 && value !== 2 && value !== 3) return null;
+        pclass = value;
+        break;
+      case 'Name':
+        if (typeof value !== 'string') return null;
+        name = value;
+        break;
+      case 'Sex':
+        if (value !== 'male' && value !== 'female') return null;
+        sex = value;
+        break;
+      case 'Age':
+        if (value !== null && value !== undefined) {
+          age = wellTypedAmount(value, negativeAmounts);
+          if (age === null) return null;
+        }
+        break;
+      case 'SibSp':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_INT) return null;
+        sibSp = value + 0; // -0 reads as 0
+        break;
+      case 'Parch':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_INT) return null;
+        parch = value + 0;
+        break;
+      case 'Ticket':
+        if (typeof value !== 'string') return null;
+        ticket = value;
+        break;
+      case 'Fare':
+        if (value !== null && value !== undefined) {
+          fare = wellTypedAmount(value, negativeAmounts);
+          if (fare === null) return null;
+        }
+        break;
+      case 'Cabin':
+        if (typeof value === 'string') cabin = isBlank(value) ? null : value;
+        else if (value !== null && value !== undefined) return null;
+        break;
+      case 'Embarked':
+        if (value === 'S' || value === 'C' || value === 'Q') embarked = value;
+        else if (value !== null && value !== undefined && value !== '') return null;
+        break;
+      case 'Survived':
+        break; // ignored, as the full reader ignores it
+      default:
+        return null;
+    }
+  }
+  if (passengerId === -1 || pclass === -1 || name === null || sex === null || sibSp === -1 || parch === -1) {
+    return null;
+  }
+  if (ticket === null) return null;
+  return {
+    passengerId,
+    pclass: pclass as Pclass,
+    name,
+    sex,
+    age,
+    sibSp,
+    parch,
+    ticket,
+    fare,
+    cabin,
+    embarked,
+  };
+}
+
+/** A finite Age or Fare given as a number (-0 as 0), negative only when `negative` allows it; else null. */
+function wellTypedAmount(value: unknown, negative: boolean): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return null;
+  if (value < 0) return negative ? value : null;
+  return value + 0;
+}
+
+/**
+ * The full reader behind `parsePassengerRecord`: any spelling, any value, one problem per bad field (exported for
+ * the test that holds `readWellTypedPassenger` to it).
+ */
+export function readPassengerRecord(record: Record<string, unknown>, where: string): Passenger {
   const byColumn = new Map<RawColumn, unknown>();
   const keyOf = new Map<RawColumn, string>();
   const found: string[] = [];
