@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { readInstances } from '../service/instances.ts';
+import { serializePrediction } from '../service/routes/predict.ts';
 import { driftReferenceOf } from '../shared/core/artifact.ts';
 import { RequestDrift } from '../shared/core/drift.ts';
 import { WindowDrift } from '../shared/core/drift-window.ts';
@@ -61,6 +62,15 @@ function breakdown(artifact: unknown, instances: Array<Record<string, unknown>>)
   const rows = model.predict(passengers).map((p) => p.features);
   const ks = new RequestDrift(driftReferenceOf(model.artifact));
   const window = new WindowDrift(driftReferenceOf(model.artifact));
+  // Each passenger's answer as the route writes it (its own probability, p-values and statistics), written once
+  // first: the texts the serializer keeps are then there, as they are in a serving process.
+  const answers = model.predict(passengers).map((p) => ({
+    modelVersion: model.version,
+    featureNames: ks.featureNames,
+    predictions: [p],
+    drift: ks.predict([p.features]),
+  }));
+  for (const answer of answers) serializePrediction(answer);
   let i = 0;
   return [
     ['validate one passenger (core parsePassengerRecord)', micros(() => readInstances(one, 1), 5000)],
@@ -69,6 +79,10 @@ function breakdown(artifact: unknown, instances: Array<Record<string, unknown>>)
     [
       'window drift, one row (evaluation every 10 requests, amortized)',
       micros(() => window.add([rows[i++ % rows.length]!]), 5000),
+    ],
+    [
+      'answer JSON, one passenger (serializePrediction, flattened as sent)',
+      micros(() => Buffer.byteLength(serializePrediction(answers[i++ % answers.length]!)), 5000),
     ],
   ];
 }

@@ -43,6 +43,7 @@ import {
   type DriftReference,
   type DriftResult,
   type FeatureTestName,
+  type SlotIndex,
   TabularDrift,
 } from './drift.ts';
 import { type FeatureHistogram, featureHistogram, histogramDistance } from './drift-distance.ts';
@@ -137,6 +138,8 @@ export class WindowDrift {
   readonly tests: TabularDrift;
   readonly #nf: number;
   readonly #features: readonly Readonly<ReturnType<TabularDrift['feature']>>[];
+  /** Per feature: its reference's SlotIndex when continuous (null for a categorical feature). */
+  readonly #slots: readonly (SlotIndex | null)[];
   /** Column-major ring buffer: feature f of window slot s at [f * windowSize + s]. */
   readonly #buffer: Float64Array;
   /** Per feature and window slot: its reference slot (continuous) or category index (categorical); -1 if irregular. */
@@ -203,6 +206,7 @@ export class WindowDrift {
     const nf = this.tests.featureNames.length;
     this.#nf = nf;
     this.#features = this.tests.featureNames.map((_, f) => this.tests.feature(f));
+    this.#slots = this.#features.map((feature) => feature.slots);
     this.#buffer = new Float64Array(this.windowSize * nf);
     this.#bin = new Int32Array(this.windowSize * nf);
     this.#saved = new Float64Array(this.windowSize * nf);
@@ -322,28 +326,31 @@ export class WindowDrift {
     const slot = this.#next;
     const full = this.#count === n;
     const last = this.#last;
+    const buffer = this.#buffer;
     if (full && last !== null && last.columns === null && this.#savedFor[slot] !== this.#evaluations) {
       // The last evaluation's window loses this row: keep it for that evaluation's full result.
-      for (let f = 0; f < nf; f++) this.#saved[f * n + slot] = this.#buffer[f * n + slot]!;
+      const saved = this.#saved;
+      for (let at = slot; at < nf * n; at += n) saved[at] = buffer[at]!;
       this.#savedFor[slot] = this.#evaluations;
     }
-    for (let f = 0; f < nf; f++) {
-      const at = f * n + slot;
+    const bins = this.#bin;
+    const irregular = this.#irregular;
+    for (let f = 0, at = slot; f < nf; f++, at += n) {
       const v = row[f]!;
-      const counts = this.#counts[f] ?? null;
-      if (counts !== null) {
-        const occupied = this.#occupied[f] ?? null;
-        if (full) {
-          const old = this.#bin[at]!;
-          if (old < 0) this.#irregular[f]!--;
-          else if (--counts[old]! === 0 && occupied !== null) occupied[old >>> 5]! &= ~(1 << (old & 31));
-        }
-        const bin = this.#binOf(f, v);
-        this.#bin[at] = bin;
-        if (bin < 0) this.#irregular[f]!++;
-        else if (counts[bin]!++ === 0 && occupied !== null) occupied[bin >>> 5]! |= 1 << (bin & 31);
+      buffer[at] = v;
+      const counts = this.#counts[f]!;
+      if (counts === null) continue;
+      const occupied = this.#occupied[f]!;
+      if (full) {
+        const old = bins[at]!;
+        if (old < 0) irregular[f]!--;
+        else if (--counts[old]! === 0 && occupied !== null) occupied[old >>> 5]! &= ~(1 << (old & 31));
       }
-      this.#buffer[at] = v;
+      const slots = this.#slots[f]!;
+      const bin = Number.isNaN(v) ? -1 : slots !== null ? slots.slotOf(v) : categoryOf(this.#features[f]!, v);
+      bins[at] = bin;
+      if (bin < 0) irregular[f]!++;
+      else if (counts[bin]!++ === 0 && occupied !== null) occupied[bin >>> 5]! |= 1 << (bin & 31);
     }
     this.#next = slot + 1 === n ? 0 : slot + 1;
     if (!full) this.#count++;
@@ -491,14 +498,6 @@ export class WindowDrift {
     column.set(columns.subarray(f * n + start, (f + 1) * n), 0);
     column.set(columns.subarray(f * n, f * n + start), n - start);
     return column;
-  }
-
-  /** The reference slot (continuous) or category (categorical) of value v of feature f; -1 when irregular. */
-  #binOf(f: number, v: number): number {
-    if (Number.isNaN(v)) return -1;
-    const feature = this.#features[f]!;
-    const slots = feature.slots;
-    return slots === null ? categoryOf(feature, v) : slots.slotOf(v);
   }
 
   /**

@@ -561,11 +561,10 @@ export class RequestDrift {
     const names = this.#names;
     const lowest = this.#p;
     const outside = this.#outside;
-    lowest.fill(1);
-    outside.fill(0);
     const outOfSupport: OutOfSupport[] = [];
     for (let r = 0; r < rows.length; r++) {
       const row = rows[r]!;
+      const first = r === 0;
       for (let f = 0; f < nf; f++) {
         const v = row[f]!;
         const slotP = this.#slotP[f]!;
@@ -589,7 +588,9 @@ export class RequestDrift {
             p = slotP[slots.slotOf(v)]!;
           }
         }
-        lowest[f] = Math.min(lowest[f]!, p);
+        // The first row's p-value is the minimum of 1 and it: every tail p-value is at most 1 (or NaN).
+        lowest[f] = first ? p : Math.min(lowest[f]!, p);
+        if (first) outside[f] = 0;
         if (reason !== null) {
           outOfSupport.push({ row: r, feature: names[f]!, value: v, reason });
           outside[f]!++;

@@ -15,6 +15,10 @@ const require = createRequire(import.meta.url);
 interface CartModule {
   DecisionTreeClassifier: new (options?: object) => { train(X: number[][], y: number[]): void; toJSON(): object };
 }
+interface PatchedCartModule extends CartModule {
+  classShare(n: number, count: number): number;
+  segmentClassShare(n: number, count: number): number;
+}
 interface ForestModule {
   RandomForestClassifier: typeof RandomForestClassifier;
 }
@@ -35,7 +39,7 @@ const pristineForestModule = loadCommonJs<ForestModule>(
   'ml-random-forest',
   { 'ml-cart': pristineCart },
 );
-const patchedCart = require('ml-cart') as CartModule;
+const patchedCart = require('ml-cart') as PatchedCartModule;
 
 let data: TitanicData;
 beforeAll(async () => {
@@ -79,6 +83,66 @@ describe('the patched split search', () => {
     pristine.train(data.fit.X, data.fit.y);
     expect(JSON.stringify(patched.toJSON())).toBe(JSON.stringify(pristine.toJSON()));
   });
+});
+
+/** 1/n added `count` times from 0: the class share toDiscreteDistribution builds, the plain way. */
+function loopShares(n: number): Float64Array {
+  const out = new Float64Array(n + 1);
+  let s = 0;
+  for (let c = 1; c <= n; c++) {
+    s += 1 / n;
+    out[c] = s;
+  }
+  return out;
+}
+
+describe('class shares beyond the dense tables (binade segments)', () => {
+  /** Counts where the segments differ from the plain loop, over every count 0..n. */
+  function mismatches(n: number, share: (n: number, count: number) => number): number[] {
+    const expected = loopShares(n);
+    const bad: number[] = [];
+    for (let c = 0; c <= n; c++) if (!Object.is(share(n, c), expected[c])) bad.push(c);
+    return bad;
+  }
+
+  it('equal the plain loop of additions for every count of every n up to 2,500', () => {
+    const bad: string[] = [];
+    for (let n = 1; n <= 2500; n++) {
+      const counts = mismatches(n, patchedCart.segmentClassShare);
+      if (counts.length > 0) bad.push(`n=${n}: counts ${counts.slice(0, 5).join(', ')}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('equal the plain loop for every count of large n (powers of two and their neighbours, primes, seeded draws)', () => {
+    const ns = [4095, 4096, 4097, 49_304, 65_535, 65_536, 65_537, 99_991, 131_071, 1_000_003];
+    let state = 2026;
+    for (let i = 0; i < 24; i++) {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      ns.push(2500 + (state % 200_000));
+    }
+    const bad = ns.map((n) => [n, mismatches(n, patchedCart.segmentClassShare).length]).filter(([, m]) => m !== 0);
+    expect(bad).toEqual([]);
+    // what the split search calls (dense tables while they last, then segments) gives the same
+    expect(mismatches(49_304, patchedCart.classShare)).toEqual([]);
+  });
+
+  it('build the pristine root split where the node is too large for the dense tables (7,000 rows)', () => {
+    // Titanic rows repeated with a jittered Age: thousands of distinct thresholds, so the sweep asks for
+    // every partition size up to 7,000 (about 24.5M dense cells, past their 16M budget: the sizes asked
+    // for last come from the segments)
+    let state = 7;
+    const X: number[][] = [];
+    const y: number[] = [];
+    for (let i = 0; i < 7000; i++) {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      const row = data.X[i % data.X.length]!;
+      X.push([row[0]!, row[1]!, row[2]! + state / 2_147_483_648]);
+      y.push(data.y[i % data.y.length]!);
+    }
+    const options = { maxDepth: 1, minNumSamples: 5, gainThreshold: 0 };
+    expect(JSON.stringify(treeJson(options, X, y))).toBe(JSON.stringify(treeJson(options, X, y, pristineCart)));
+  }, 60_000);
 });
 
 interface NodeJson {
