@@ -97,9 +97,22 @@ describe('compileForest', () => {
     even.baseModel.estimators.pop();
     even.baseModel.indexes.pop();
     even.baseModel.nEstimators = 24;
+    // and shallow trees of odd and mixed depths (the walk takes two steps a turn; a sink absorbs an odd one)
+    const shallow = (maxDepth: number, minNumSamples: number, nEstimators: number) =>
+      trainForest(data.fit.X, data.fit.y, {
+        nEstimators,
+        maxFeatures: 4,
+        maxDepth,
+        minNumSamples,
+        gainThreshold: 0,
+        seed: maxDepth,
+      });
     for (const [json, trees] of [
       [forest, 25],
       [even, 24],
+      [shallow(5, 2, 9), 9],
+      [shallow(3, 40, 8), 8],
+      [shallow(7, 60, 11), 11],
     ] as const) {
       const compiled = compileForest(json);
       expect(compiled.nTrees).toBe(trees);
