@@ -5,6 +5,7 @@
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createRng } from '../shared/core/rng.ts';
 import { createMetrics, type ServiceMetrics } from './metrics.ts';
 
 const FAMILIES = [
@@ -51,7 +52,7 @@ async function exposition(registry: Registry): Promise<string> {
 
 describe('request metrics counted in plain numbers', () => {
   it('expose what per-request prom-client calls exposed, over random requests, scrapes and resets', async () => {
-    const random = mulberry32(5);
+    const random = createRng(5).next;
     const bounds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
     const seconds = (): number => {
       const r = random();
@@ -115,15 +116,3 @@ describe('request metrics counted in plain numbers', () => {
     }
   });
 });
-
-/** mulberry32: a tiny seeded generator, so the random sequences are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

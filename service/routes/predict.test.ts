@@ -1,6 +1,7 @@
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelArtifact } from '../../shared/core/artifact.ts';
+import { createRng } from '../../shared/core/rng.ts';
 import {
   buildTestApp,
   rawPassenger,
@@ -91,7 +92,7 @@ describe('POST /v1/predict answer bytes', () => {
     // The serializer keeps texts between answers (per feature, per probability, the model's constants) and the
     // layout of the last number maps: random answers that repeat values, switch layouts, overflow the tables and
     // carry odd numbers must still be written exactly as fastify's serializer for the schema writes them.
-    const random = mulberry32(14);
+    const random = createRng(14).next;
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
     const features = artifact.recipe.featureNames;
     const keySets: ReadonlyArray<readonly string[]> = [
@@ -163,15 +164,3 @@ describe('POST /v1/predict answer bytes', () => {
     expect(usual).toBeGreaterThan(500);
   });
 });
-
-/** mulberry32: a tiny seeded generator, so the random answers are the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -95,8 +95,8 @@ export function readWellTypedPassenger(record: object, negativeAmounts: boolean)
     const value = fields[key];
     switch (key) {
       case 'PassengerId':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_INT) return null;
-        passengerId = value;
+        passengerId = wellTypedCount(value, 1);
+        if (passengerId === -1) return null;
         break;
       case 'Pclass':
         if (value !== 1 && value !== 2 && value !== 3) return null;
@@ -117,12 +117,12 @@ export function readWellTypedPassenger(record: object, negativeAmounts: boolean)
         }
         break;
       case 'SibSp':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_INT) return null;
-        sibSp = value + 0; // -0 reads as 0
+        sibSp = wellTypedCount(value, 0);
+        if (sibSp === -1) return null;
         break;
       case 'Parch':
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_INT) return null;
-        parch = value + 0;
+        parch = wellTypedCount(value, 0);
+        if (parch === -1) return null;
         break;
       case 'Ticket':
         if (typeof value !== 'string') return null;
@@ -165,6 +165,11 @@ export function readWellTypedPassenger(record: object, negativeAmounts: boolean)
     cabin,
     embarked,
   };
+}
+
+/** A whole number from `min` to MAX_INT given as a number (-0 as 0); else -1. */
+function wellTypedCount(value: unknown, min: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= MAX_INT ? value + 0 : -1;
 }
 
 /** A finite Age or Fare given as a number (-0 as 0), negative only when `negative` allows it; else null. */

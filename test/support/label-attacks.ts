@@ -5,25 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { createRng, shuffleInPlace } from '../../shared/core/rng.ts';
+import { RAW_COLUMNS } from '../../shared/core/schema.ts';
 
 export const TITANIC_CSV_TEXT = readFileSync(new URL('../../data/titanic.csv', import.meta.url), 'utf8');
 
 type Row = Record<string, string>;
 
-const HEADER = [
-  'PassengerId',
-  'Survived',
-  'Pclass',
-  'Name',
-  'Sex',
-  'Age',
-  'SibSp',
-  'Parch',
-  'Ticket',
-  'Fare',
-  'Cabin',
-  'Embarked',
-];
+const HEADER = RAW_COLUMNS;
 
 function rows(): Row[] {
   return parse(TITANIC_CSV_TEXT, { columns: true, bom: true }) as Row[];

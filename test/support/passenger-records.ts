@@ -6,22 +6,9 @@
  */
 import { passengerRecord } from '../../shared/core/passenger-validation.ts';
 import { createRng, type Rng } from '../../shared/core/rng.ts';
-import type { Passenger } from '../../shared/core/schema.ts';
+import { type Passenger, RAW_COLUMNS } from '../../shared/core/schema.ts';
 
-const FIELDS = [
-  'PassengerId',
-  'Survived',
-  'Pclass',
-  'Name',
-  'Sex',
-  'Age',
-  'SibSp',
-  'Parch',
-  'Ticket',
-  'Fare',
-  'Cabin',
-  'Embarked',
-] as const;
+const FIELDS = RAW_COLUMNS;
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)] as T;
 
