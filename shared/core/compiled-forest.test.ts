@@ -90,14 +90,16 @@ function adversarialRows(compiled: CompiledForest, n: number, seed: number, tita
 
 describe('compileForest', () => {
   it('votes as the plain node walk and the library on 20,000 adversarial rows, one by one and in batches', () => {
-    // 25 trees (an odd count: the serving walk takes trees two at a time and the last one alone) and 24
+    // The serving walk takes trees eight at a time, then two at a time, then one: 25 trees (8 x 3 and one alone)
+    // and 24 (only eights)
     const even = structuredClone(forest) as {
       baseModel: { estimators: unknown[]; indexes: unknown[]; nEstimators: number };
     };
     even.baseModel.estimators.pop();
     even.baseModel.indexes.pop();
     even.baseModel.nEstimators = 24;
-    // and shallow trees of odd and mixed depths (the walk takes two steps a turn; a sink absorbs an odd one)
+    // and shallow forests of mixed depths whose counts reach every part of the walk: 9 (an eight and one), 8, 11
+    // (an eight, a two, one), 14 (an eight and three twos) and 3 (a two and one, no eight)
     const shallow = (maxDepth: number, minNumSamples: number, nEstimators: number) =>
       trainForest(data.fit.X, data.fit.y, {
         nEstimators,
@@ -113,6 +115,8 @@ describe('compileForest', () => {
       [shallow(5, 2, 9), 9],
       [shallow(3, 40, 8), 8],
       [shallow(7, 60, 11), 11],
+      [shallow(6, 5, 14), 14],
+      [shallow(4, 10, 3), 3],
     ] as const) {
       const compiled = compileForest(json);
       expect(compiled.nTrees).toBe(trees);
