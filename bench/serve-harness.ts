@@ -1,10 +1,11 @@
 /**
  * The parts of `npm run bench:serve` that `bench/serve-profile.ts` shares: bundling the server targets the way
- * the container image runs them, starting one in a child process, loading it with autocannon, and reading a
- * process's CPU time and RSS from /proc.
+ * the container image runs them, starting one in a child process, loading it with wrk (autocannon where wrk is
+ * not installed), and reading a process's CPU time and RSS from /proc.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
@@ -91,22 +92,114 @@ export function rssBytes(pid: number): number {
   return kb * 1024;
 }
 
-export async function load(url: string, body: string, seconds: number, route = '/v1/predict') {
-  return autocannon({
+/** What a load run reports, whichever client made it (wrk, or autocannon where wrk is not installed). */
+export interface LoadResult {
+  requests: { average: number; total: number };
+  /** Milliseconds. */
+  latency: { p50: number; p99: number };
+  errors: number;
+  non2xx: number;
+  timeouts: number;
+}
+
+let wrkFound: boolean | undefined;
+/**
+ * The load client: wrk (Debian package `wrk`) when it is on the PATH, as the issue's figures were taken. It is C
+ * and takes a few microseconds of the other core per request, so the server stays the bottleneck even at the
+ * framework floor's rate; autocannon is JavaScript and runs in this process, and near 20,000 requests a second it
+ * becomes the bottleneck itself. `BENCH_CLIENT=autocannon` forces autocannon.
+ */
+export function loadClient(): 'wrk' | 'autocannon' {
+  if (process.env.BENCH_CLIENT === 'autocannon') return 'autocannon';
+  wrkFound ??= spawnSync('wrk', ['--version']).error === undefined;
+  return wrkFound ? 'wrk' : 'autocannon';
+}
+
+/** A wrk latency figure ("470.00us", "1.51ms", "2.00s") in milliseconds. */
+export function wrkMillis(text: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) throw new Error(`unreadable wrk latency: ${text}`);
+  const scale = { us: 1e-3, ms: 1, s: 1e3, m: 6e4 }[m[2] as 'us' | 'ms' | 's' | 'm'];
+  return Number(m[1]) * scale;
+}
+
+/** Reads wrk's report (run with --latency). */
+export function readWrkReport(out: string): LoadResult {
+  const total = /(\d+) requests in ([\d.]+)(us|ms|s|m)/.exec(out);
+  const perSecond = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const p50 = /^\s+50%\s+(\S+)/m.exec(out);
+  const p99 = /^\s+99%\s+(\S+)/m.exec(out);
+  if (!total || !perSecond || !p50 || !p99) throw new Error(`unreadable wrk report:\n${out}`);
+  const sockets = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    requests: { average: Number(perSecond[1]), total: Number(total[1]) },
+    latency: { p50: wrkMillis(p50[1] as string), p99: wrkMillis(p99[1] as string) },
+    errors: sockets ? Number(sockets[1]) + Number(sockets[2]) + Number(sockets[3]) : 0,
+    non2xx: non2xx ? Number(non2xx[1]) : 0,
+    timeouts: sockets ? Number(sockets[4]) : 0,
+  };
+}
+
+let wrkScripts: Map<string, string> | undefined;
+/** A wrk script that POSTs `body` as JSON, written once per body. */
+function wrkScript(body: string): string {
+  wrkScripts ??= new Map();
+  let file = wrkScripts.get(body);
+  if (file === undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'survival-wrk-'));
+    writeFileSync(path.join(dir, 'body.json'), body);
+    file = path.join(dir, 'post.lua');
+    writeFileSync(
+      file,
+      `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\n` +
+        `local f = io.open(${JSON.stringify(path.join(dir, 'body.json'))}, "rb")\nwrk.body = f:read("*a")\nf:close()\n`,
+    );
+    wrkScripts.set(body, file);
+  }
+  return file;
+}
+
+/**
+ * `CONNECTIONS` connections for `seconds`, POSTing `body` (GET when it is null) to `route`. wrk runs one thread
+ * (the other core is the server's).
+ */
+export async function load(
+  url: string,
+  body: string | null,
+  seconds: number,
+  route = '/v1/predict',
+): Promise<LoadResult> {
+  if (loadClient() === 'wrk') {
+    const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
+    if (body !== null) args.push('-s', wrkScript(body));
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('wrk', [...args, `${url}${route}`], { timeout: (seconds + 30) * 1000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      );
+    });
+    return readWrkReport(out);
+  }
+  const result = await autocannon({
     url: `${url}${route}`,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body,
+    ...(body === null ? {} : { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body }),
     connections: CONNECTIONS,
     duration: seconds,
   });
+  return {
+    requests: { average: result.requests.average, total: result.requests.total },
+    latency: { p50: result.latency.p50, p99: result.latency.p99 },
+    errors: result.errors,
+    non2xx: result.non2xx,
+    timeouts: result.timeouts,
+  };
 }
 
 /**
  * A run under load, with the server's CPU time per answered request: on a machine shared with other work,
  * req/s depends on what else runs, CPU per request much less so.
  */
-export async function measured(target: Target, body: string, seconds: number, route = '/v1/predict') {
+export async function measured(target: Target, body: string | null, seconds: number, route = '/v1/predict') {
   const cpu0 = cpuSeconds(target.pid);
   const result = await load(target.url, body, seconds, route);
   const cpuPerRequestUs = ((cpuSeconds(target.pid) - cpu0) / result.requests.total) * 1e6;
