@@ -3,10 +3,11 @@
  * the container image runs them, starting one in a child process, loading it with wrk (autocannon where wrk is
  * not installed), and reading a process's CPU time and RSS from /proc.
  */
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 
@@ -21,17 +22,18 @@ export interface Target {
 export type TargetMode = 'app' | 'bare' | 'floor';
 
 /**
- * Bundles serve-target.ts (and with it the service) the way service/build.ts bundles server.ts. The bundle is
- * written under the repository's node_modules/.cache so that the packages left external (the Google clients the
- * service imports) resolve from the repository's node_modules, as they do from the image's.
+ * Bundles serve-target.ts (and with it the service) the way service/build.ts bundles server.ts, from the checkout
+ * at `root` (this one by default; bench:serve --baseline bundles another). The bundle is written under that
+ * checkout's node_modules/.cache so that the packages left external (the Google clients the service imports)
+ * resolve from its node_modules, as they do from the image's.
  */
-export async function bundleTarget(): Promise<string> {
-  const cache = path.join(import.meta.dirname, '..', 'node_modules', '.cache');
+export async function bundleTarget(root = path.join(import.meta.dirname, '..')): Promise<string> {
+  const cache = path.join(root, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(path.join(cache, 'survival-bench-'));
   const outfile = path.join(dir, 'serve-target.mjs');
   await build({
-    entryPoints: [path.join(import.meta.dirname, 'serve-target.ts')],
+    entryPoints: [path.join(root, 'bench', 'serve-target.ts')],
     outfile,
     bundle: true,
     platform: 'node',
@@ -42,9 +44,31 @@ export async function bundleTarget(): Promise<string> {
       js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
     },
     logLevel: 'warning',
+    absWorkingDir: root,
   });
-  copyFileSync(path.join(import.meta.dirname, '..', 'service', 'ui', 'style.css'), path.join(dir, 'style.css'));
+  copyFileSync(path.join(root, 'service', 'ui', 'style.css'), path.join(dir, 'style.css'));
   return outfile;
+}
+
+/**
+ * The bench model as the checkout at `root` trains it (its own core and artifact format: `tinyArtifact` with 200
+ * trees, from test/support/service.ts, or service/testing.ts in older checkouts), written to a file.
+ */
+export function baselineArtifact(root: string): string {
+  const support = ['test/support/service.ts', 'service/testing.ts']
+    .map((p) => path.join(root, p))
+    .find((p) => existsSync(p));
+  if (!support) throw new Error(`${root}: no tinyArtifact (test/support/service.ts or service/testing.ts)`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'survival-bench-baseline-'));
+  const file = path.join(dir, 'model.json');
+  const script = path.join(dir, 'make.mts');
+  writeFileSync(
+    script,
+    `import { writeFileSync } from 'node:fs';\nimport { tinyArtifact } from ${JSON.stringify(pathToFileURL(support).href)};\n` +
+      `writeFileSync(${JSON.stringify(file)}, JSON.stringify(await tinyArtifact({ nEstimators: 200, modelVersion: 'bench-200' })));\n`,
+  );
+  execFileSync(path.join(root, 'node_modules', '.bin', 'tsx'), [script], { cwd: root, stdio: 'inherit' });
+  return file;
 }
 
 /** Starts a bundled target in its own process (`nodeArgs` before the script, e.g. `--cpu-prof`). */

@@ -20,7 +20,10 @@
  * installed: see serve-harness.ts `loadClient`). The model is a real forest trained by the core with 200 trees
  * (more than the default search space's largest, 150, and the size the issue's figures were taken at), cached
  * between runs.
- * Options: --duration=SECONDS (default 5), --rounds=N (default 5), --soak=SECONDS (default 60).
+ * Options: --duration=SECONDS (default 5), --rounds=N (default 5), --soak=SECONDS (default 60), --baseline=DIR: another
+ * checkout (with its node_modules installed) whose framework floor and service join the turns (its own
+ * serve-target.ts and its own bench model, trained by its own code), and whose 1,000-passenger batches alternate
+ * with this one's, so that before and after are measured in one run.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -33,6 +36,7 @@ import { WindowDrift } from '../shared/core/drift-window.ts';
 import { loadModel } from '../shared/core/model.ts';
 import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
 import {
+  baselineArtifact,
   bundleTarget,
   CONNECTIONS,
   cpuSeconds,
@@ -52,6 +56,7 @@ const arg = (name: string, fallback: number): number => {
 const DURATION = arg('duration', 5);
 const ROUNDS = arg('rounds', 5);
 const SOAK = arg('soak', 60);
+const BASELINE = process.argv.find((a) => a.startsWith('--baseline='))?.slice(11);
 const TARGETS = {
   ratio: 0.7,
   p99Ms: 10,
@@ -198,9 +203,17 @@ async function main(): Promise<void> {
   const bare = await start(script, 'bare');
   const trivial = await start(script, 'floor');
   const app = await start(script, 'app', artifactFile);
-  const turns = await inTurns({ bare, floor: trivial, app }, one, DURATION, ROUNDS);
+  const targets: Record<string, Target> = { bare, floor: trivial, app };
+  if (BASELINE) {
+    const root = path.resolve(BASELINE);
+    const baseScript = await bundleTarget(root);
+    targets.baseFloor = await start(baseScript, 'floor');
+    targets.baseApp = await start(baseScript, 'app', baselineArtifact(root));
+  }
+  const turns = await inTurns(targets, one, DURATION, ROUNDS);
   await bare.stop();
   await trivial.stop();
+  await targets.baseFloor?.stop();
   const byRound = (f: (round: number) => number) => Array.from({ length: ROUNDS }, (_, r) => f(r));
   const run = (name: string, r: number) => turns[name]![r]!;
   const rps = (name: string, r: number) => run(name, r).result.requests.average;
@@ -245,14 +258,31 @@ async function main(): Promise<void> {
   const floor = await load(app.url, null, DURATION, '/healthz');
   const floorCpu = ((cpuSeconds(app.pid) - floorCpu0) / floor.requests.total) * 1e6;
   const failures =
-    turns.app!.reduce((n, t) => n + t.result.errors + t.result.non2xx + t.result.timeouts, 0) +
+    [...turns.app!, ...(turns.baseApp ?? [])].reduce(
+      (n, t) => n + t.result.errors + t.result.non2xx + t.result.timeouts,
+      0,
+    ) +
     explained.errors +
     explained.non2xx +
     explained.timeouts;
 
-  // 2. 1,000-passenger batches, one at a time.
+  // 2. 1,000-passenger batches, one at a time (alternating with the baseline's service when there is one).
   const times: number[] = [];
+  const baseTimes: number[] = [];
+  const baseApp = targets.baseApp;
   for (let i = 0; i < 60; i++) {
+    if (baseApp) {
+      const t0 = performance.now();
+      const res = await fetch(`${baseApp.url}/v1/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: batch,
+      });
+      const json = (await res.json()) as { predictions?: unknown[] };
+      if (res.status !== 200 || json.predictions?.length !== 1000)
+        throw new Error(`baseline batch failed: ${res.status}`);
+      if (i >= 10) baseTimes.push(performance.now() - t0);
+    }
     const t0 = performance.now();
     const res = await fetch(`${app.url}/v1/predict`, {
       method: 'POST',
@@ -265,6 +295,8 @@ async function main(): Promise<void> {
     if (i >= 10) times.push(ms); // the first ten warm up
   }
   times.sort((a, b) => a - b);
+  baseTimes.sort((a, b) => a - b);
+  await baseApp?.stop();
 
   // 3. soak: RSS every second under load.
   const samples: number[] = [];
@@ -359,6 +391,80 @@ async function main(): Promise<void> {
       med(series.p99Ratio, 2),
       `${verdict(p99Ratio <= TARGETS.floorP99Ratio)} (<= ${TARGETS.floorP99Ratio})`,
     ],
+    ...(BASELINE
+      ? ([
+          [
+            `baseline (${BASELINE}): framework floor CPU per request (rounds)`,
+            `${med(
+              byRound((r) => cpuOf('baseFloor', r)),
+              0,
+            )} us`,
+            '',
+          ],
+          [
+            `baseline: service predict CPU per request (rounds)`,
+            `${med(
+              byRound((r) => cpuOf('baseApp', r)),
+              0,
+            )} us`,
+            '',
+          ],
+          [
+            `baseline: service req/s (rounds)`,
+            med(
+              byRound((r) => rps('baseApp', r)),
+              0,
+            ),
+            '',
+          ],
+          [
+            'baseline: service predict / its framework floor: req/s ratio, per round',
+            med(
+              byRound((r) => rps('baseApp', r) / rps('baseFloor', r)),
+              2,
+            ),
+            '',
+          ],
+          [
+            'baseline: CPU its service adds, share of its floor, per round',
+            `${(median(byRound((r) => cpuOf('baseApp', r) / cpuOf('baseFloor', r) - 1)) * 100).toFixed(0)}% (${all(
+              byRound((r) => cpuOf('baseApp', r) / cpuOf('baseFloor', r) - 1),
+              0,
+              100,
+            )})`,
+            '',
+          ],
+          [
+            'baseline: service predict / its framework floor: p99 ratio, per round',
+            med(
+              byRound((r) => p99Of('baseApp', r) / Math.max(1e-3, p99Of('baseFloor', r))),
+              2,
+            ),
+            '',
+          ],
+          [
+            'service predict req/s, this checkout / baseline, per round',
+            med(
+              byRound((r) => rps('app', r) / rps('baseApp', r)),
+              2,
+            ),
+            '',
+          ],
+          [
+            'service predict CPU per request, this checkout / baseline, per round',
+            med(
+              byRound((r) => cpuOf('app', r) / cpuOf('baseApp', r)),
+              2,
+            ),
+            '',
+          ],
+          [
+            'baseline: 1,000-passenger batch p50 / p95 / max (alternating)',
+            `${percentile(baseTimes, 0.5).toFixed(1)} / ${percentile(baseTimes, 0.95).toFixed(1)} / ${baseTimes.at(-1)!.toFixed(1)} ms`,
+            '',
+          ],
+        ] as Array<[string, string, string]>)
+      : []),
     ['errors, non-2xx, timeouts', String(failures), verdict(failures === 0)],
     [
       '1,000-passenger batch p50 / p95 / max',
