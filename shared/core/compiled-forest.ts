@@ -271,7 +271,12 @@ function servingLayout(
   const xAt = (3 + splits.length) * 16;
   const startAt = xAt + 256 * 8;
   const depthAt = startAt + 4 * nTrees;
-  const memory = new wasm.Memory({ initial: Math.ceil((depthAt + 4 * nTrees) / 65536) });
+  let memory: { readonly buffer: ArrayBuffer };
+  try {
+    memory = new wasm.Memory({ initial: Math.ceil((depthAt + 4 * nTrees) / 65536) });
+  } catch {
+    return null; // no address space left for another WebAssembly memory: the plain walk serves this forest
+  }
   const buffer = memory.buffer;
   // Record r at byte 16 r.
   const values = new Float64Array(buffer);
