@@ -128,7 +128,7 @@ export interface LoadResult {
 
 let wrkFound: boolean | undefined;
 /**
- * The load client: wrk (Debian package `wrk`) when it is on the PATH, as the issue's figures were taken. It is C
+ * The load client: wrk (Debian package `wrk`) when it is on the PATH. It is C
  * and takes a few microseconds of the other core per request, so the server stays the bottleneck even at the
  * framework floor's rate; autocannon is JavaScript and runs in this process, and near 20,000 requests a second it
  * becomes the bottleneck itself. `BENCH_CLIENT=autocannon` forces autocannon.

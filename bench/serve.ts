@@ -18,7 +18,7 @@
  * Each server runs in its own child process, bundled by esbuild as the container image runs it (not through a
  * TypeScript loader); the load comes from wrk in its own process (autocannon in this one where wrk is not
  * installed: see serve-harness.ts `loadClient`). The model is a real forest trained by the core with 200 trees
- * (more than the default search space's largest, 150, and the size the issue's figures were taken at), cached
+ * (more than the default search space's largest, 150, and the size every earlier serving figure was taken at), cached
  * between runs.
  * Options: --duration=SECONDS (default 5), --rounds=N (default 5), --soak=SECONDS (default 60), --baseline=DIR: another
  * checkout (with its node_modules installed) whose framework floor and service join the turns (its own
