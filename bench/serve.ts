@@ -20,7 +20,8 @@
  * installed: see serve-harness.ts `loadClient`). The model is a real forest trained by the core with 200 trees
  * (more than the default search space's largest, 150, and the size every earlier serving figure was taken at), cached
  * between runs.
- * Options: --duration=SECONDS (default 5), --rounds=N (default 5), --soak=SECONDS (default 60), --baseline=DIR: another
+ * Options: --duration=SECONDS (default 5), --rounds=N (default 5), --warmup=SECONDS of load on each server before the
+ * turns (default 2), --soak=SECONDS (default 60), --baseline=DIR: another
  * checkout (with its node_modules installed) whose framework floor and service join the turns (its own
  * serve-target.ts and its own bench model, trained by its own code), and whose 1,000-passenger batches alternate
  * with this one's, so that before and after are measured in one run.
@@ -55,6 +56,7 @@ const arg = (name: string, fallback: number): number => {
 };
 const DURATION = arg('duration', 5);
 const ROUNDS = arg('rounds', 5);
+const WARMUP = arg('warmup', 2);
 const SOAK = arg('soak', 60);
 const BASELINE = process.argv.find((a) => a.startsWith('--baseline='))?.slice(11);
 const TARGETS = {
@@ -164,7 +166,7 @@ async function inTurns(
   rounds: number,
 ): Promise<Record<string, Run[]>> {
   const names = Object.keys(targets);
-  for (const name of names) await load(targets[name]!.url, body, 2); // warm-up: JIT, first window evaluations
+  for (const name of names) await load(targets[name]!.url, body, WARMUP); // warm-up: JIT, first window evaluations
   const runs: Record<string, Run[]> = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < names.length; i++) {
