@@ -239,6 +239,8 @@ async function main(): Promise<void> {
   const all = (xs: number[], digits: number, scale = 1) => xs.map((x) => (x * scale).toFixed(digits)).join(', ');
   const med = (xs: number[], digits: number, scale = 1) =>
     `${(median(xs) * scale).toFixed(digits)} (${all(xs, digits, scale)})`;
+  /** A share per round as percent: the median, then every round's. */
+  const percents = (xs: number[]) => `${(median(xs) * 100).toFixed(0)}% (${all(xs, 0, 100)})`;
   const served = {
     p50: median(byRound((r) => run('app', r).result.latency.p50)),
     p99: median(byRound((r) => p99Of('app', r))),
@@ -269,32 +271,30 @@ async function main(): Promise<void> {
     explained.timeouts;
 
   // 2. 1,000-passenger batches, one at a time (alternating with the baseline's service when there is one).
-  const times: number[] = [];
-  const baseTimes: number[] = [];
-  const baseApp = targets.baseApp;
-  for (let i = 0; i < 60; i++) {
-    if (baseApp) {
-      const t0 = performance.now();
-      const res = await fetch(`${baseApp.url}/v1/predict`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: batch,
-      });
-      const json = (await res.json()) as { predictions?: unknown[] };
-      if (res.status !== 200 || json.predictions?.length !== 1000)
-        throw new Error(`baseline batch failed: ${res.status}`);
-      if (i >= 10) baseTimes.push(performance.now() - t0);
-    }
+  /** Milliseconds for one batch to `target`, the answer read and checked (the client-side round trip). */
+  const batchMillis = async (target: Target, name: string): Promise<number> => {
     const t0 = performance.now();
-    const res = await fetch(`${app.url}/v1/predict`, {
+    const res = await fetch(`${target.url}/v1/predict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: batch,
     });
     const json = (await res.json()) as { predictions?: unknown[] };
     const ms = performance.now() - t0;
-    if (res.status !== 200 || json.predictions?.length !== 1000) throw new Error(`batch failed: ${res.status}`);
-    if (i >= 10) times.push(ms); // the first ten warm up
+    if (res.status !== 200 || json.predictions?.length !== 1000) throw new Error(`${name} failed: ${res.status}`);
+    return ms;
+  };
+  const times: number[] = [];
+  const baseTimes: number[] = [];
+  const baseApp = targets.baseApp;
+  for (let i = 0; i < 60; i++) {
+    // the first ten warm up
+    if (baseApp) {
+      const ms = await batchMillis(baseApp, 'baseline batch');
+      if (i >= 10) baseTimes.push(ms);
+    }
+    const ms = await batchMillis(app, 'batch');
+    if (i >= 10) times.push(ms);
   }
   times.sort((a, b) => a - b);
   baseTimes.sort((a, b) => a - b);
@@ -385,7 +385,7 @@ async function main(): Promise<void> {
     ],
     [
       'service predict / framework floor: CPU the service adds, share of the floor, per round',
-      `${(added * 100).toFixed(0)}% (${all(series.added, 0, 100)}); ${(servedCpu - median(series.floorCpu)).toFixed(1)} us`,
+      `${percents(series.added)}; ${(servedCpu - median(series.floorCpu)).toFixed(1)} us`,
       `${verdict(added < TARGETS.addedShare)} (< ${TARGETS.addedShare * 100}%)`,
     ],
     [
@@ -429,11 +429,7 @@ async function main(): Promise<void> {
           ],
           [
             'baseline: CPU its service adds, share of its floor, per round',
-            `${(median(byRound((r) => cpuOf('baseApp', r) / cpuOf('baseFloor', r) - 1)) * 100).toFixed(0)}% (${all(
-              byRound((r) => cpuOf('baseApp', r) / cpuOf('baseFloor', r) - 1),
-              0,
-              100,
-            )})`,
+            percents(byRound((r) => cpuOf('baseApp', r) / cpuOf('baseFloor', r) - 1)),
             '',
           ],
           [
