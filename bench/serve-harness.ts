@@ -71,16 +71,20 @@ export function baselineArtifact(root: string): string {
   return file;
 }
 
-/** Starts a bundled target in its own process (`nodeArgs` before the script, e.g. `--cpu-prof`). */
+/**
+ * Starts a bundled target in its own process (`nodeArgs` before the script, e.g. `--cpu-prof`; `targetArgs` after
+ * it, e.g. the floor's `--spin=US`).
+ */
 export function start(
   script: string,
   mode: TargetMode,
   artifactFile?: string,
   nodeArgs: string[] = [],
+  targetArgs: string[] = [],
 ): Promise<Target> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...nodeArgs, script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : [])],
+    [...nodeArgs, script, `--mode=${mode}`, ...(artifactFile ? [`--artifact=${artifactFile}`] : []), ...targetArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   return new Promise((resolve, reject) => {

@@ -5,7 +5,9 @@
  *   --mode=floor the service's fastify instance without its routes (createFramework: the same server, options,
  *               JSON and form body parsers, error and not-found handlers) and one trivial POST /v1/predict that
  *               parses the JSON body and answers a constant JSON (77 bytes; the service's one-passenger answer is
- *               about 670): the framework floor for a POST with a body.
+ *               about 670): the framework floor for a POST with a body. With --spin=US the route first keeps the
+ *               CPU busy for US microseconds (a loop on the clock: no allocation, no memory touched), a calibration
+ *               for bench:serve --calibrate: what a known amount of handler work costs in the same measurement.
  * Prints `listening <port>` on stdout once ready.
  */
 import { readFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { MemoryModelSource } from '../test/support/service.ts';
 
 const mode = process.argv.find((a) => a.startsWith('--mode='))?.slice(7);
 const artifactFile = process.argv.find((a) => a.startsWith('--artifact='))?.slice(11);
+const spinMs = Number(process.argv.find((a) => a.startsWith('--spin='))?.slice(7) ?? 0) / 1000;
 
 async function main(): Promise<void> {
   // A clean exit on a signal (so `node --cpu-prof` writes its profile when profiling this server).
@@ -41,6 +44,10 @@ async function main(): Promise<void> {
     const app = createFramework(createLogger({ minSeverity: 'ERROR' }), DEFAULT_OPTIONS);
     app.register(async (scope) => {
       scope.post('/v1/predict', async (_request, reply) => {
+        if (spinMs > 0) {
+          const t0 = performance.now();
+          while (performance.now() - t0 < spinMs);
+        }
         reply.header('content-type', 'application/json; charset=utf-8');
         return answer;
       });
@@ -50,7 +57,7 @@ async function main(): Promise<void> {
     return;
   }
   if (mode !== 'app' || !artifactFile)
-    throw new Error('usage: serve-target.ts --mode=app --artifact=FILE | --mode=bare | --mode=floor');
+    throw new Error('usage: serve-target.ts --mode=app --artifact=FILE | --mode=bare | --mode=floor [--spin=US]');
   const logger = createLogger({ minSeverity: 'ERROR' });
   const source = new MemoryModelSource();
   source.promote(JSON.parse(readFileSync(artifactFile, 'utf8')));

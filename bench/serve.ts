@@ -24,7 +24,10 @@
  * turns (default 2), --soak=SECONDS (default 60), --baseline=DIR: another
  * checkout (with its node_modules installed) whose framework floor and service join the turns (its own
  * serve-target.ts and its own bench model, trained by its own code), and whose 1,000-passenger batches alternate
- * with this one's, so that before and after are measured in one run.
+ * with this one's, so that before and after are measured in one run. --calibrate=US,US,...: for each, a floor whose
+ * route first keeps the CPU busy for that many microseconds joins the turns (serve-target.ts --spin): what a known
+ * amount of handler work adds to the measured CPU per request and takes from req/s, and so how many microseconds
+ * of such work the service's measured cost stands for.
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -59,6 +62,12 @@ const ROUNDS = arg('rounds', 5);
 const WARMUP = arg('warmup', 2);
 const SOAK = arg('soak', 60);
 const BASELINE = process.argv.find((a) => a.startsWith('--baseline='))?.slice(11);
+const CALIBRATE = (process.argv.find((a) => a.startsWith('--calibrate='))?.slice(12) ?? '')
+  .split(',')
+  .filter((v) => v !== '')
+  .map(Number);
+if (CALIBRATE.some((us) => !(us > 0))) throw new Error('--calibrate takes positive microseconds, e.g. --calibrate=4,8');
+const spunFloor = (us: number) => `floor+${us}us`;
 const TARGETS = {
   ratio: 0.7,
   p99Ms: 10,
@@ -212,10 +221,12 @@ async function main(): Promise<void> {
     targets.baseFloor = await start(baseScript, 'floor');
     targets.baseApp = await start(baseScript, 'app', baselineArtifact(root));
   }
+  for (const us of CALIBRATE) targets[spunFloor(us)] = await start(script, 'floor', undefined, [], [`--spin=${us}`]);
   const turns = await inTurns(targets, one, DURATION, ROUNDS);
   await bare.stop();
   await trivial.stop();
   await targets.baseFloor?.stop();
+  for (const us of CALIBRATE) await targets[spunFloor(us)]!.stop();
   const byRound = (f: (round: number) => number) => Array.from({ length: ROUNDS }, (_, r) => f(r));
   const run = (name: string, r: number) => turns[name]![r]!;
   const rps = (name: string, r: number) => run(name, r).result.requests.average;
@@ -319,6 +330,33 @@ async function main(): Promise<void> {
   const p99Ratio = median(series.p99Ratio);
   const cpuBound = median(series.cpuBound);
   const batchP50 = percentile(times, 0.5);
+  /**
+   * Each spun floor's CPU added and req/s against the plain floor, per round; then the CPU added per microsecond of
+   * handler work (a least-squares line through the origin over the spun floors' medians) and the service's added
+   * CPU in those microseconds.
+   */
+  const calibrationRows = (): Array<[string, string, string]> => {
+    if (CALIBRATE.length === 0) return [];
+    const addedUs = (name: string) => median(byRound((r) => cpuOf(name, r) - cpuOf('floor', r)));
+    const rows: Array<[string, string, string]> = CALIBRATE.map((us) => [
+      `calibration: floor + ${us} us of handler work: CPU added, share of the floor; req/s / floor, per round`,
+      `${percents(byRound((r) => cpuOf(spunFloor(us), r) / cpuOf('floor', r) - 1))}; ${addedUs(spunFloor(us)).toFixed(1)} us; ` +
+        med(
+          byRound((r) => rps(spunFloor(us), r) / rps('floor', r)),
+          2,
+        ),
+      '',
+    ]);
+    const slope =
+      CALIBRATE.reduce((sum, us) => sum + us * addedUs(spunFloor(us)), 0) /
+      CALIBRATE.reduce((sum, us) => sum + us * us, 0);
+    rows.push([
+      'calibration: CPU added per us of handler work; the service stands for',
+      `${slope.toFixed(2)} us; ${(addedUs('app') / slope).toFixed(1)} us of handler work`,
+      '',
+    ]);
+    return rows;
+  };
   const rows: Array<[string, string, string]> = [
     [`load client; rounds x seconds`, `${loadClient()}, ${CONNECTIONS} connections; ${ROUNDS} x ${DURATION} s`, ''],
     ['bare node:http req/s, median (rounds)', med(series.bareRps, 0), ''],
@@ -463,6 +501,7 @@ async function main(): Promise<void> {
           ],
         ] as Array<[string, string, string]>)
       : []),
+    ...calibrationRows(),
     ['errors, non-2xx, timeouts', String(failures), verdict(failures === 0)],
     [
       '1,000-passenger batch p50 / p95 / max',
