@@ -72,6 +72,17 @@ export function baselineArtifact(root: string): string {
 }
 
 /**
+ * The node flags the service runs with in the checkout at `root` (its service/node-flags.ts; none in checkouts
+ * older than that file), for its bench servers: each checkout's servers run as its image runs them.
+ */
+export async function serviceNodeFlags(root = path.join(import.meta.dirname, '..')): Promise<string[]> {
+  const file = path.join(root, 'service', 'node-flags.ts');
+  if (!existsSync(file)) return [];
+  const { SERVICE_NODE_FLAGS } = (await import(pathToFileURL(file).href)) as { SERVICE_NODE_FLAGS: readonly string[] };
+  return [...SERVICE_NODE_FLAGS];
+}
+
+/**
  * Starts a bundled target in its own process (`nodeArgs` before the script, e.g. `--cpu-prof`; `targetArgs` after
  * it, e.g. the floor's `--spin=US`).
  */

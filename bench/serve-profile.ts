@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { tinyArtifact, titanicInstances } from '../test/support/service.ts';
-import { bundleTarget, cpuSeconds, load, start, type TargetMode } from './serve-harness.ts';
+import { bundleTarget, cpuSeconds, load, serviceNodeFlags, start, type TargetMode } from './serve-harness.ts';
 
 const arg = (name: string, fallback: string): string =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback;
@@ -101,6 +101,7 @@ async function main(): Promise<void> {
   const script = await bundleTarget();
   const dir = mkdtempSync(path.join(tmpdir(), 'survival-profile-'));
   const target = await start(script, MODE, MODE === 'app' ? artifactFile : undefined, [
+    ...(await serviceNodeFlags()),
     '--cpu-prof',
     `--cpu-prof-dir=${dir}`,
   ]);

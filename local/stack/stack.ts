@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { SERVICE_NODE_FLAGS } from '../../service/node-flags.ts';
 import { migrate } from '../../shared/adapters/db/migrations.ts';
 import { FUNCTION_ROLES } from '../../shared/adapters/db/roles.ts';
 import type { EnvVars } from '../../shared/env.ts';
@@ -340,7 +341,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (options.service !== false) {
       const service = await spawnNode({
         name: 'service',
-        args: [path.join(ROOT, 'service', 'server.ts')],
+        args: [...SERVICE_NODE_FLAGS, path.join(ROOT, 'service', 'server.ts')],
         host,
         port: ports.service,
         env: {
