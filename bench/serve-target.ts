@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FastifyReply } from 'fastify';
 import { buildApp, createFramework, DEFAULT_OPTIONS } from '../service/app.ts';
 import { ModelRegistry } from '../service/model-registry.ts';
 import { createLogger } from '../shared/log.ts';
@@ -43,14 +44,17 @@ async function main(): Promise<void> {
     const answer = JSON.stringify({ predictions: [{ survived: true, probability: 0.9 }], modelVersion: 'floor' });
     const app = createFramework(createLogger({ minSeverity: 'ERROR' }), DEFAULT_OPTIONS);
     app.register(async (scope) => {
-      scope.post('/v1/predict', async (_request, reply) => {
-        if (spinMs > 0) {
-          const t0 = performance.now();
-          while (performance.now() - t0 < spinMs);
-        }
+      const trivial = async (_request: unknown, reply: FastifyReply) => {
         reply.header('content-type', 'application/json; charset=utf-8');
         return answer;
-      });
+      };
+      // The plain floor's route is the trivial handler itself; a spinning one busies the CPU first.
+      const spinning = (request: unknown, reply: FastifyReply) => {
+        const t0 = performance.now();
+        while (performance.now() - t0 < spinMs);
+        return trivial(request, reply);
+      };
+      scope.post('/v1/predict', spinMs > 0 ? spinning : trivial);
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     console.log(`listening ${(app.server.address() as AddressInfo).port}`);

@@ -234,10 +234,8 @@ async function main(): Promise<void> {
   }
   for (const us of CALIBRATE) targets[spunFloor(us)] = await start(script, 'floor', undefined, flags, [`--spin=${us}`]);
   const turns = await inTurns(targets, one, DURATION, ROUNDS);
-  await bare.stop();
-  await trivial.stop();
-  await targets.baseFloor?.stop();
-  for (const us of CALIBRATE) await targets[spunFloor(us)]!.stop();
+  // The services go on to the batches (and this one to the soak); the other servers are done.
+  for (const [name, target] of Object.entries(targets)) if (name !== 'app' && name !== 'baseApp') await target.stop();
   const byRound = (f: (round: number) => number) => Array.from({ length: ROUNDS }, (_, r) => f(r));
   const run = (name: string, r: number) => turns[name]![r]!;
   const rps = (name: string, r: number) => run(name, r).result.requests.average;
@@ -263,18 +261,14 @@ async function main(): Promise<void> {
     `${(median(xs) * scale).toFixed(digits)} (${all(xs, digits, scale)})`;
   /** A share per round as percent: the median, then every round's. */
   const percents = (xs: number[]) => `${(median(xs) * 100).toFixed(0)}% (${all(xs, 0, 100)})`;
-  const served = {
-    p50: median(byRound((r) => run('app', r).result.latency.p50)),
-    p99: median(byRound((r) => p99Of('app', r))),
-  };
-  const floorLatency = {
-    p50: median(byRound((r) => run('floor', r).result.latency.p50)),
-    p99: median(byRound((r) => p99Of('floor', r))),
-  };
-  const bareLatency = {
-    p50: median(byRound((r) => run('bare', r).result.latency.p50)),
-    p99: median(byRound((r) => p99Of('bare', r))),
-  };
+  /** A server's p50 and p99 latency, each the median over the rounds. */
+  const latencyOf = (name: string) => ({
+    p50: median(byRound((r) => run(name, r).result.latency.p50)),
+    p99: median(byRound((r) => p99Of(name, r))),
+  });
+  const served = latencyOf('app');
+  const floorLatency = latencyOf('floor');
+  const bareLatency = latencyOf('bare');
   const servedRps = median(series.appRps);
   const servedCpu = median(series.appCpu);
 

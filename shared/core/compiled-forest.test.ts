@@ -90,7 +90,7 @@ function adversarialRows(compiled: CompiledForest, n: number, seed: number, tita
 
 describe('compileForest', () => {
   it('votes as the plain node walk and the library on 20,000 adversarial rows, one by one and in batches', () => {
-    // The serving walk takes trees eight at a time, then two at a time, then one: 25 trees (8 x 3 and one alone)
+    // The serving walk takes trees eight at a time, then the rest one at a time: 25 trees (8 x 3 and one alone)
     // and 24 (only eights)
     const even = structuredClone(forest) as {
       baseModel: { estimators: unknown[]; indexes: unknown[]; nEstimators: number };
@@ -99,7 +99,7 @@ describe('compileForest', () => {
     even.baseModel.indexes.pop();
     even.baseModel.nEstimators = 24;
     // and shallow forests of mixed depths whose counts reach every part of the walk: 9 (an eight and one), 8, 11
-    // (an eight, a two, one), 14 (an eight and three twos) and 3 (a two and one, no eight)
+    // (an eight and three alone), 14 (an eight and six alone) and 3 (three alone, no eight)
     const shallow = (maxDepth: number, minNumSamples: number, nEstimators: number) =>
       trainForest(data.fit.X, data.fit.y, {
         nEstimators,
